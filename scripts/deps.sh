@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what v6kit's tests need, from Debian's packages and the npm registry, only when
+# something is missing: a second run does nothing and touches no network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+check() { # check COMMAND-OR-PATH PACKAGE
+  case "$1" in
+    /*) [ -e "$1" ] || need+=("$2") ;;
+    *) have "$1" || need+=("$2") ;;
+  esac
+}
+check nginx nginx
+check redis-server redis-server
+check /usr/lib/postgresql/15/bin/initdb postgresql-15
+check openssl openssl
+check systemd-analyze systemd
+check dbus-daemon dbus
+check ip iproute2
+check tayga tayga
+check unbound unbound
+check dig dnsutils
+check curl curl
+check ruby ruby
+check /usr/lib/ruby/vendor_ruby/dotenv.rb ruby-dotenv
+check node nodejs
+check npm npm
+check runuser util-linux
+if [ "${1:-}" = "--bench" ]; then
+  check certbot certbot
+  check lego lego
+  check hyperfine hyperfine
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Node's dotenv, pinned, as Mastodon's streaming server reads .env.production.
+if [ ! -f internal/testenv/nodedotenv/node_modules/dotenv/package.json ]; then
+  echo "deps: installing Node dotenv (pinned in internal/testenv/nodedotenv/package-lock.json)"
+  (cd internal/testenv/nodedotenv && npm ci --no-audit --no-fund --silent)
+fi
+echo "deps: ok"
