@@ -1,0 +1,173 @@
+// Command v6-pgsetup sets up PostgreSQL for a Mastodon host: the pg_hba.conf managed
+// block (peer over the socket, scram-sha-256 over ::1 and 127.0.0.1), the role and its
+// database, the server version check and the connection budget; or, with --tune, prints
+// a postgresql.conf tuning snippet.
+//
+//	v6-pgsetup --dsn "host=/var/run/postgresql user=postgres" --role mastodon \
+//	    --database mastodon_production --password-file /etc/mastodon/db-password
+//	v6-pgsetup --tune --ram 2GiB --cpus 2
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/pgsetup"
+	"github.com/v6kit/v6kit/report"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+type prefixes []netip.Prefix
+
+func (p *prefixes) String() string { return fmt.Sprint(*p) }
+func (p *prefixes) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		x, err := netip.ParsePrefix(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%w: %v", pgsetup.ErrPrefix, err)
+		}
+		*p = append(*p, x)
+	}
+	return nil
+}
+
+func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var c pgsetup.Config
+	var t pgsetup.Tuning
+	var allow prefixes
+	var auth, pwFile, version, ram, storage string
+	var check, tune, jsonOut, strict, verify bool
+	fs := flag.NewFlagSet("v6-pgsetup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DSN, "dsn", "host=/var/run/postgresql user=postgres", "superuser connection (key=value or URL)")
+	fs.StringVar(&c.Role, "role", "mastodon", "role Mastodon logs in as (DB_USER)")
+	fs.StringVar(&c.Database, "database", "", "database to create, owned by the role (DB_NAME)")
+	fs.StringVar(&c.HBAPath, "hba", "", "pg_hba.conf to manage (default: the server's hba_file)")
+	fs.Var(&allow, "allow", "remote app-host prefix given scram-sha-256 (repeatable)")
+	fs.StringVar(&auth, "auth", "scram-sha-256", "TCP method: scram-sha-256, peer (socket only) or trust (loopback, unsafe)")
+	fs.StringVar(&pwFile, "password-file", "", "file holding the role's password (mode 0600)")
+	fs.StringVar(&version, "mastodon", mastodon.Newest().Line(), "target Mastodon version")
+	fs.BoolVar(&c.NoIPv4, "no-ipv4", false, "leave out the 127.0.0.1/32 rule (IPv6-only host)")
+	fs.StringVar(&c.ServerLog, "server-log", "", "server log file, to report which pg_hba line each login matched")
+	fs.BoolVar(&verify, "verify", true, "log in as the role afterwards over ::1, 127.0.0.1 (and the socket when possible)")
+	fs.BoolVar(&check, "check", false, "report what would change and the budget; change nothing")
+	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&strict, "strict", false, "fail on warnings")
+	fs.BoolVar(&tune, "tune", false, "print a postgresql.conf tuning snippet and exit")
+	fs.StringVar(&ram, "ram", "", "RAM for --tune, e.g. 2GiB")
+	fs.IntVar(&t.CPUs, "cpus", 1, "CPUs for --tune")
+	fs.StringVar(&storage, "storage", "ssd", "storage for --tune: ssd, hdd or network")
+	fs.IntVar(&t.Connections, "connections", 100, "max_connections for --tune")
+	fs.IntVar(&c.Budget.WebWorkers, "web-workers", 0, "budget: puma WEB_CONCURRENCY (0: 2)")
+	fs.IntVar(&c.Budget.WebThreads, "web-threads", 0, "budget: puma MAX_THREADS (0: 5)")
+	fs.IntVar(&c.Budget.StreamingInstances, "streaming", 1, "budget: streaming processes")
+	sidekiq := fs.Int("sidekiq", 25, "budget: total sidekiq concurrency")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "v6-pgsetup: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if tune {
+		n, err := pgsetup.ParseBytes(ram)
+		if err != nil {
+			fmt.Fprintf(stderr, "v6-pgsetup: --ram: %v\n", err)
+			return 2
+		}
+		t.RAM, t.Storage = n, pgsetup.Storage(storage)
+		return finish(stderr, t.Validate(), strict, func() error { return t.Write(stdout) })
+	}
+	rel, err := mastodon.Lookup(version)
+	if err != nil {
+		fmt.Fprintf(stderr, "v6-pgsetup: --mastodon: %v\n", err)
+		return 2
+	}
+	c.Mastodon, c.Allow, c.Auth, c.Verify = rel, allow, pgsetup.Method(auth), verify && !check
+	c.Budget.Sidekiq = []int{*sidekiq}
+	var pre report.Problems
+	if pwFile != "" {
+		pw, ps, err := pgsetup.ReadPasswordFile(pwFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "v6-pgsetup: %v\n", err)
+			return 1
+		}
+		c.Password, pre = pw, ps
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := pgsetup.Run(ctx, c, check)
+	res.Problems = append(pre, res.Problems...)
+	if jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		printResult(stdout, res)
+	}
+	return finish(stderr, res.Problems, strict, func() error { return err })
+}
+
+func finish(stderr io.Writer, ps report.Problems, strict bool, do func() error) int {
+	for _, p := range ps.Sorted() {
+		fmt.Fprintf(stderr, "v6-pgsetup: %s\n", p.Error())
+	}
+	if ps.Err() != nil {
+		return 1
+	}
+	if strict && ps.Strict() != nil {
+		return 1
+	}
+	if err := do(); err != nil {
+		if report.AsProblems(err) == nil {
+			fmt.Fprintf(stderr, "v6-pgsetup: %v\n", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func printResult(w io.Writer, r *pgsetup.Result) {
+	verb := "changed"
+	if r.DryRun {
+		verb = "would change"
+	}
+	if r.Server.Version != "" {
+		fmt.Fprintf(w, "server: PostgreSQL %s, max_connections %d, hba_file %s\n", r.Server.Version, r.Server.MaxConnections, r.Server.HBAFile)
+	}
+	if r.HBA.Diff != "" {
+		fmt.Fprint(w, r.HBA.Diff)
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "%s: %s: %s\n", verb, c.What, c.Detail)
+	}
+	if len(r.Changes) == 0 && r.Server.Version != "" {
+		fmt.Fprintln(w, "nothing to change")
+	}
+	if r.Budget.Formula != "" {
+		fmt.Fprintf(w, "budget: %s\n", r.Budget.Formula)
+	}
+	for _, l := range r.Logins {
+		switch {
+		case !l.OK:
+			fmt.Fprintf(w, "login over %s: FAILED: %v\n", l.Via, l.Err)
+		case l.HBALine > 0:
+			fmt.Fprintf(w, "login over %s: ok (%s, pg_hba.conf line %d)\n", l.Via, l.Method, l.HBALine)
+		default:
+			fmt.Fprintf(w, "login over %s: ok\n", l.Via)
+		}
+	}
+}

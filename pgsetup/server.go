@@ -1,0 +1,509 @@
+package pgsetup
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/report"
+	"github.com/v6kit/v6kit/units"
+)
+
+// ServerInfo is what pgsetup reads from the live server.
+type ServerInfo struct {
+	// VersionNum is server_version_num (150010 for 15.10); Major is its major version.
+	VersionNum int
+	Major      int
+	// Version is server_version as the server prints it.
+	Version string
+	// HBAFile is the pg_hba.conf the server reads (hba_file).
+	HBAFile string
+	// MaxConnections and SuperuserReserved are the live connection limits.
+	MaxConnections    int
+	SuperuserReserved int
+	// LogConnections says whether logins are logged (needed to tell the matched pg_hba line).
+	LogConnections bool
+	// Port and SocketDir are where the server listens (port, first unix_socket_directories entry).
+	Port      int
+	SocketDir string
+	// Superuser says whether the setup connection is a superuser's.
+	Superuser bool
+}
+
+// Inspect reads the server's version, hba_file, limits and listeners.
+func Inspect(ctx context.Context, conn *pgx.Conn) (ServerInfo, error) {
+	var s ServerInfo
+	var vnum, maxc, sur, port, logc, sockets string
+	err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num'), current_setting('server_version'),
+		current_setting('hba_file'), current_setting('max_connections'), current_setting('superuser_reserved_connections'),
+		current_setting('port'), current_setting('log_connections'), current_setting('unix_socket_directories'),
+		(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`).
+		Scan(&vnum, &s.Version, &s.HBAFile, &maxc, &sur, &port, &logc, &sockets, &s.Superuser)
+	if err != nil {
+		return s, fmt.Errorf("pgsetup: inspect server: %w", superuserHint(err))
+	}
+	s.VersionNum, _ = strconv.Atoi(vnum)
+	s.Major = s.VersionNum / 10000
+	if s.VersionNum < 100000 {
+		s.Major = s.VersionNum / 100 // 9.6 → 906
+	}
+	s.MaxConnections, _ = strconv.Atoi(maxc)
+	s.SuperuserReserved, _ = strconv.Atoi(sur)
+	s.Port, _ = strconv.Atoi(port)
+	s.LogConnections = logc == "on"
+	if d, _, _ := strings.Cut(sockets, ","); strings.TrimSpace(d) != "" {
+		s.SocketDir = strings.TrimSpace(d)
+	}
+	return s, nil
+}
+
+// CheckVersion reports an error when the server's major version is below min (0: no
+// minimum). mastodonVersion names the release in the message.
+func CheckVersion(s ServerInfo, min int, mastodonVersion string) report.Problems {
+	var ps report.Problems
+	if min == 0 {
+		ps.Infof("server_version", "Mastodon %s has no PostgreSQL minimum; the server runs %s", mastodonVersion, s.Version)
+		return ps
+	}
+	major := s.Major
+	minWant := min
+	if min == 9 { // Mastodon's "9.5"
+		minWant = 905
+		if major >= 10 {
+			major *= 100
+		}
+	}
+	if major < minWant {
+		ps.Errorf("server_version", ErrServerTooOld, "the server runs PostgreSQL %s; Mastodon %s needs %d or newer: upgrade PostgreSQL before installing", s.Version, mastodonVersion, min)
+	}
+	return ps
+}
+
+// HBAResult says what [ApplyHBA] did to pg_hba.conf.
+type HBAResult struct {
+	// Path is the file.
+	Path string
+	// Changed is false when the block was already as wanted (nothing written, no reload).
+	Changed bool
+	// Diff shows the change (empty when none).
+	Diff string
+	// Backup is the copy of the previous file, when one was written.
+	Backup string
+	// Reloaded says whether pg_reload_conf() was called.
+	Reloaded bool
+	// Problems holds warnings and notes about the placement of the block.
+	Problems report.Problems
+}
+
+// hbaFileRule is one row of pg_hba_file_rules with an error.
+type hbaFileRule struct {
+	line int
+	err  string
+}
+
+// ApplyHBA puts rules into the managed block called name of the pg_hba.conf at path,
+// which must be the file the server reads (hba_file). A file that can't be parsed is
+// never rewritten. The candidate is written atomically (owner and mode kept, the old file
+// backed up), checked with the server's pg_hba_file_rules view, and on any error the old
+// bytes are put back and the error names each bad line; otherwise the server reloads
+// with pg_reload_conf(). Nothing is written or reloaded when the block is unchanged or
+// under dryRun. conn must be a superuser's.
+func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HBARule, dryRun bool) (HBAResult, error) {
+	res := HBAResult{Path: path}
+	var serverFile string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('hba_file')`).Scan(&serverFile); err != nil {
+		return res, fmt.Errorf("pgsetup: read hba_file: %w", superuserHint(err))
+	}
+	if path == "" {
+		path, res.Path = serverFile, serverFile
+	}
+	if !sameFile(path, serverFile) {
+		return res, fmt.Errorf("pgsetup: %s is not the file the server reads (hba_file = %s): pgsetup checks every change with the server, so it manages only that file", path, serverFile)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: read %s: %w", path, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: stat %s: %w", path, err)
+	}
+	f, err := ParseHBA(old)
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: %s left unchanged: %w", path, err)
+	}
+	changed, ps := f.SetBlock(name, rules)
+	res.Problems = ps
+	if err := ps.Err(); err != nil {
+		return res, fmt.Errorf("pgsetup: %s left unchanged: %w", path, err)
+	}
+	if !changed {
+		return res, nil
+	}
+	candidate := f.Bytes()
+	res.Changed = true
+	res.Diff = Diff(path, old, candidate)
+	if dryRun {
+		return res, nil
+	}
+	w, err := fsutil.WriteFile(path, candidate, fsutil.Options{Mode: st.Mode().Perm(), Backup: true})
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: write %s: %w", path, err)
+	}
+	res.Backup = w.Backup
+	keepOwner(path, st)
+	if w.Backup != "" {
+		keepOwner(w.Backup, st)
+	}
+	bad, qerr := hbaErrors(ctx, conn)
+	if qerr != nil || len(bad) > 0 {
+		if _, err := fsutil.WriteFile(path, old, fsutil.Options{Mode: st.Mode().Perm()}); err != nil {
+			return res, fmt.Errorf("pgsetup: the server rejected %s and restoring the old content failed (a copy is in %s): %w", path, w.Backup, err)
+		}
+		keepOwner(path, st)
+		if w.Backup != "" {
+			_ = os.Remove(w.Backup)
+			res.Backup = ""
+		}
+		res.Changed = false
+		if qerr != nil {
+			return res, fmt.Errorf("pgsetup: check %s with pg_hba_file_rules (old file kept): %w", path, superuserHint(qerr))
+		}
+		lines := strings.Split(string(candidate), "\n")
+		var ps report.Problems
+		for _, b := range bad {
+			text := ""
+			if b.line >= 1 && b.line <= len(lines) {
+				text = strings.TrimSpace(lines[b.line-1])
+			}
+			ps.Errorf(fmt.Sprintf("pg_hba.conf:%d", b.line), ErrHBARejected, "%s in %q (old file kept)", b.err, text)
+		}
+		return res, ps.Err()
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_reload_conf()`); err != nil {
+		return res, fmt.Errorf("pgsetup: pg_reload_conf: %w", err)
+	}
+	res.Reloaded = true
+	return res, nil
+}
+
+func hbaErrors(ctx context.Context, conn *pgx.Conn) ([]hbaFileRule, error) {
+	rows, err := conn.Query(ctx, `SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number`)
+	if err != nil {
+		return nil, err
+	}
+	var out []hbaFileRule
+	for rows.Next() {
+		var line *int32
+		var msg string
+		if err := rows.Scan(&line, &msg); err != nil {
+			return nil, err
+		}
+		r := hbaFileRule{err: msg}
+		if line != nil {
+			r.line = int(*line)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return os.SameFile(sa, sb)
+}
+
+// keepOwner gives a rewritten file its previous owner (fsutil writes as the caller).
+func keepOwner(path string, st fs.FileInfo) {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		_ = os.Lchown(path, int(sys.Uid), int(sys.Gid))
+	}
+}
+
+// LiveBudget fills the budget's MaxConnections and SuperuserReserved from the server and
+// returns its arithmetic and judgement ([units.Budget.Validate]).
+func LiveBudget(s ServerInfo, b units.Budget) (units.BudgetReport, report.Problems) {
+	b.MaxConnections = s.MaxConnections
+	b.SuperuserReserved = s.SuperuserReserved
+	return b.Compute(), b.Validate()
+}
+
+// Via is how a verification login reaches the server.
+type Via string
+
+// The three ways [VerifyLogins] logs in.
+const (
+	ViaIPv6   Via = "::1"
+	ViaIPv4   Via = "127.0.0.1"
+	ViaSocket Via = "socket"
+)
+
+// Login is the outcome of one verification login.
+type Login struct {
+	Via Via
+	// OK says whether the login succeeded; Err says why not.
+	OK  bool
+	Err error
+	// Method and HBALine are what the server log says matched ("scram-sha-256", line 4);
+	// empty and 0 when the log does not tell.
+	Method  string
+	HBALine int
+}
+
+// VerifyOptions says how to log in as the role.
+type VerifyOptions struct {
+	Role, Password string
+	// Database is the database to log into. Empty: "postgres".
+	Database string
+	// Port and SocketDir locate the server.
+	Port      int
+	SocketDir string
+	// Via lists the ways to try. Empty: ::1, 127.0.0.1 and the socket.
+	Via []Via
+	// ServerLog is the server's log file (log_connections=on); empty: lines stay unknown.
+	ServerLog string
+	// Timeout bounds each login. Zero: 15 s.
+	Timeout time.Duration
+}
+
+var (
+	authLine    = regexp.MustCompile(`connection authenticated: identity="[^"]*" method=(\S+) \(.*:(\d+)\)`)
+	matchedLine = regexp.MustCompile(`Connection matched pg_hba.conf line (\d+)`)
+)
+
+// VerifyLogins logs in as the role over each way in opts.Via and reports, for each,
+// whether it worked and, from the server log, which pg_hba.conf line matched.
+func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
+	vias := opts.Via
+	if len(vias) == 0 {
+		vias = []Via{ViaIPv6, ViaIPv4, ViaSocket}
+	}
+	db := opts.Database
+	if db == "" {
+		db = "postgres"
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	var out []Login
+	for _, v := range vias {
+		l := Login{Via: v}
+		host := string(v)
+		if v == ViaSocket {
+			host = opts.SocketDir
+		}
+		cfg, err := pgx.ParseConfig("sslmode=disable")
+		if err != nil {
+			l.Err = err
+			out = append(out, l)
+			continue
+		}
+		cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(opts.Port), opts.Role, opts.Password, db
+		cfg.ConnectTimeout = timeout
+		cfg.Fallbacks = nil
+		off := logSize(opts.ServerLog)
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		conn, err := pgx.ConnectConfig(cctx, cfg)
+		var pid uint32
+		if err == nil {
+			pid = conn.PgConn().PID()
+			var one int
+			err = conn.QueryRow(cctx, "SELECT 1").Scan(&one)
+			_ = conn.Close(cctx)
+		}
+		cancel()
+		if err != nil {
+			l.Err = fmt.Errorf("%w: as %q over %s: %w", ErrLogin, opts.Role, v, err)
+		} else {
+			l.OK = true
+		}
+		if opts.ServerLog != "" {
+			l.Method, l.HBALine = matchFromLog(ctx, opts.ServerLog, off, pid, l.OK)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func logSize(name string) int64 {
+	if name == "" {
+		return 0
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// matchFromLog reads the log after off for the line that tells how the login matched.
+// The server writes the line right after authentication; allow it a moment to land.
+func matchFromLog(ctx context.Context, name string, off int64, pid uint32, ok bool) (string, int) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		m, n := scanLog(name, off, pid, ok)
+		if n > 0 || time.Now().After(deadline) {
+			return m, n
+		}
+		select {
+		case <-ctx.Done():
+			return "", 0
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func scanLog(name string, off int64, pid uint32, ok bool) (string, int) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", 0
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return "", 0
+	}
+	tag := fmt.Sprintf("[%d]", pid)
+	method, line := "", 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		t := sc.Text()
+		if ok {
+			if m := authLine.FindStringSubmatch(t); m != nil && (pid == 0 || strings.Contains(t, tag) || line == 0) {
+				method = m[1]
+				line, _ = strconv.Atoi(m[2])
+				if strings.Contains(t, tag) {
+					return method, line
+				}
+			}
+		} else if m := matchedLine.FindStringSubmatch(t); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+	}
+	return method, line
+}
+
+// Result is everything [Run] did or, under a dry run, would do.
+type Result struct {
+	DryRun   bool
+	Server   ServerInfo
+	HBA      HBAResult
+	Changes  []Change
+	Budget   units.BudgetReport
+	Logins   []Login
+	Problems report.Problems
+}
+
+// Run sets up PostgreSQL for Mastodon as c says: validate, connect with c.DSN, check the
+// server version, the pg_hba.conf managed block, the role, the database, the budget
+// against the live max_connections, and (c.Verify) logins as the role. Under dryRun
+// nothing is written, created or reloaded; the result says what would change. The error
+// is nil only when everything worked; the result is filled as far as Run got.
+func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
+	res := &Result{DryRun: dryRun}
+	res.Problems = c.Validate()
+	if err := res.Problems.Err(); err != nil {
+		return res, err
+	}
+	if c.DSN == "" {
+		return res, fmt.Errorf("pgsetup: no DSN: give the superuser connection, e.g. \"host=/var/run/postgresql user=postgres\"")
+	}
+	conn, err := pgx.Connect(ctx, c.DSN)
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: connect as superuser: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if res.Server, err = Inspect(ctx, conn); err != nil {
+		return res, err
+	}
+	if !res.Server.Superuser {
+		return res, fmt.Errorf("pgsetup: %w", ErrNotSuperuser)
+	}
+	vp := CheckVersion(res.Server, c.MinPostgresMajor(), c.release().String())
+	res.Problems = append(res.Problems, vp...)
+	if err := vp.Err(); err != nil {
+		return res, err
+	}
+	if !c.SkipHBA {
+		res.HBA, err = ApplyHBA(ctx, conn, c.HBAPath, c.BlockName(), c.HBARules(), dryRun)
+		res.Problems = append(res.Problems, res.HBA.Problems...)
+		if err != nil {
+			return res, err
+		}
+		if res.HBA.Changed {
+			res.Changes = append(res.Changes, Change{What: "pg_hba.conf managed block", Detail: res.HBA.Path})
+		}
+	}
+	ch, err := EnsureRole(ctx, conn, RoleSpec{Name: c.role(), Password: c.Password}, dryRun)
+	res.Changes = append(res.Changes, ch...)
+	if err != nil {
+		return res, err
+	}
+	if c.Database != "" {
+		ch, err := EnsureDatabase(ctx, conn, c.Database, c.role(), dryRun)
+		res.Changes = append(res.Changes, ch...)
+		if err != nil {
+			return res, err
+		}
+	}
+	var bp report.Problems
+	res.Budget, bp = LiveBudget(res.Server, c.Budget)
+	res.Problems = append(res.Problems, bp...)
+	if c.Verify && !dryRun {
+		if !res.Server.LogConnections {
+			res.Problems.Infof("log_connections", "log_connections is off: the matched pg_hba.conf lines can't be told")
+		}
+		via, note := c.verifyVia()
+		if note != "" {
+			res.Problems.Infof("verify", "%s", note)
+		}
+		res.Logins = VerifyLogins(ctx, VerifyOptions{Role: c.role(), Password: c.Password, Database: c.Database,
+			Port: res.Server.Port, SocketDir: res.Server.SocketDir, ServerLog: c.ServerLog, Via: via})
+		var errs []error
+		for _, l := range res.Logins {
+			if !l.OK {
+				errs = append(errs, l.Err)
+			}
+		}
+		if len(errs) > 0 {
+			return res, errors.Join(errs...)
+		}
+	}
+	return res, nil
+}
+
+// verifyVia lists the logins that can work from this process: TCP unless the rules are
+// socket-only, and the socket when peer would accept this OS user (or trust is on).
+func (c Config) verifyVia() (v []Via, note string) {
+	if c.auth() != Peer {
+		v = append(v, ViaIPv6)
+		if !c.NoIPv4 {
+			v = append(v, ViaIPv4)
+		}
+	}
+	if u, err := user.Current(); c.auth() == Trust || err == nil && u.Username == c.osUser() {
+		v = append(v, ViaSocket)
+	} else {
+		note = fmt.Sprintf("socket login not tried: peer lets in only the OS user %q, and this process runs as another user", c.osUser())
+	}
+	return v, note
+}
