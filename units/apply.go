@@ -201,7 +201,9 @@ func (m *MemoryManager) job(ctx context.Context, verb, name string) error {
 }
 
 // Start implements [Manager].
-func (m *MemoryManager) Start(ctx context.Context, name string) error { return m.job(ctx, "start", name) }
+func (m *MemoryManager) Start(ctx context.Context, name string) error {
+	return m.job(ctx, "start", name)
+}
 
 // Restart implements [Manager].
 func (m *MemoryManager) Restart(ctx context.Context, name string) error {

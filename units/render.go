@@ -392,7 +392,8 @@ func (s spec) renewService(b *builder) {
 	b.add("Unit", "Wants", "network-online.target")
 	b.add("Unit", "After", "network-online.target")
 	if r.OnFailure != "" {
-		b.path("Unit", "OnFailure", "cert_renew.on_failure", r.OnFailure)
+		// A unit name checked by Validate; its specifiers (%n, %i) are meant to expand.
+		b.add("Unit", "OnFailure", r.OnFailure)
 	}
 	b.add("Service", "Type", "oneshot")
 	b.exec("ExecStart", "cert_renew.args", s.paths.Certs, append([]string{"renew"}, r.Args...)...)

@@ -19,7 +19,7 @@ var (
 	unitPartRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 	envNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	sonameRe   = regexp.MustCompile(`^[A-Za-z0-9_.+-]+\.so(\.[0-9]+)*$`)
-	unitNameRe = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.(service|target|socket|path|timer|mount)$`)
+	unitNameRe = regexp.MustCompile(`^[A-Za-z0-9:_.\\@%-]+\.(service|target)$`)
 )
 
 // reservedEnv are the variables the units set themselves.
