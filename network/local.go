@@ -1,0 +1,121 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+)
+
+// probeAddr turns a bind address into one to dial: :: → ::1, 0.0.0.0 → 127.0.0.1.
+func probeAddr(b netip.AddrPort) netip.AddrPort {
+	a := b.Addr()
+	switch {
+	case a.IsUnspecified() && a.Is6():
+		a = netip.IPv6Loopback()
+	case a.IsUnspecified():
+		a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return netip.AddrPortFrom(a, b.Port())
+}
+
+func checkListen(unit, envHint string, bind func(o Options) netip.AddrPort) checkFunc {
+	return func(ctx context.Context, r *run, c *Check) {
+		b := bind(r.o)
+		t := probeAddr(b)
+		set(c, "bind", b.String())
+		conn, err := r.o.Dialer.DialContext(ctx, tcpFamily(t.Addr()), t.String())
+		if err != nil {
+			d, _ := dialErr(err, t.String())
+			c.fail(unit+" is down or listens elsewhere: systemctl status "+unit+"; journalctl -u "+unit+"; "+envHint,
+				"%s", d)
+			return
+		}
+		conn.Close()
+		c.ok("%s accepts connections", t)
+	}
+}
+
+func (r *run) dialFunc() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return r.o.Dialer.DialContext
+}
+
+func checkRedis(a netip.Addr) checkFunc {
+	return func(ctx context.Context, r *run, c *Check) {
+		t := netip.AddrPortFrom(a, r.o.RedisPort)
+		cl := redis.NewClient(&redis.Options{
+			Addr: t.String(), Password: r.o.RedisPassword, Dialer: r.dialFunc(),
+			MaxRetries: -1, Protocol: 2, DisableIdentity: true, ContextTimeoutEnabled: true,
+			PoolSize: 1, DialTimeout: r.o.CheckTimeout, ReadTimeout: r.o.CheckTimeout,
+		})
+		defer cl.Close()
+		pong, err := cl.Ping(ctx).Result()
+		if err != nil {
+			hint := "make Redis listen on " + a.String() + ": bind 127.0.0.1 ::1 in redis.conf, and REDIS_HOST=" + a.String() + " (or REDIS_URL) in .env.production"
+			var nerr *net.OpError
+			if !errors.As(err, &nerr) {
+				hint = "Redis answered but refused: check REDIS_PASSWORD (requirepass / ACL)"
+			}
+			c.fail(hint, "PING on %s failed: %v", t, err)
+			return
+		}
+		set(c, "reply", pong)
+		c.ok("PING on %s: %s", t, pong)
+	}
+}
+
+func checkPostgres(a netip.Addr) checkFunc {
+	return func(ctx context.Context, r *run, c *Check) {
+		t := netip.AddrPortFrom(a, r.o.PostgresPort)
+		cfg, err := pgx.ParseConfig("sslmode=prefer")
+		if err != nil {
+			c.fail("", "pgx config: %v", err)
+			return
+		}
+		cfg.Host = a.String()
+		cfg.Port = r.o.PostgresPort
+		cfg.User = r.o.PostgresUser
+		cfg.Password = r.o.PostgresPassword
+		cfg.Database = r.o.PostgresDatabase
+		cfg.DialFunc = r.dialFunc()
+		cfg.ConnectTimeout = r.o.CheckTimeout
+		cfg.RuntimeParams = map[string]string{"application_name": "v6kit-probe"}
+		for _, fb := range cfg.Fallbacks {
+			fb.Host, fb.Port = cfg.Host, cfg.Port
+		}
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			var pe *pgconn.PgError
+			switch {
+			case errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000"):
+				c.fail("PostgreSQL answers on "+t.String()+" but refuses the login: add 'host "+r.o.PostgresDatabase+" "+r.o.PostgresUser+" "+hostPrefix(a)+" scram-sha-256' to pg_hba.conf and check DB_PASS",
+					"login as %s refused: %s", r.o.PostgresUser, pe.Message)
+			case errors.As(err, &pe) && pe.Code == "3D000":
+				c.fail("create the database "+r.o.PostgresDatabase+" (rails db:setup) or fix DB_NAME", "%s", pe.Message)
+			default:
+				c.fail("make PostgreSQL listen on "+a.String()+": listen_addresses = 'localhost' covers ::1 and 127.0.0.1 only when localhost resolves to both; write '::1,127.0.0.1'",
+					"cannot reach PostgreSQL on %s: %v", t, err)
+			}
+			return
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		var v string
+		if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+			c.fail("", "logged in but a query failed: %v", err)
+			return
+		}
+		set(c, "server_version", v)
+		c.ok("logged in as %s on %s (PostgreSQL %s)", r.o.PostgresUser, t, v)
+	}
+}
+
+func hostPrefix(a netip.Addr) string {
+	return netip.PrefixFrom(a, a.BitLen()).String()
+}
+
+var _ = strconv.Itoa
