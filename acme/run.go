@@ -1,0 +1,496 @@
+package acme
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/v6kit/v6kit/report"
+)
+
+// Action says what a run did with a lineage.
+type Action string
+
+// Actions reported in an [Outcome].
+const (
+	Issued   Action = "issued"   // a new lineage
+	Renewed  Action = "renewed"  // a new version of an existing lineage
+	Repaired Action = "repaired" // an interrupted switch was completed
+	Kept     Action = "kept"     // nothing due
+	Imported Action = "imported" // a certbot lineage adopted
+	Failed   Action = "failed"   // see Err; the current certificate is untouched
+)
+
+// Outcome is what happened to one lineage.
+type Outcome struct {
+	Name     string    `json:"name"`
+	Names    []string  `json:"names,omitempty"`
+	Action   Action    `json:"action"`
+	Version  int       `json:"version,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	Due      *Due      `json:"due,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Err      error     `json:"-"`
+}
+
+// Report is the result of [Client.Obtain] or [Client.Renew].
+type Report struct {
+	Outcomes []Outcome `json:"lineages"`
+	// Changed reports that at least one live certificate changed.
+	Changed bool `json:"changed"`
+	// Deployed reports that the check passed and the reload ran.
+	Deployed bool `json:"deployed"`
+	// DeployError is the deploy step's failure, if any.
+	DeployError string `json:"deploy_error,omitempty"`
+	deployErr   error
+}
+
+// Err joins every failure of the run (lineages and deploy), nil if none.
+func (r *Report) Err() error {
+	var errs []error
+	for _, o := range r.Outcomes {
+		if o.Action == Failed {
+			errs = append(errs, fmt.Errorf("%s: %w", o.Name, o.Err))
+		}
+	}
+	if r.deployErr != nil {
+		errs = append(errs, r.deployErr)
+	}
+	return errors.Join(errs...)
+}
+
+// Failed returns the failed outcomes.
+func (r *Report) Failed() []Outcome {
+	var out []Outcome
+	for _, o := range r.Outcomes {
+		if o.Action == Failed {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (r *Report) add(o Outcome) {
+	if o.Err != nil {
+		o.Action, o.Error = Failed, o.Err.Error()
+	}
+	if o.Action == Issued || o.Action == Renewed || o.Action == Repaired {
+		r.Changed = true
+	}
+	r.Outcomes = append(r.Outcomes, o)
+}
+
+func (r *Report) sort() {
+	slices.SortStableFunc(r.Outcomes, func(a, b Outcome) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// sessions opens one session per CA directory on first use.
+type sessions struct {
+	c  *Client
+	mu sync.Mutex
+	m  map[string]*session
+	e  map[string]error
+}
+
+func (ss *sessions) get(ctx context.Context, server string) (*session, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s, ok := ss.m[server]; ok {
+		return s, nil
+	}
+	if err, ok := ss.e[server]; ok {
+		return nil, err
+	}
+	s, err := ss.c.openSession(ctx, server)
+	if err != nil {
+		ss.e[server] = err
+		return nil, err
+	}
+	ss.m[server] = s
+	return s, nil
+}
+
+func (ss *sessions) close() {
+	for _, s := range ss.m {
+		s.close()
+	}
+}
+
+func (c *Client) newSessions() *sessions {
+	return &sessions{c: c, m: map[string]*session{}, e: map[string]error{}}
+}
+
+// pool runs fn for each index with at most n at once.
+func pool(n, count int, fn func(i int)) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range count {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// Obtain issues one certificate per request, concurrently (bounded by Concurrency)
+// with one shared challenge responder, installs them, and deploys once if anything
+// changed. A lineage that exists with the same names and is not due is kept unless
+// the request forces it. The error is the validation of the requests, a taken lock,
+// or the joined per-lineage failures (also in the report).
+func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
+	var rep Report
+	var ps report.Problems
+	ct := c.cfg.Challenge.typ()
+	type job struct {
+		name  string
+		names []string
+		force bool
+	}
+	var jobs []job
+	seen := map[string]bool{}
+	for i, r := range reqs {
+		names, p := NormalizeNames(r.Names, ct)
+		ps.Append(fmt.Sprintf("requests[%d]", i), p)
+		if len(names) == 0 {
+			continue
+		}
+		name := r.CertName
+		if name == "" {
+			name = certNameFor(names)
+		}
+		if err := ValidateCertName(name); err != nil {
+			ps.Errorf(fmt.Sprintf("requests[%d].cert_name", i), ErrLineageName, "%v", err)
+			continue
+		}
+		if seen[name] {
+			ps.Errorf(fmt.Sprintf("requests[%d].cert_name", i), ErrLineageName, "certificate name %q is requested twice: give each request its own --cert-name", name)
+		}
+		seen[name] = true
+		jobs = append(jobs, job{name, names, r.Force})
+	}
+	if len(reqs) == 0 {
+		ps.Errorf("requests", ErrNoNames, "no certificate requested: add -d NAME")
+	}
+	if err := ps.Err(); err != nil {
+		return rep, err
+	}
+	unlock, err := c.store.Lock(ctx, c.cfg.LockWait)
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
+
+	now := c.cfg.now()
+	var todo []job
+	for _, j := range jobs {
+		l, err := c.store.Load(j.name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			todo = append(todo, j)
+		case err != nil:
+			rep.add(Outcome{Name: j.name, Names: j.names, Err: err})
+		case !sameNames(l.Names, j.names) && !sameNames(l.Meta.Names, j.names):
+			rep.add(Outcome{Name: j.name, Names: j.names, Err: fmt.Errorf("%w: %s covers %s", ErrExists, j.name, strings.Join(l.Names, " "))})
+		case !j.force && !DueAt(l, ARICertID(l.Leaf), now).Now:
+			rep.add(Outcome{Name: j.name, Names: l.Names, Action: Kept, Version: l.Version, NotAfter: l.NotAfter})
+		default:
+			todo = append(todo, j)
+		}
+	}
+	if len(todo) > 0 {
+		ss := c.newSessions()
+		defer ss.close()
+		s, err := ss.get(ctx, c.cfg.server())
+		if err == nil {
+			err = s.checkProfile(c.cfg.Profile)
+		}
+		if err == nil {
+			_, err = s.responder(c.cfg.Challenge)
+		}
+		if err != nil {
+			for _, j := range todo {
+				rep.add(Outcome{Name: j.name, Names: j.names, Err: err})
+			}
+			todo = nil
+		}
+		outs := make([]Outcome, len(todo))
+		pool(c.cfg.concurrency(), len(todo), func(i int) {
+			j := todo[i]
+			m := Meta{Names: j.names, Server: c.cfg.server(), KeyType: c.cfg.KeyType.orDefault(), Profile: c.cfg.Profile,
+				Challenge: storedChallenge(c.cfg.Challenge), Source: "v6-certs"}
+			var prev *Lineage
+			if l, err := c.store.Load(j.name); err == nil {
+				prev = &l
+			}
+			outs[i] = c.issue(ctx, s, j.name, m, prev)
+		})
+		for _, o := range outs {
+			rep.add(o)
+		}
+	}
+	c.deploy(ctx, &rep)
+	rep.sort()
+	return rep, rep.Err()
+}
+
+// storedChallenge is the part of a challenge configuration kept in the metadata.
+func storedChallenge(ch Challenge) Challenge {
+	return Challenge{Type: ch.typ(), Webroot: ch.Webroot, Listen: ch.Listen, Family: ch.Family, DNSProvider: ch.dnsProviderName()}
+}
+
+// issue orders a certificate for m.Names and installs it as lineage name. prev is
+// the current version, if any (its ARI ID goes into replaces). On failure the
+// lineage's files are untouched and its metadata records the failure.
+func (c *Client) issue(ctx context.Context, s *session, name string, m Meta, prev *Lineage) Outcome {
+	o := Outcome{Name: name, Names: m.Names}
+	spec := orderSpec{names: m.Names, keyType: m.KeyType, profile: m.Profile, challenge: m.Challenge}
+	if len(c.cfg.Challenge.DNSCredentials) > 0 && spec.challenge.typ() == DNS01 {
+		spec.challenge.DNSCredentials = c.cfg.Challenge.DNSCredentials
+	}
+	if c.cfg.Challenge.Provider != nil && spec.challenge.typ() == DNS01 {
+		spec.challenge.Provider = c.cfg.Challenge.Provider
+	}
+	if prev != nil && prev.Leaf != nil {
+		spec.replaces = ARICertID(prev.Leaf)
+	}
+	log := c.cfg.logger().With("lineage", name)
+	log.Info("ordering", "names", m.Names, "replaces", spec.replaces != "")
+	v, err := s.order(ctx, spec)
+	now := c.cfg.now()
+	if err != nil {
+		log.Warn("order failed", "err", err)
+		if prev != nil {
+			pm := prev.Meta
+			pm.Failures++
+			pm.NextAttempt = now.Add(backoff(pm.Failures)).UTC().Truncate(time.Second)
+			pm.LastError = err.Error()
+			_ = c.store.WriteMeta(name, pm, now)
+		}
+		o.Err = err
+		return o
+	}
+	m.Account = s.account
+	m.Failures, m.NextAttempt, m.LastError = 0, time.Time{}, ""
+	if leaf, err := parseLeaf(v.Cert); err == nil {
+		id := ARICertID(leaf)
+		if st, noARI, err := s.fetchARI(ctx, id, nil); err == nil {
+			m.ARI, m.NoARI = st, noARI
+		}
+	}
+	n, err := c.store.Install(name, v, m, now)
+	if err != nil {
+		o.Err = err
+		return o
+	}
+	l, err := c.store.Load(name)
+	if err != nil {
+		o.Err = err
+		return o
+	}
+	o.Action, o.Version, o.NotAfter, o.Names = Issued, n, l.NotAfter, l.Names
+	if prev != nil {
+		o.Action = Renewed
+	}
+	log.Info("installed", "version", n, "not_after", l.NotAfter)
+	return o
+}
+
+// RenewOptions narrows a [Client.Renew] run.
+type RenewOptions struct {
+	// Names limits the run to these lineages. Empty: all.
+	Names []string
+	// Force renews even what is not due (ignores back-off too).
+	Force bool
+}
+
+// Renew completes interrupted switches, then renews every due lineage concurrently
+// and deploys once if anything changed. With nothing due it makes no network request
+// except ARI checks whose cached answer is past its Retry-After. A lineage that fails
+// (or cannot be read) is reported and keeps its current certificate; the others still
+// renew. The error joins the failures.
+func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
+	var rep Report
+	unlock, err := c.store.Lock(ctx, c.cfg.LockWait)
+	if err != nil {
+		return rep, err
+	}
+	defer unlock()
+	names, err := c.store.Names()
+	if err != nil {
+		return rep, err
+	}
+	if len(opt.Names) > 0 {
+		for _, n := range opt.Names {
+			if !slices.Contains(names, n) {
+				rep.add(Outcome{Name: n, Err: fmt.Errorf("%w: %s (see v6-certs list)", ErrNotFound, n)})
+			}
+		}
+		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(opt.Names, n) })
+	}
+	now := c.cfg.now()
+	type item struct {
+		l   Lineage
+		id  string
+		due Due
+	}
+	var items []*item
+	for _, n := range names {
+		repaired, err := c.store.Repair(n)
+		if err != nil {
+			rep.add(Outcome{Name: n, Err: err})
+			continue
+		}
+		l, err := c.store.Load(n)
+		if err == nil && repaired {
+			rep.Changed = true
+			c.cfg.logger().Info("completed an interrupted switch", "lineage", n, "version", l.Version)
+		}
+		if err != nil {
+			rep.add(Outcome{Name: n, Err: err})
+			continue
+		}
+		it := &item{l: l, id: ARICertID(l.Leaf)}
+		it.due = DueAt(l, it.id, now)
+		items = append(items, it)
+	}
+	ss := c.newSessions()
+	defer ss.close()
+	// ARI checks whose cache expired.
+	var checks []*item
+	for _, it := range items {
+		if it.due.CheckARI && !opt.Force {
+			checks = append(checks, it)
+		}
+	}
+	pool(c.cfg.concurrency(), len(checks), func(i int) {
+		it := checks[i]
+		s, err := ss.get(ctx, it.l.Meta.Server)
+		m := it.l.Meta
+		if err == nil {
+			var st *ARIState
+			var noARI bool
+			st, noARI, err = s.fetchARI(ctx, it.id, m.ARI)
+			if err == nil {
+				m.ARI, m.NoARI, m.ARIRetry = st, noARI, time.Time{}
+			}
+		}
+		if err != nil {
+			// Keep the old answer (or the lifetime rule) and ask again in 6 hours.
+			c.cfg.logger().Warn("ARI check failed", "lineage", it.l.Name, "err", err)
+			m.ARIRetry = now.Add(6 * time.Hour).UTC().Truncate(time.Second)
+		}
+		if err := c.store.WriteMeta(it.l.Name, m, now); err == nil {
+			it.l.Meta = m
+		}
+		it.due = DueAt(it.l, it.id, now)
+		it.due.CheckARI = false
+	})
+	var due []*item
+	for _, it := range items {
+		if it.due.Now || opt.Force {
+			due = append(due, it)
+			continue
+		}
+		d := it.due
+		rep.add(Outcome{Name: it.l.Name, Names: it.l.Names, Action: Kept, Version: it.l.Version, NotAfter: it.l.NotAfter, Due: &d})
+	}
+	outs := make([]Outcome, len(due))
+	pool(c.cfg.concurrency(), len(due), func(i int) {
+		it := due[i]
+		d := it.due
+		s, err := ss.get(ctx, it.l.Meta.Server)
+		if err != nil {
+			outs[i] = Outcome{Name: it.l.Name, Names: it.l.Names, Due: &d, Err: err}
+			m := it.l.Meta
+			m.Failures++
+			m.NextAttempt = now.Add(backoff(m.Failures)).UTC().Truncate(time.Second)
+			m.LastError = err.Error()
+			_ = c.store.WriteMeta(it.l.Name, m, now)
+			return
+		}
+		m := it.l.Meta
+		m.Names = it.l.Meta.Names
+		o := c.issue(ctx, s, it.l.Name, m, &it.l)
+		o.Due = &d
+		outs[i] = o
+	})
+	for _, o := range outs {
+		rep.add(o)
+	}
+	c.deploy(ctx, &rep)
+	rep.sort()
+	return rep, rep.Err()
+}
+
+// deploy runs the check and the reload once, only if something changed; never the
+// reload after a failed check.
+func (c *Client) deploy(ctx context.Context, rep *Report) {
+	d := c.cfg.Deploy
+	if !rep.Changed || d.empty() {
+		return
+	}
+	var lineages, domains []string
+	for _, o := range rep.Outcomes {
+		if o.Action == Issued || o.Action == Renewed || o.Action == Repaired {
+			lineages = append(lineages, c.store.LiveDir(o.Name))
+			domains = append(domains, o.Names...)
+		}
+	}
+	env := append(os.Environ(), d.Env...)
+	env = append(env, "RENEWED_LINEAGES="+strings.Join(lineages, " "), "RENEWED_DOMAINS="+strings.Join(domains, " "))
+	if len(lineages) > 0 {
+		env = append(env, "RENEWED_LINEAGE="+lineages[0])
+	}
+	run := func(argv []string) error {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = env
+		cmd.Dir = c.store.root()
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, strings.TrimSpace(out.String()))
+		}
+		return nil
+	}
+	if len(d.Check) > 0 {
+		if err := run(d.Check); err != nil {
+			rep.deployErr = fmt.Errorf("%w: %v", ErrCheckFailed, err)
+			rep.DeployError = rep.deployErr.Error()
+			return
+		}
+	}
+	var err error
+	switch {
+	case d.Reloader != nil:
+		err = d.Reloader.Reload(ctx)
+	case len(d.Reload) > 0:
+		err = run(d.Reload)
+	}
+	if err != nil {
+		rep.deployErr = fmt.Errorf("%w: %v", ErrReload, err)
+		rep.DeployError = rep.deployErr.Error()
+		return
+	}
+	rep.Deployed = true
+}
+
+// Profiles asks the CA which profiles it offers (name → description).
+func (c *Client) Profiles(ctx context.Context) (map[string]string, error) {
+	s, err := c.openSession(ctx, c.cfg.server())
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	return s.profiles(), nil
+}

@@ -1,0 +1,675 @@
+package acme
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/report"
+)
+
+// Kinds are the four PEM files of a lineage version, in certbot's names.
+var kinds = [...]string{"cert", "chain", "fullchain", "privkey"}
+
+// MetaSuffix ends the name of v6-certs' renewal metadata in renewal/ (certbot's own
+// files end in .conf and are left alone).
+const MetaSuffix = ".v6-certs.json"
+
+// Store is a configuration directory in certbot's layout:
+//
+//	archive/NAME/{cert,chain,fullchain,privkey}N.pem   one set per issuance, privkey 0600
+//	live/NAME -> .NAME.vN                               one rename switches versions
+//	live/.NAME.vN/{cert,chain,fullchain,privkey}.pem -> ../../archive/NAME/*N.pem
+//	renewal/NAME.v6-certs.json                          v6-certs' metadata
+//	renewal/NAME.conf                                   certbot's (read by import only)
+//	accounts/HOST/PATH/v6-certs/                        ACME account, key 0600
+//
+// Paths such as live/NAME/fullchain.pem stay what nginx and certbot users expect. A
+// version switch replaces the live/NAME symlink with one rename(2), so a reader that
+// opens live/NAME once sees either the old or the new certificate and key, never a mix.
+type Store struct {
+	// Root is the directory. Zero: /etc/letsencrypt.
+	Root string
+}
+
+func (s *Store) root() string {
+	if s.Root == "" {
+		return DefaultRoot
+	}
+	return s.Root
+}
+
+// Path joins elements under the root.
+func (s *Store) Path(elem ...string) string {
+	return filepath.Join(append([]string{s.root()}, elem...)...)
+}
+
+// LiveDir is the live directory of a lineage (a symlink to the current version).
+func (s *Store) LiveDir(name string) string { return s.Path("live", name) }
+
+// Meta is v6-certs' renewal metadata for one lineage, stored as JSON in
+// renewal/NAME.v6-certs.json.
+type Meta struct {
+	// Format is the file format version (1).
+	Format int `json:"format"`
+	// Names are the identifiers the certificate covers, as ordered.
+	Names []string `json:"names"`
+	// Server is the ACME directory URL.
+	Server string `json:"server"`
+	// Account is the ACME account URL that ordered the certificate.
+	Account string `json:"account,omitempty"`
+	// KeyType is the key type of new keys for this lineage.
+	KeyType KeyType `json:"key_type"`
+	// Profile is the ACME profile ordered ("" = the CA's default).
+	Profile string `json:"profile,omitempty"`
+	// Challenge is how the names are validated (credentials are never stored).
+	Challenge Challenge `json:"challenge"`
+	// ARI is the last renewal-information answer, cached until its Retry-After.
+	ARI *ARIState `json:"ari,omitempty"`
+	// NoARI records that the CA advertised no renewalInfo at the last contact.
+	NoARI bool `json:"no_ari,omitempty"`
+	// ARIRetry is set after a failed ARI check: don't ask again before it.
+	ARIRetry time.Time `json:"ari_retry,omitzero"`
+	// Failures counts consecutive failed renewals; NextAttempt backs them off.
+	Failures int `json:"failures,omitempty"`
+	// NextAttempt is the earliest time to try again after a failure.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// LastError is the last failure's message.
+	LastError string `json:"last_error,omitempty"`
+	// Source is "v6-certs" or "certbot" (imported).
+	Source string `json:"source"`
+	// Updated is when the metadata was last written.
+	Updated time.Time `json:"updated"`
+}
+
+// ARIState is a cached ACME Renewal Information answer (RFC 9773).
+type ARIState struct {
+	// CertID is the ARI certificate identifier it answers for.
+	CertID string `json:"cert_id"`
+	// Start and End bound the suggested renewal window.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// RenewAt is the random time inside the window chosen for this certificate.
+	RenewAt time.Time `json:"renew_at"`
+	// ExplanationURL is the CA's explanation, if any.
+	ExplanationURL string `json:"explanation_url,omitempty"`
+	// CheckedAt is when the answer was fetched; NextCheck is CheckedAt + Retry-After.
+	CheckedAt time.Time `json:"checked_at"`
+	NextCheck time.Time `json:"next_check"`
+}
+
+// Lineage is one certificate lineage as found on disk.
+type Lineage struct {
+	// Name is the lineage name (directory under live/ and archive/).
+	Name string `json:"name"`
+	// Version is the archive number live/NAME points to.
+	Version int `json:"version"`
+	// Names are the certificate's DNS names and IP addresses.
+	Names []string `json:"names"`
+	// NotBefore and NotAfter bound the current certificate's validity.
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	// Serial is the current certificate's serial number in hex.
+	Serial string `json:"serial"`
+	// Meta is the renewal metadata.
+	Meta Meta `json:"meta"`
+	// Leaf is the parsed current certificate.
+	Leaf *x509.Certificate `json:"-"`
+}
+
+// Version is the PEM material of one issuance.
+type Version struct {
+	// Cert is the leaf certificate, Chain the issuer chain, Key the private key (PEM).
+	Cert, Chain, Key []byte
+}
+
+// Fullchain returns leaf + chain, what nginx's ssl_certificate points to.
+func (v Version) Fullchain() []byte {
+	out := append([]byte{}, v.Cert...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	return append(out, v.Chain...)
+}
+
+// SplitBundle splits a PEM bundle (leaf first) into leaf and chain.
+func SplitBundle(bundle []byte) (cert, chain []byte, err error) {
+	block, rest := pem.Decode(bundle)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, nil, errors.New("no PEM certificate in the bundle")
+	}
+	return pem.EncodeToMemory(block), bytes.TrimLeft(rest, "\n"), nil
+}
+
+// Check parses the version and checks that the key matches the leaf.
+func (v Version) Check() (*x509.Certificate, error) {
+	leaf, err := parseLeaf(v.Cert)
+	if err != nil {
+		return nil, err
+	}
+	key, err := parseKey(v.Key)
+	if err != nil {
+		return nil, err
+	}
+	if !publicKeysEqual(leaf.PublicKey, key.Public()) {
+		return nil, errors.New("private key does not match the certificate")
+	}
+	return leaf, nil
+}
+
+func parseLeaf(b []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func parseKey(b []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("no PEM private key")
+	}
+	var k any
+	var err error
+	switch block.Type {
+	case "EC PRIVATE KEY":
+		k, err = x509.ParseECPrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("unsupported private key type")
+	}
+	return s, nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type eq interface{ Equal(crypto.PublicKey) bool }
+	switch k := a.(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey:
+		return k.(eq).Equal(b)
+	}
+	return false
+}
+
+func (s *Store) metaPath(name string) string { return s.Path("renewal", name+MetaSuffix) }
+
+// ReadMeta reads a lineage's metadata.
+func (s *Store) ReadMeta(name string) (Meta, error) {
+	var m Meta
+	b, err := os.ReadFile(s.metaPath(name))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return m, fmt.Errorf("%w: %s", ErrNotFound, name)
+		}
+		return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, s.metaPath(name), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, s.metaPath(name), err)
+	}
+	if m.Format != 1 || len(m.Names) == 0 {
+		return m, fmt.Errorf("%w: %s: unknown format %d or no names", ErrCorrupt, s.metaPath(name), m.Format)
+	}
+	return m, nil
+}
+
+// WriteMeta writes a lineage's metadata atomically.
+func (s *Store) WriteMeta(name string, m Meta, now time.Time) error {
+	if err := ValidateCertName(name); err != nil {
+		return err
+	}
+	m.Format = 1
+	m.Updated = now.UTC().Truncate(time.Second)
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	_, err = fsutil.WriteFile(s.metaPath(name), b, fsutil.Options{Mode: 0o644, MkdirAll: true, DirMode: 0o755})
+	return err
+}
+
+// liveVersion reads which version live/NAME points to: the N of .NAME.vN, or, for a
+// certbot-made directory, the N its cert.pem link names.
+func (s *Store) liveVersion(name string) (int, error) {
+	live := s.LiveDir(name)
+	target, err := os.Readlink(live)
+	if err == nil {
+		v, ok := strings.CutPrefix(target, "."+name+".v")
+		if n, err := strconv.Atoi(v); ok && err == nil && n > 0 {
+			return n, nil
+		}
+		return 0, fmt.Errorf("%w: %s points to %q, not to a version directory", ErrCorrupt, live, target)
+	}
+	// A real directory (certbot) with links certN.pem.
+	t, err2 := os.Readlink(filepath.Join(live, "cert.pem"))
+	if err2 != nil {
+		if errors.Is(err2, fs.ErrNotExist) {
+			if _, err3 := os.Lstat(live); errors.Is(err3, fs.ErrNotExist) {
+				return 0, fmt.Errorf("%w: %s", ErrNotFound, live)
+			}
+		}
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, live, err2)
+	}
+	base := filepath.Base(t)
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(base, "cert"), ".pem"))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: %s/cert.pem points to %q", ErrCorrupt, live, t)
+	}
+	return n, nil
+}
+
+// Load reads a lineage: metadata, current version and certificate. A lineage that
+// cannot be read is reported with ErrCorrupt and is never written to.
+func (s *Store) Load(name string) (Lineage, error) {
+	l := Lineage{Name: name}
+	if err := ValidateCertName(name); err != nil {
+		return l, err
+	}
+	m, err := s.ReadMeta(name)
+	if err != nil {
+		return l, err
+	}
+	l.Meta = m
+	v, err := s.liveVersion(name)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return l, fmt.Errorf("%w: %s has metadata but no live/%s", ErrCorrupt, name, name)
+		}
+		return l, err
+	}
+	l.Version = v
+	certPath := filepath.Join(s.LiveDir(name), "cert.pem")
+	b, err := os.ReadFile(certPath)
+	if err != nil {
+		return l, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	leaf, err := parseLeaf(b)
+	if err != nil {
+		return l, fmt.Errorf("%w: %s: %v", ErrCorrupt, certPath, err)
+	}
+	l.setLeaf(leaf)
+	return l, nil
+}
+
+func (l *Lineage) setLeaf(leaf *x509.Certificate) {
+	l.Leaf = leaf
+	l.NotBefore, l.NotAfter = leaf.NotBefore, leaf.NotAfter
+	l.Serial = leaf.SerialNumber.Text(16)
+	l.Names = certNames(leaf)
+}
+
+func certNames(c *x509.Certificate) []string {
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 && c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName)
+	}
+	return names
+}
+
+// Names lists the lineages that have v6-certs metadata, sorted.
+func (s *Store) Names() ([]string, error) {
+	ents, err := os.ReadDir(s.Path("renewal"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), MetaSuffix); ok && !e.IsDir() {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// List loads every lineage. Lineages that cannot be read are reported as problems
+// (path "lineage NAME") and left out; they are never written to.
+func (s *Store) List() ([]Lineage, report.Problems) {
+	var ps report.Problems
+	names, err := s.Names()
+	if err != nil {
+		ps.Errorf("renewal", ErrCorrupt, "cannot read %s: %v", s.Path("renewal"), err)
+		return nil, ps
+	}
+	out := make([]Lineage, 0, len(names))
+	for _, n := range names {
+		l, err := s.Load(n)
+		if err != nil {
+			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Error, Message: err.Error(), Err: ErrCorrupt})
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, ps
+}
+
+// archiveVersions returns the version numbers present in archive/NAME (any kind).
+func (s *Store) archiveVersions(name string) ([]int, error) {
+	ents, err := os.ReadDir(s.Path("archive", name))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []int
+	for _, e := range ents {
+		n := e.Name()
+		for _, k := range kinds {
+			if v, ok := strings.CutPrefix(n, k); ok {
+				if num, err := strconv.Atoi(strings.TrimSuffix(v, ".pem")); err == nil && strings.HasSuffix(v, ".pem") && num > 0 {
+					if !slices.Contains(out, num) {
+						out = append(out, num)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// readVersion reads archive version n.
+func (s *Store) readVersion(name string, n int) (Version, error) {
+	var v Version
+	var err error
+	read := func(kind string) []byte {
+		if err != nil {
+			return nil
+		}
+		var b []byte
+		b, err = os.ReadFile(s.Path("archive", name, fmt.Sprintf("%s%d.pem", kind, n)))
+		return b
+	}
+	v.Cert, v.Chain, v.Key = read("cert"), read("chain"), read("privkey")
+	read("fullchain")
+	return v, err
+}
+
+// Install writes v as the next archive version of the lineage, writes meta, and
+// switches live/NAME to it with one rename. It returns the new version number. The
+// current files are untouched until the final rename; on error they stay current.
+func (s *Store) Install(name string, v Version, m Meta, now time.Time) (int, error) {
+	if err := ValidateCertName(name); err != nil {
+		return 0, err
+	}
+	leaf, err := v.Check()
+	if err != nil {
+		return 0, fmt.Errorf("refusing to install %s: %w", name, err)
+	}
+	if err := s.ensureDirs(name); err != nil {
+		return 0, err
+	}
+	vs, err := s.archiveVersions(name)
+	if err != nil {
+		return 0, err
+	}
+	n := 1
+	if len(vs) > 0 {
+		n = vs[len(vs)-1] + 1
+	}
+	keyMode, keyGID := os.FileMode(0o600), -1
+	if cur, err := s.liveVersion(name); err == nil {
+		if st, err := os.Stat(s.Path("archive", name, fmt.Sprintf("privkey%d.pem", cur))); err == nil {
+			keyMode = st.Mode().Perm() & 0o640 // never world-readable
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				keyGID = int(sys.Gid)
+			}
+		}
+	}
+	files := map[string][]byte{"cert": v.Cert, "chain": v.Chain, "fullchain": v.Fullchain(), "privkey": v.Key}
+	for _, k := range kinds {
+		p := s.Path("archive", name, fmt.Sprintf("%s%d.pem", k, n))
+		mode := os.FileMode(0o644)
+		if k == "privkey" {
+			mode = keyMode
+		}
+		if _, err := fsutil.WriteFile(p, files[k], fsutil.Options{Mode: mode}); err != nil {
+			return 0, fmt.Errorf("write %s: %w", p, err)
+		}
+		if k == "privkey" && keyGID >= 0 {
+			_ = os.Chown(p, -1, keyGID)
+		}
+	}
+	if err := fsutil.SyncDir(s.Path("archive", name)); err != nil {
+		return 0, err
+	}
+	m.Names = certNames(leaf)
+	if len(m.Names) == 0 {
+		return 0, fmt.Errorf("refusing to install %s: the certificate names nothing", name)
+	}
+	if err := s.WriteMeta(name, m, now); err != nil {
+		return 0, err
+	}
+	if err := s.switchTo(name, n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (s *Store) ensureDirs(name string) error {
+	for _, d := range []string{s.root(), s.Path("archive"), s.Path("live"), s.Path("archive", name)} {
+		mode := os.FileMode(0o700)
+		if d == s.root() {
+			mode = 0o755
+		}
+		if err := os.MkdirAll(d, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// switchTo points live/NAME at archive version n: it builds live/.NAME.vN with
+// relative links, then renames a new symlink over live/NAME. A certbot-made real
+// directory is exchanged atomically (renameat2 RENAME_EXCHANGE) and kept as
+// live/.NAME.certbot.
+func (s *Store) switchTo(name string, n int) error {
+	live := s.Path("live")
+	vdirName := fmt.Sprintf(".%s.v%d", name, n)
+	vdir := filepath.Join(live, vdirName)
+	if err := os.RemoveAll(vdir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(vdir, 0o755); err != nil {
+		return err
+	}
+	for _, k := range kinds {
+		target := filepath.Join("..", "..", "archive", name, fmt.Sprintf("%s%d.pem", k, n))
+		if err := os.Symlink(target, filepath.Join(vdir, k+".pem")); err != nil {
+			return err
+		}
+	}
+	readme := "This directory holds the current certificate of " + name + ", managed by v6-certs.\n" +
+		"Point nginx at fullchain.pem (ssl_certificate) and privkey.pem (ssl_certificate_key).\n" +
+		"Don't move or rename these files; " + name + " itself is a symlink switched atomically on renewal.\n"
+	if err := os.WriteFile(filepath.Join(vdir, "README"), []byte(readme), 0o644); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(vdir); err != nil {
+		return err
+	}
+	tmp := filepath.Join(live, "."+name+".tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(vdirName, tmp); err != nil {
+		return err
+	}
+	dst := filepath.Join(live, name)
+	st, err := os.Lstat(dst)
+	if err == nil && st.IsDir() {
+		// certbot's real directory: swap it with our symlink in one step.
+		if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE); err == nil {
+			keep := filepath.Join(live, "."+name+".certbot")
+			_ = os.RemoveAll(keep)
+			if err := os.Rename(tmp, keep); err != nil {
+				return err
+			}
+			return fsutil.SyncDir(live)
+		}
+		// No RENAME_EXCHANGE on this file system: two renames, a tiny gap.
+		if err := os.Rename(dst, filepath.Join(live, "."+name+".certbot")); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if err := fsutil.SyncDir(live); err != nil {
+		return err
+	}
+	s.pruneLive(name, n)
+	return nil
+}
+
+// pruneLive removes version directories other than the current and previous one.
+func (s *Store) pruneLive(name string, cur int) {
+	ents, err := os.ReadDir(s.Path("live"))
+	if err != nil {
+		return
+	}
+	prefix := "." + name + ".v"
+	var vs []int
+	for _, e := range ents {
+		if v, ok := strings.CutPrefix(e.Name(), prefix); ok {
+			if n, err := strconv.Atoi(v); err == nil && n != cur {
+				vs = append(vs, n)
+			}
+		}
+	}
+	prev := 0
+	for _, n := range vs {
+		if n < cur && n > prev {
+			prev = n
+		}
+	}
+	for _, n := range vs {
+		if n != prev { // keep the previous version for a reader still inside it
+			_ = os.RemoveAll(s.Path("live", fmt.Sprintf("%s%d", prefix, n)))
+		}
+	}
+}
+
+// Repair finishes an interrupted switch: if the archive holds a complete, newer
+// version whose key matches its certificate and whose names equal the lineage's,
+// live/NAME is switched to it. It reports whether it switched. Incomplete or
+// mismatched newer files are left alone (the next issuance numbers past them).
+func (s *Store) Repair(name string) (bool, error) {
+	_ = os.Remove(s.Path("live", "."+name+".tmp"))
+	cur, err := s.liveVersion(name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	vs, err := s.archiveVersions(name)
+	if err != nil {
+		return false, err
+	}
+	if len(vs) == 0 || vs[len(vs)-1] <= cur {
+		return false, nil
+	}
+	m, err := s.ReadMeta(name)
+	if err != nil {
+		return false, err // never touch a lineage we cannot read
+	}
+	var curLeaf *x509.Certificate
+	if cur > 0 {
+		if b, err := os.ReadFile(filepath.Join(s.LiveDir(name), "cert.pem")); err == nil {
+			curLeaf, _ = parseLeaf(b)
+		}
+	}
+	for i := len(vs) - 1; i >= 0 && vs[i] > cur; i-- {
+		v, err := s.readVersion(name, vs[i])
+		if err != nil {
+			continue
+		}
+		leaf, err := v.Check()
+		if err != nil {
+			continue
+		}
+		if full, err := os.ReadFile(s.Path("archive", name, fmt.Sprintf("fullchain%d.pem", vs[i]))); err != nil || !bytes.Equal(full, v.Fullchain()) {
+			continue
+		}
+		if curLeaf != nil && leaf.NotBefore.Before(curLeaf.NotBefore) {
+			continue
+		}
+		if !sameNames(certNames(leaf), m.Names) {
+			continue
+		}
+		return true, s.switchTo(name, vs[i])
+	}
+	return false, nil
+}
+
+func sameNames(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// Lock takes the directory's lock (flock on ROOT/.v6-certs.lock), waiting up to wait
+// (zero: not at all). The returned function releases it.
+func (s *Store) Lock(ctx context.Context, wait time.Duration) (func(), error) {
+	if err := os.MkdirAll(s.root(), 0o755); err != nil {
+		return nil, err
+	}
+	p := s.Path(".v6-certs.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", p, err)
+		}
+		if !time.Now().Before(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%w (%s)", ErrLocked, p)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
