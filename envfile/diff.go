@@ -1,0 +1,91 @@
+package envfile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/v6kit/v6kit/internal/mastodon"
+)
+
+// Diff returns a unified-style line diff from old (nil: no file) to new, for showing
+// what a write would change, with every secret masked: a secret's line reads
+// KEY=<secret> when it is the same in both files and KEY=<new secret> when it was
+// generated or rotated, so neither the old nor the new value is ever shown. Lines that
+// cannot be rendered are shown as KEY=<unwritable>. An empty string means no change.
+func Diff(old, new *File) string {
+	var a []string
+	if old != nil {
+		a = masked(old, nil)
+	}
+	b := masked(new, old)
+	if strings.Join(a, "\n") == strings.Join(b, "\n") {
+		return ""
+	}
+	name := new.name()
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s (new)\n", name, name)
+	for _, op := range diffLines(a, b) {
+		out.WriteString(op)
+		out.WriteByte('\n')
+	}
+	return out.String()
+}
+
+// masked renders f line by line with secrets hidden. When prev is given, a secret whose
+// value differs from prev's is shown as <new secret>.
+func masked(f *File, prev *File) []string {
+	out := make([]string, 0, len(f.Lines))
+	for _, l := range f.Lines {
+		if l.Kind == Entry && (mastodon.IsSecret(l.Key) || strings.HasSuffix(l.Key, "_URL") && strings.Contains(l.Value, "@")) && l.Value != "" {
+			tag := "<secret>"
+			if prev != nil {
+				if pv, _ := prev.Get(l.Key); pv != l.Value {
+					tag = "<new secret>"
+				}
+			}
+			out = append(out, l.Key+"="+tag)
+			continue
+		}
+		s, err := l.render()
+		if err != nil {
+			s = l.Key + "=<unwritable>"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// diffLines returns the edit script from a to b ("  same", "- removed", "+ added") by
+// longest common subsequence; files are a few hundred lines at most.
+func diffLines(a, b []string) []string {
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []string
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			out = append(out, "  "+a[i])
+			i, j = i+1, j+1
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			out = append(out, "+ "+b[j])
+			j++
+		default:
+			out = append(out, "- "+a[i])
+			i++
+		}
+	}
+	return out
+}

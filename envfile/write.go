@@ -1,0 +1,149 @@
+package envfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/report"
+)
+
+// FormatValue returns value in the one form both of Mastodon's readers read byte for
+// byte: bare when it holds only letters, digits and _ . , : / @ + = - [ ]; in single
+// quotes otherwise; in double quotes when it holds a single quote (and no $, backslash or
+// double quote). A value with a newline, NUL or other control character except tab, or
+// one with a single quote together with $, a backslash or a double quote, has no such
+// form: the error says why.
+func FormatValue(value string) (string, error) {
+	for _, r := range value {
+		if r < 0x20 && r != '\t' || r == 0x7f || r == 0x2028 || r == 0x2029 {
+			return "", fmt.Errorf("%w: %U cannot be carried by a .env line (Ruby's dotenv reads only one line per value)", ErrControlChar, r)
+		}
+	}
+	if value == "" {
+		return "", nil
+	}
+	bare := true
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if !(isKeyChar(c) || strings.IndexByte(".,:/@+=-[]", c) >= 0) {
+			bare = false
+			break
+		}
+	}
+	if bare {
+		return value, nil
+	}
+	if !strings.Contains(value, "'") {
+		return "'" + value + "'", nil
+	}
+	if i := strings.IndexAny(value, "$\\\""); i >= 0 {
+		return "", fmt.Errorf("%w: it holds a single quote and %q; single quotes cannot hold the quote, and in double quotes Rails treats %q specially while streaming does not", ErrUnwritable, value[i], value[i])
+	}
+	return `"` + value + `"`, nil
+}
+
+// render returns the text of one line.
+func (l Line) render() (string, error) {
+	switch l.Kind {
+	case Blank:
+		return "", nil
+	case Comment:
+		if strings.ContainsAny(l.Text, "\n\r\x00") || !strings.HasPrefix(strings.TrimLeft(l.Text, " \t"), "#") {
+			return "", fmt.Errorf("%w: a comment must be one line starting with #", ErrSyntax)
+		}
+		return l.Text, nil
+	}
+	if !validKey(l.Key) {
+		return "", fmt.Errorf("key %q: %w", l.Key, ErrBadKey)
+	}
+	if l.Raw != "" && rawStillSays(l) {
+		return l.Raw, nil
+	}
+	v, err := FormatValue(l.Value)
+	if err != nil {
+		return "", err
+	}
+	prefix := ""
+	if l.Export {
+		prefix = "export "
+	}
+	return prefix + l.Key + "=" + v, nil
+}
+
+// rawStillSays reports whether l.Raw still sets l.Key to l.Value, identically for
+// v6kit, Rails and streaming, without substitutions.
+func rawStillSays(l Line) bool {
+	if strings.ContainsAny(l.Raw, "\n\r") {
+		return false
+	}
+	p, err := parseLine(l.Raw)
+	if err != nil || p.Kind != Entry || p.Key != l.Key || p.Value != l.Value || p.Export != l.Export {
+		return false
+	}
+	r, n := readRails(l.Raw, nil), readStreaming(l.Raw)
+	return r.ok && n.ok && !r.subst && !r.command && r.key == l.Key && n.key == l.Key && r.value == l.Value && n.value == l.Value
+}
+
+// Bytes renders the file. It fails, naming each line, if a value has no form both
+// readers read alike.
+func (f *File) Bytes() ([]byte, error) {
+	var b bytes.Buffer
+	var ps report.Problems
+	for _, l := range f.Lines {
+		s, err := l.render()
+		if err != nil {
+			ps.Add(report.Problem{Path: f.where(l), Severity: report.Error, Message: err.Error(), Err: errors.Unwrap(err)})
+			continue
+		}
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	if err := ps.Err(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Write writes the file to w: lines in order, LF line ends, each unchanged hand-written
+// entry as it was and every other value in the form [FormatValue] gives. Nothing is
+// written if any value cannot be carried.
+func (f *File) Write(w io.Writer) error {
+	b, err := f.Bytes()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteResult says what [File.WriteFile] did.
+type WriteResult = fsutil.Result
+
+// WriteFile writes the file to name atomically with mode 0600, keeping the previous
+// content as a timestamped backup (mode preserved) when it changes. It refuses to replace
+// an existing file that does not parse ([ErrUnparsable]): that file is left byte for byte
+// as it was. Writing the same bytes again touches nothing.
+func (f *File) WriteFile(name string) (WriteResult, error) {
+	data, err := f.Bytes()
+	if err != nil {
+		return WriteResult{}, err
+	}
+	if old, err := os.ReadFile(name); err == nil {
+		if _, perr := Parse(old); perr != nil {
+			return WriteResult{}, fmt.Errorf("envfile: %s: %w:\n%v", name, ErrUnparsable, perr)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return WriteResult{}, fmt.Errorf("envfile: read %s: %w", name, err)
+	}
+	res, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o600, Backup: true})
+	if err != nil {
+		return res, fmt.Errorf("envfile: write %s: %w", name, err)
+	}
+	return res, nil
+}
