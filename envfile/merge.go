@@ -311,4 +311,3 @@ func Generated(old, new *File, rel mastodon.Release) []string {
 	}
 	return out
 }
-

@@ -19,7 +19,7 @@ const (
 )
 
 var (
-	rubyLine = regexp.MustCompile(`\A` + rubySpace + `*(?:export` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:` + rubySpace + `*=` + rubySpace + `*|:` + rubySpace + `+?)('(?:'|[^'])*'|"(?:"|[^"])*"|[^#\n]+)?` + rubySpace + `*(?:#.*)?\z`)
+	rubyLine     = regexp.MustCompile(`\A` + rubySpace + `*(?:export` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:` + rubySpace + `*=` + rubySpace + `*|:` + rubySpace + `+?)('(?:'|[^'])*'|"(?:"|[^"])*"|[^#\n]+)?` + rubySpace + `*(?:#.*)?\z`)
 	rubyQuoted   = regexp.MustCompile(`\A(['"])((?s).*)(['"])\z`)
 	rubyUnescape = regexp.MustCompile(`\\([^$])`)
 
