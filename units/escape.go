@@ -103,21 +103,23 @@ func envAssignment(field, name, value string) (string, error) {
 }
 
 // execLine renders a command line: the executable (an absolute path checked by the
-// caller) and its arguments, each quoted only when it must be.
-func execLine(field, exe string, args ...string) (string, error) {
+// caller) and its arguments, each quoted only when it must be. On error it also returns
+// the failing argument's path, field[i].
+func execLine(field, exe string, args ...string) (string, string, error) {
 	words := []string{exe}
 	for i, a := range args {
 		if plainWord(a) {
 			words = append(words, a)
 			continue
 		}
-		q, err := quote(fmt.Sprintf("%s[%d]", field, i), a, execWord)
+		f := fmt.Sprintf("%s[%d]", field, i)
+		q, err := quote(f, a, execWord)
 		if err != nil {
-			return "", err
+			return "", f, err
 		}
 		words = append(words, q)
 	}
-	return strings.Join(words, " "), nil
+	return strings.Join(words, " "), "", nil
 }
 
 // specifierSafe doubles '%' in a value systemd expands specifiers in but does not split

@@ -120,9 +120,9 @@ func (b *builder) env(field, name, value string) {
 }
 
 func (b *builder) exec(key, field, exe string, args ...string) {
-	v, err := execLine(field, exe, args...)
+	v, at, err := execLine(field, exe, args...)
 	if err != nil {
-		b.ps.Errorf(field, ErrValue, "%v", err)
+		b.ps.Errorf(at, ErrValue, "%v", err)
 		return
 	}
 	b.add("Service", key, v)
@@ -396,7 +396,8 @@ func (s spec) renewService(b *builder) {
 		b.add("Unit", "OnFailure", r.OnFailure)
 	}
 	b.add("Service", "Type", "oneshot")
-	b.exec("ExecStart", "cert_renew.args", s.paths.Certs, append([]string{"renew"}, r.Args...)...)
+	// "renew" joins the executable so that cert_renew.args[i] names the user's i-th argument.
+	b.exec("ExecStart", "cert_renew.args", s.paths.Certs+" renew", r.Args...)
 	// A light sandbox: renewal writes certificates and a webroot wherever the site keeps
 	// them and reloads nginx, so the file system stays writable; kernel, namespaces and
 	// exotic sockets are closed.

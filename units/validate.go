@@ -185,15 +185,15 @@ func (d Deployment) resolve() (spec, report.Problems) {
 	checkCount(&ps, "streaming.pool", d.Streaming.Pool)
 	s.instances = max(fallback(d.Streaming.Instances, 1), 1)
 	s.pool = fallback(d.Streaming.Pool, mastodon.DefaultStreamingDBPool)
+	n := s.instances
+	if !s.rel.StreamingTemplated() {
+		n = 1
+	}
+	for i := range n {
+		s.ports = append(s.ports, mastodon.DefaultStreamingPort+i)
+	}
 	switch {
 	case len(d.Streaming.Ports) == 0:
-		n := s.instances
-		if !s.rel.StreamingTemplated() {
-			n = 1
-		}
-		for i := range n {
-			s.ports = append(s.ports, mastodon.DefaultStreamingPort+i)
-		}
 	case !s.rel.StreamingTemplated() && len(d.Streaming.Ports) != 1:
 		ps.Errorf("streaming.ports", ErrPort, "Mastodon %s runs streaming as one unit with STREAMING_CLUSTER_NUM workers on one port: give one port, not %d", s.rel, len(d.Streaming.Ports))
 	case s.rel.StreamingTemplated() && len(d.Streaming.Ports) != s.instances:

@@ -1,0 +1,214 @@
+package units
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-systemd/v22/unit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/testenv"
+)
+
+var hostile = []string{
+	"a b", `"quoted"`, "it's", "100%", "%n", "%%", "$HOME", "${HOME}", "$$", `back\slash`, `trailing\`,
+	`\n`, "semi;colon", "ünïcödé", "#hash", " leading space", "=eq", `mixed "q" 'q' $x %i \t`, "",
+}
+
+// unquoteWords splits a unit value into words the way systemd does for Environment= and
+// command lines (double and single quotes, backslash escapes), undoing %% — the test's
+// independent model of systemd's reader.
+func unquoteWords(t *testing.T, s string) []string {
+	t.Helper()
+	// Specifiers are resolved first, over the whole value.
+	var spec strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' {
+			require.Less(t, i+1, len(s), "dangling %% in %q", s)
+			require.Equal(t, byte('%'), s[i+1], "unexpanded specifier in %q", s)
+			i++
+		}
+		spec.WriteByte(s[i])
+	}
+	s = spec.String()
+	var out []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' && !inWord:
+			continue
+		case c == ' ':
+			out = append(out, cur.String())
+			cur.Reset()
+			inWord = false
+		case c == '"' || c == '\'':
+			inWord = true
+			j := i + 1
+			for ; j < len(s) && s[j] != c; j++ {
+				if s[j] == '\\' && c == '"' {
+					j++
+				}
+				cur.WriteByte(s[j])
+			}
+			require.Less(t, j, len(s), "unterminated quote in %q", s)
+			i = j
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func TestQuoteRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, v := range hostile {
+		t.Run(fmt.Sprintf("%q", v), func(t *testing.T) {
+			t.Parallel()
+			w, err := envAssignment("env", "X", v)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"X=" + v}, unquoteWords(t, w))
+			opts, err := unit.DeserializeOptions(bytes.NewReader([]byte("[Service]\nEnvironment=" + w + "\n")))
+			require.NoError(t, err)
+			require.Len(t, opts, 1, "one option, no injected line")
+			assert.Equal(t, w, opts[0].Value)
+		})
+	}
+}
+
+func TestQuoteRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"a\nExecStartPre=/bin/false", "cr\r", "tab\there", "nul\x00", "del\x7f", "\xff\xfe"} {
+		_, err := envAssignment("env[0].value", "X", v)
+		require.ErrorIs(t, err, ErrValue, "%q", v)
+		assert.Contains(t, err.Error(), "env[0].value")
+		_, at, err := execLine("cert_renew.args", "/bin/true", "ok", v)
+		require.ErrorIs(t, err, ErrValue, "%q", v)
+		assert.Equal(t, "cert_renew.args[1]", at)
+	}
+	_, _, err := execLine("cert_renew.args", "/bin/true", ";")
+	require.ErrorIs(t, err, ErrValue)
+	_, err = envAssignment("env", "X", strings.Repeat("x", maxValue+1))
+	require.ErrorIs(t, err, ErrValue)
+}
+
+// TestEscapingWithSystemd renders hostile values into Environment=, a command line and
+// paths, and asks systemd itself (systemd --test) what it parsed.
+func TestEscapingWithSystemd(t *testing.T) {
+	t.Parallel()
+	var env []Var
+	for i, v := range hostile {
+		env = append(env, Var{Name: fmt.Sprintf("HOSTILE_%d", i), Value: v})
+	}
+	d := Deployment{
+		Mastodon:       "4.7",
+		Env:            env,
+		Paths:          Paths{App: "/srv/mast%don/live"},
+		ReadWritePaths: []string{"/srv/100%media"},
+		CertRenew:      &CertRenew{Args: hostile[:len(hostile)-1]},
+	}
+	plan, err := d.Render()
+	require.NoError(t, err)
+	dir := testenv.TempDir(t)
+	_, err = plan.WriteDir(dir)
+	require.NoError(t, err)
+
+	web := testenv.SystemdTest(t, dir, WebUnit)
+	for _, v := range env {
+		assert.Contains(t, web.Environment, v.Name+"="+v.Value)
+	}
+	assert.Contains(t, web.Dump, "WorkingDirectory: /srv/mast%don/live")
+	assert.Contains(t, web.Dump, "/srv/100%media")
+
+	renew := testenv.SystemdTest(t, dir, CertRenewUnit)
+	require.Len(t, renew.CommandLines, 1, renew.Dump)
+	got := dumpWords(t, renew.CommandLines[0])
+	want := append([]string{"/usr/local/bin/v6-certs", "renew"}, hostile[:len(hostile)-1]...)
+	assert.Equal(t, want, got)
+
+	// The template keeps its specifier: PORT=%i is expanded per instance.
+	inst := testenv.SystemdTest(t, dir, "mastodon-streaming@4000.service")
+	assert.Contains(t, inst.Environment, "PORT=4000")
+}
+
+// dumpWords decodes a "Command Line:" of systemd's dump (words quoted with "…" and
+// backslash escapes) and applies the execution-time "$$" → "$" that systemd performs.
+func dumpWords(t *testing.T, s string) []string {
+	t.Helper()
+	var out []string
+	var cur strings.Builder
+	in, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+			require.Less(t, i, len(s))
+			cur.WriteByte(s[i])
+			in = true
+		case c == '"':
+			quoted = !quoted
+			in = true
+		case c == ' ' && !quoted:
+			if in {
+				out = append(out, cur.String())
+			}
+			cur.Reset()
+			in = false
+		default:
+			cur.WriteByte(c)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	for i := range out {
+		out[i] = strings.ReplaceAll(out[i], "$$", "$")
+	}
+	return out
+}
+
+func FuzzQuote(f *testing.F) {
+	for _, v := range hostile {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		w, err := envAssignment("env", "X", v)
+		if err != nil {
+			return
+		}
+		opts, err := unit.DeserializeOptions(bytes.NewReader([]byte("[Service]\nEnvironment=" + w + "\n")))
+		if err != nil {
+			t.Fatalf("%q: %v", w, err)
+		}
+		if len(opts) != 1 || opts[0].Value != w {
+			t.Fatalf("%q re-parsed as %v", w, opts)
+		}
+		if got := unquoteWords(t, w); len(got) != 1 || got[0] != "X="+v {
+			t.Fatalf("%q unquoted to %q", w, got)
+		}
+	})
+}
+
+func TestWriteDirUnwritable(t *testing.T) {
+	t.Parallel()
+	plan, err := Deployment{}.Render()
+	require.NoError(t, err)
+	_, err = plan.WriteDir(filepath.Join(t.TempDir(), "missing"))
+	require.Error(t, err)
+	f := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(f, nil, 0o644))
+	_, err = plan.WriteDir(f)
+	require.Error(t, err)
+}
