@@ -60,6 +60,12 @@ func (f *HBAFile) blocks() (map[string]span, error) {
 	return out, ps.Err()
 }
 
+func isMarker(text string) bool {
+	_, b := markerName(text, beginMarker)
+	_, e := markerName(text, endMarker)
+	return b || e
+}
+
 func hasKey(m map[string]span, k string) bool { _, ok := m[k]; return ok }
 
 // Block returns the rules of the managed block called name, and whether it exists.
@@ -148,7 +154,13 @@ func (f *HBAFile) SetBlock(name string, rules []HBARule) (bool, report.Problems)
 		}
 	}
 	if at >= 0 {
-		ps.Infof(fmt.Sprintf("pg_hba.conf:%d", at+1), "managed block %q inserted before %q, which would otherwise match first", name, strings.Join(strings.Fields(f.Lines[at].Text), " "))
+		rule := at
+		// Keep the comment lines right above that rule attached to it.
+		for at > 0 && f.Lines[at-1].Rule == nil && strings.HasPrefix(strings.TrimSpace(f.Lines[at-1].Text), "#") &&
+			!isMarker(f.Lines[at-1].Text) {
+			at--
+		}
+		ps.Infof(fmt.Sprintf("pg_hba.conf:%d", rule+1), "managed block %q inserted above %q, which would otherwise match first", name, strings.Join(strings.Fields(f.Lines[rule].Text), " "))
 		f.Lines = slices.Concat(f.Lines[:at], lines, []HBALine{{}}, f.Lines[at:])
 		return true, ps
 	}
