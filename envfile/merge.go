@@ -285,13 +285,30 @@ func (f *File) insert(rel mastodon.Release, add []Var) {
 		if si < len(sections) {
 			title = sections[si].Title
 		}
+		block := []Line{{Kind: Blank}, {Kind: Comment, Text: "# " + title},
+			{Kind: Comment, Text: "# " + strings.Repeat("-", len(title))}, line}
+		// No key of this section yet: open it after the nearest earlier section present.
+		for prev := si - 1; prev >= 0 && at < 0; prev-- {
+			for i, l := range f.Lines {
+				if ls, _ := pos(l.Key); l.Kind == Entry && ls == prev {
+					at = i
+				}
+			}
+		}
+		if at >= 0 {
+			for at+1 < len(f.Lines) && f.Lines[at+1].Kind == Entry {
+				at++ // keep the admin's block of lines together
+			}
+			if at+1 < len(f.Lines) && f.Lines[at+1].Kind != Blank {
+				block = append(block, Line{Kind: Blank})
+			}
+			f.Lines = slices.Insert(f.Lines, at+1, block...)
+			continue
+		}
 		if n := len(f.Lines); n > 0 && f.Lines[n-1].Kind != Blank {
 			f.Lines = append(f.Lines, Line{Kind: Blank})
 		}
-		f.Lines = append(f.Lines,
-			Line{Kind: Comment, Text: "# " + title},
-			Line{Kind: Comment, Text: "# " + strings.Repeat("-", len(title))},
-			line)
+		f.Lines = append(f.Lines, block[1:]...)
 	}
 }
 

@@ -94,10 +94,13 @@ func (f *File) checkLines(ps *report.Problems) {
 			ps.Errorf(where, ErrReadersDisagree, "the streaming server (Node dotenv) ignores this line: rewrite it as %s='…'", l.Key)
 		case r.value != n.value || r.value != l.Value:
 			why := ""
-			if r.subst {
-				why = " (Ruby's dotenv expands $NAME and ${NAME}; Node's does not)"
-			} else if l.Quote == Double {
+			switch {
+			case l.Quote == Double && strings.Contains(raw, `\`):
 				why = " (in double quotes Ruby's dotenv removes backslashes; Node's keeps them)"
+			case r.subst:
+				why = " (Ruby's dotenv expands $NAME and ${NAME}; Node's does not)"
+			case strings.Contains(raw, "`"):
+				why = " (Node's dotenv takes backticks as quotes; Ruby's does not)"
 			}
 			ps.Errorf(where, ErrReadersDisagree, "Rails reads %s and the streaming server reads %s%s: one of them gets the wrong value. Write the intended value in single quotes, e.g. %s='%s'",
 				show(l.Key, r.value), show(l.Key, n.value), why, l.Key, hint(l.Key, n.value))

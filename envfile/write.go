@@ -76,18 +76,15 @@ func (l Line) render() (string, error) {
 	return prefix + l.Key + "=" + v, nil
 }
 
-// rawStillSays reports whether l.Raw still sets l.Key to l.Value, identically for
-// v6kit, Rails and streaming, without substitutions.
+// rawStillSays reports whether l.Raw still sets l.Key to l.Value as v6kit reads it: an
+// entry read from a file and not changed since is written back verbatim, so v6kit never
+// rewrites a line it did not change (Validate reports the lines the readers disagree on).
 func rawStillSays(l Line) bool {
 	if strings.ContainsAny(l.Raw, "\n\r") {
 		return false
 	}
 	p, err := parseLine(l.Raw)
-	if err != nil || p.Kind != Entry || p.Key != l.Key || p.Value != l.Value || p.Export != l.Export {
-		return false
-	}
-	r, n := readRails(l.Raw, nil), readStreaming(l.Raw)
-	return r.ok && n.ok && !r.subst && !r.command && r.key == l.Key && n.key == l.Key && r.value == l.Value && n.value == l.Value
+	return err == nil && p.Kind == Entry && p.Key == l.Key && p.Value == l.Value && p.Export == l.Export
 }
 
 // Bytes renders the file. It fails, naming each line, if a value has no form both
@@ -110,8 +107,9 @@ func (f *File) Bytes() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Write writes the file to w: lines in order, LF line ends, each unchanged hand-written
-// entry as it was and every other value in the form [FormatValue] gives. Nothing is
+// Write writes the file to w: lines in order, LF line ends, each entry read from a file
+// and not changed since exactly as it was, and every new or changed value in the form
+// [FormatValue] gives. Nothing is
 // written if any value cannot be carried.
 func (f *File) Write(w io.Writer) error {
 	b, err := f.Bytes()
