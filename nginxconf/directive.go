@@ -202,15 +202,23 @@ func (p *parser) block(depth int) ([]Directive, error) {
 			}
 			return ds, nil
 		case endSemicolon:
-			ds = append(ds, Directive{Name: words[0], Args: words[1:]})
+			ds = append(ds, Directive{Name: words[0], Args: args(words)})
 		case endBlockOpen:
 			inner, err := p.block(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			ds = append(ds, Directive{Name: words[0], Args: words[1:], Block: inner})
+			ds = append(ds, Directive{Name: words[0], Args: args(words), Block: inner})
 		}
 	}
+}
+
+// args returns a directive's arguments, nil when there are none (as [D] builds them).
+func args(words []string) []string {
+	if len(words) < 2 {
+		return nil
+	}
+	return words[1:]
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -265,7 +273,7 @@ func (p *parser) directive() (words []string, comment *Directive, kind tokenKind
 				// A comment in the middle of a directive's arguments: nginx skips it.
 				continue
 			}
-			text = strings.TrimPrefix(strings.TrimRight(text, "\r"), " ")
+			text = strings.TrimPrefix(strings.TrimRight(text, " \t\r"), " ")
 			return nil, &Directive{Name: "#", Args: []string{text}}, 0, nil
 		case '"', '\'':
 			w, err := p.quoted(c)

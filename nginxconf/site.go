@@ -483,6 +483,20 @@ func normalizeDomain(v string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("domain %q is not a valid IDNA name: %v", v, err)
 	}
+	u, err := idnaProfile.ToUnicode(a)
+	if err != nil {
+		return "", fmt.Errorf("domain %q is not a valid IDNA name: %v", v, err)
+	}
+	// IDNA2008 allows letters, marks and digits; UTS 46 also maps symbols (☃) and
+	// silently drops or folds others (zero-width space, fullwidth letters). Refuse both.
+	for _, c := range u {
+		if c != '.' && c != '-' && !unicode.IsLetter(c) && !unicode.IsDigit(c) && !unicode.IsMark(c) {
+			return "", fmt.Errorf("domain %q is not a valid IDNA name: %q is not allowed in IDNA2008", v, c)
+		}
+	}
+	if lower := strings.ToLower(v); lower != u && lower != a {
+		return "", fmt.Errorf("domain %q is not a valid IDNA name: IDNA changes it to %q; write that if it is what you mean", v, u)
+	}
 	labels := strings.Split(a, ".")
 	if len(labels) < 2 {
 		return "", fmt.Errorf("domain %q has one label; use a fully qualified name like social.example.org", v)

@@ -193,3 +193,72 @@ func (r Release) NginxErrorPageCodes() []string {
 // NginxForwardedProtoScheme reports whether X-Forwarded-Proto is `$scheme` (3.4.0+);
 // earlier templates hard-coded `https`.
 func (r Release) NginxForwardedProtoScheme() bool { return r.AtLeast(3, 4, 0) }
+
+// NginxStatic is one static-file location of the template.
+type NginxStatic struct {
+	// Modifier is the location's match modifier: "" (prefix), "=", "~" or "^~".
+	Modifier string
+	// Path is the location's path or regex.
+	Path string
+	// CacheControl is the Cache-Control header the location adds.
+	CacheControl string
+	// Nosniff adds `X-Content-Type-Options nosniff`.
+	Nosniff bool
+	// CSP is the Content-Security-Policy the location adds, or "".
+	CSP string
+	// TryFiles is the try_files argument list, or nil when files are served straight
+	// from disk (4.6+).
+	TryFiles []string
+}
+
+// NginxMediaCSP is the Content-Security-Policy of the media location (where
+// [Release.NginxMediaSecurityHeaders] holds).
+const NginxMediaCSP = "default-src 'none'; form-action 'none'"
+
+// NginxStaticLocations lists the template's static-file locations for this release, in
+// template order:
+//   - guide and 2.6–3.5: `~ ^/(emoji|packs|system/accounts/avatars|system/media_attachments/files)`
+//     ("public, max-age=31536000, immutable", try_files $uri @proxy), and from 2.6
+//     `/sw.js` ("public, max-age=0"); 3.5.13 adds nosniff + CSP to the first, nosniff
+//     to /sw.js;
+//   - 4.0–4.5: `= /sw.js` ("public, max-age=604800, must-revalidate"), one regex
+//     location per directory assets, avatars, emoji, headers, packs, shortcuts, sounds
+//     ("public, max-age=2419200, must-revalidate") and `~ ^/system/` ("public,
+//     max-age=2419200, immutable", nosniff + CSP where the release has them), all
+//     `try_files $uri =404`;
+//   - 4.6+: `^~` prefixes for /assets/ /avatars/ /emoji/ /headers/ /ocr/ /packs/
+//     /sounds/ and /system/ with the same cache headers as 4.0, served from disk
+//     (the `try_files … @mastodon` fallback is commented out upstream).
+func (r Release) NginxStaticLocations() []NginxStatic {
+	const (
+		year       = "public, max-age=31536000, immutable"
+		week       = "public, max-age=604800, must-revalidate"
+		month      = "public, max-age=2419200, must-revalidate"
+		monthImmut = "public, max-age=2419200, immutable"
+	)
+	sec := r.NginxMediaSecurityHeaders()
+	csp := ""
+	if sec {
+		csp = NginxMediaCSP
+	}
+	switch r.NginxEra() {
+	case NginxEraGuide, NginxEraDist2:
+		out := []NginxStatic{{Modifier: "~", Path: "^/(emoji|packs|system/accounts/avatars|system/media_attachments/files)",
+			CacheControl: year, Nosniff: sec, CSP: csp, TryFiles: []string{"$uri", "@proxy"}}}
+		if r.NginxEra() == NginxEraDist2 {
+			out = append(out, NginxStatic{Path: "/sw.js", CacheControl: "public, max-age=0", Nosniff: sec, TryFiles: []string{"$uri", "@proxy"}})
+		}
+		return out
+	case NginxEraDist4:
+		out := []NginxStatic{{Modifier: "=", Path: "/sw.js", CacheControl: week, TryFiles: []string{"$uri", "=404"}}}
+		for _, d := range []string{"assets", "avatars", "emoji", "headers", "packs", "shortcuts", "sounds"} {
+			out = append(out, NginxStatic{Modifier: "~", Path: "^/" + d + "/", CacheControl: month, TryFiles: []string{"$uri", "=404"}})
+		}
+		return append(out, NginxStatic{Modifier: "~", Path: "^/system/", CacheControl: monthImmut, Nosniff: sec, CSP: csp, TryFiles: []string{"$uri", "=404"}})
+	}
+	var out []NginxStatic
+	for _, d := range []string{"assets", "avatars", "emoji", "headers", "ocr", "packs", "sounds"} {
+		out = append(out, NginxStatic{Modifier: "^~", Path: "/" + d + "/", CacheControl: month})
+	}
+	return append(out, NginxStatic{Modifier: "^~", Path: "/system/", CacheControl: monthImmut, Nosniff: sec, CSP: csp})
+}

@@ -65,3 +65,27 @@ func TestNginxTemplateFacts(t *testing.T) {
 	assert.False(t, MustLookup("3.1").NginxTemplateUpstreams())
 	assert.True(t, MustLookup("3.2").NginxTemplateUpstreams())
 }
+
+func TestNginxStaticLocations(t *testing.T) {
+	t.Parallel()
+	g := MustLookup("1.6").NginxStaticLocations()
+	assert.Len(t, g, 1)
+	assert.Equal(t, []string{"$uri", "@proxy"}, g[0].TryFiles)
+	d2 := MustLookup("3.5").NginxStaticLocations()
+	assert.Len(t, d2, 2)
+	assert.Equal(t, NginxMediaCSP, d2[0].CSP)
+	assert.True(t, d2[1].Nosniff)
+	assert.Empty(t, MustLookup("3.5.0").NginxStaticLocations()[0].CSP)
+	d4 := MustLookup("4.3").NginxStaticLocations()
+	assert.Len(t, d4, 9)
+	assert.Equal(t, "=", d4[0].Modifier)
+	assert.Equal(t, "public, max-age=2419200, immutable", d4[8].CacheControl)
+	assert.Empty(t, MustLookup("4.1").NginxStaticLocations()[8].CSP)
+	d46 := MustLookup("4.7").NginxStaticLocations()
+	assert.Len(t, d46, 8)
+	for _, s := range d46 {
+		assert.Equal(t, "^~", s.Modifier)
+		assert.Nil(t, s.TryFiles)
+		assert.NotEqual(t, "/sw.js", s.Path)
+	}
+}
