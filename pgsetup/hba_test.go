@@ -78,11 +78,11 @@ func TestParseHBAFields(t *testing.T) {
 func TestParseHBAErrors(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"hots all all ::1/128 trust":                 `pg_hba.conf:1: invalid connection type "hots"`,
-		"host all all ::1/129 scram-sha-256":         `invalid CIDR address "::1/129"`,
-		"host all all 2001:db8::/64 scram-sha-257":   `invalid authentication method "scram-sha-257"`,
-		"hostssl all all ::1/128":                    "end of line before the authentication method",
-		"host mastodon mastodon ::1 scram-sha-256":   `invalid netmask "scram-sha-256"`,
+		"hots all all ::1/128 trust":               `pg_hba.conf:1: invalid connection type "hots"`,
+		"host all all ::1/129 scram-sha-256":       `invalid CIDR address "::1/129"`,
+		"host all all 2001:db8::/64 scram-sha-257": `invalid authentication method "scram-sha-257"`,
+		"hostssl all all ::1/128":                  "end of line before the authentication method",
+		"host mastodon mastodon ::1 scram-sha-256": `invalid netmask "scram-sha-256"`,
 		"local all":                                  "end of line before the user field",
 		"host \"unterminated all ::1/128 trust":      "unterminated quoted string",
 		"local all all peer map":                     `option "map" is not in name=value form`,
@@ -222,17 +222,17 @@ func TestOverlaps(t *testing.T) {
 	}
 	ours := p("host mastodon_production,postgres mastodon ::1/128 scram-sha-256")
 	for s, want := range map[string]bool{
-		"host all all ::1/128 trust":                    true,
-		"hostssl all all ::/0 md5":                      true,
-		"host all all 127.0.0.1/32 trust":               false,
-		"local all all peer":                            false,
-		"host replication all ::1/128 trust":            false,
-		"host all other ::1/128 trust":                  false,
-		"host all +admins ::1/128 trust":                true,
-		"host sameuser all ::1/128 trust":               true,
-		"host all all localhost trust":                  true,
-		"host other_db mastodon ::1/128 trust":          false,
-		"host all all 2001:db8:: ffff:ffff:: reject":    false,
+		"host all all ::1/128 trust":                          true,
+		"hostssl all all ::/0 md5":                            true,
+		"host all all 127.0.0.1/32 trust":                     false,
+		"local all all peer":                                  false,
+		"host replication all ::1/128 trust":                  false,
+		"host all other ::1/128 trust":                        false,
+		"host all +admins ::1/128 trust":                      true,
+		"host sameuser all ::1/128 trust":                     true,
+		"host all all localhost trust":                        true,
+		"host other_db mastodon ::1/128 trust":                false,
+		"host all all 2001:db8:: ffff:ffff:: reject":          false,
 		"host all all 0:0:0:0:0:0:0:0 0:0:0:0:0:0:0:0 reject": true,
 	} {
 		assert.Equal(t, want, p(s).Overlaps(ours), s)
