@@ -48,11 +48,11 @@ type World struct {
 	// PeerName is the IPv4-only peer's name (A only), served by a Go HTTP server on :80.
 	PeerName string
 
-	t       testing.TB
-	mu      sync.Mutex
-	zoneRRs []string
-	unbound []string // unbound.conf paths
-	prioQdisc bool
+	t         testing.TB
+	mu        sync.Mutex
+	zoneRRs   []string
+	unbound   []string // unbound.conf paths
+	dropQdisc bool
 }
 
 // WorldOptions tune a world.
@@ -233,35 +233,39 @@ func (w *World) Bottleneck(src netip.Addr, mtu int, dropPTB bool) error {
 		return fmt.Errorf("IPv6 path MTU cannot be below 1280")
 	}
 	table := strconv.Itoa(100 + int(src.As16()[15]))
-	if err := NetnsIP(w.Router,
-		"-6 route replace "+worldULA+":1::/64 dev c6 table "+table+" mtu lock "+strconv.Itoa(mtu),
-		"-6 rule add from "+src.String()+" table "+table+" priority "+table,
-	); err != nil {
-		return err
+	for _, args := range [][]string{
+		{"route", "replace", worldULA + ":1::/64", "dev", "c6", "table", table, "mtu", "lock", strconv.Itoa(mtu)},
+		{"rule", "add", "from", src.String(), "table", table, "priority", table},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-6", "-n", w.Router}, args...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip -6 %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 	if !dropPTB {
 		return nil
 	}
-	// tc: a prio qdisc on the router's server-side link with a fourth band that the
-	// priomap never uses; that band is a fifo holding nothing, and a u32 filter sends
-	// ICMPv6 type 2 towards src into it. (The kernel has no gact "drop" action here.)
+	// tc: an htb qdisc on the router's server-side link whose default class passes
+	// everything, and a second class whose fifo holds nothing; a u32 filter sends ICMPv6
+	// type 2 towards src into it. (This kernel has neither prio nor the gact "drop"
+	// action, and nft may be missing.)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.prioQdisc {
-		out, err := exec.Command("ip", "netns", "exec", w.Router, "tc", "qdisc", "add", "dev", "s6", "root", "handle", "1:", "prio",
-			"bands", "4", "priomap", "1", "2", "2", "2", "1", "2", "0", "0", "1", "1", "1", "1", "1", "1", "1", "1").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("tc qdisc prio: %v\n%s", err, out)
+	if !w.dropQdisc {
+		for _, args := range [][]string{
+			{"qdisc", "add", "dev", "s6", "root", "handle", "1:", "htb", "default", "10"},
+			{"class", "add", "dev", "s6", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
+			{"class", "add", "dev", "s6", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"},
+			{"qdisc", "add", "dev", "s6", "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"},
+		} {
+			if out, err := exec.Command("ip", append([]string{"netns", "exec", w.Router, "tc"}, args...)...).CombinedOutput(); err != nil {
+				return fmt.Errorf("tc %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
 		}
-		out, err = exec.Command("ip", "netns", "exec", w.Router, "tc", "qdisc", "add", "dev", "s6", "parent", "1:4", "handle", "40:", "pfifo", "limit", "0").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("tc qdisc pfifo: %v\n%s", err, out)
-		}
-		w.prioQdisc = true
+		w.dropQdisc = true
 	}
 	out, err := exec.Command("ip", "netns", "exec", w.Router, "tc", "filter", "add", "dev", "s6", "parent", "1:", "protocol", "ipv6", "prio", "1",
 		"u32", "match", "ip6", "dst", src.String()+"/128", "match", "ip6", "protocol", "58", "0xff",
-		"match", "u8", "2", "0xff", "at", "40", "flowid", "1:4").CombinedOutput()
+		"match", "u8", "2", "0xff", "at", "40", "flowid", "1:20").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("tc filter: %v\n%s", err, out)
 	}
@@ -270,8 +274,9 @@ func (w *World) Bottleneck(src netip.Addr, mtu int, dropPTB bool) error {
 
 // FlushPMTU forgets learned path MTUs on the client and the server.
 func (w *World) FlushPMTU() {
-	_ = NetnsIP(w.Client, "-6 route flush cache")
-	_ = NetnsIP(w.Server, "-6 route flush cache")
+	for _, n := range []string{w.Client, w.Server} {
+		_ = exec.Command("ip", "-6", "-n", n, "route", "flush", "cache").Run()
+	}
 }
 
 // startPeer serves HTTP on the IPv4-only peer: / and /whoami (the address it sees).
