@@ -6,11 +6,11 @@ import (
 
 // Reasons a lineage is or is not due, as reported by [DueAt].
 const (
-	ReasonARI      = "ari-window"   // inside (or past) the CA's suggested window
-	ReasonLifetime = "lifetime"     // a third of the lifetime remains (no ARI)
-	ReasonExpired  = "expired"      // the certificate has expired
-	ReasonBackoff  = "backoff"      // a recent failure: waiting before the next attempt
-	ReasonForced   = "forced"       // renewal was forced
+	ReasonARI      = "ari-window" // inside (or past) the CA's suggested window
+	ReasonLifetime = "lifetime"   // a third of the lifetime remains (no ARI)
+	ReasonExpired  = "expired"    // the certificate has expired
+	ReasonBackoff  = "backoff"    // a recent failure: waiting before the next attempt
+	ReasonForced   = "forced"     // renewal was forced
 )
 
 // Due is the renewal decision for one lineage.
