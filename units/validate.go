@@ -202,7 +202,7 @@ func (d Deployment) resolve() (spec, report.Problems) {
 		s.ports = d.Streaming.Ports
 	}
 	if s.rel.StreamingTemplated() && s.instances > 1 && s.bind.IsUnspecified() {
-		ps.Infof("bind", "every streaming instance listens on %s: put them behind nginx's streaming upstream", s.bind)
+		ps.Infof("bind", "all %d streaming instances bind to the unspecified address (BIND=%s), each on its own port: list every port in nginx's streaming upstream", s.instances, s.bind)
 	}
 
 	// Ports: distinct and in range.

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/testenv"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+var split = []string{"--mastodon", "4.7", "--bind", "::", "--sidekiq", "default:8,ingress:4,fasp@25", "--sidekiq", "push,pull@10",
+	"--sidekiq", "mailers@5", "--sidekiq", "scheduler@5", "--streaming", "4", "--max-connections", "200"}
+
+func TestWriteAndRerun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, out, errs := runCLI(append(split, "--out", dir, "--cert-renew")...)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "wrote 9 of 9 units to "+dir)
+	assert.Contains(t, out, "connection budget: web 1×2×5 + sidekiq 25+10+5+5 + streaming 4×10 + reserve 5 = 100 of 197 available")
+	web, err := os.ReadFile(filepath.Join(dir, "mastodon-web.service"))
+	require.NoError(t, err)
+	assert.Contains(t, string(web), "Environment=BIND=[::]")
+	tmpl, err := os.ReadFile(filepath.Join(dir, "mastodon-streaming@.service"))
+	require.NoError(t, err)
+	assert.Contains(t, string(tmpl), "Environment=BIND=::\n")
+	st, err := os.Stat(filepath.Join(dir, "v6-certs-renew.timer"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+
+	code, out, _ = runCLI(append(split, "--out", dir, "--cert-renew")...)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "wrote 0 of 9 units")
+
+	code, out, _ = runCLI(append(split, "--out", dir, "--cert-renew", "--web-threads", "8", "--diff")...)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "~ mastodon-web.service\n  -Environment=MAX_THREADS=5\n  +Environment=MAX_THREADS=8\n")
+}
+
+func TestJSON(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI(append(split, "--json")...)
+	require.Equal(t, 0, code, errs)
+	var plan struct {
+		Mastodon string
+		Files    []struct{ Name, Content string }
+		Enable   []string
+		Budget   struct{ Total, Available, Headroom int }
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &plan))
+	assert.Equal(t, "4.7.0", plan.Mastodon)
+	assert.Len(t, plan.Files, 7)
+	assert.Equal(t, 100, plan.Budget.Total)
+	assert.Contains(t, plan.Enable, "mastodon-streaming@4003.service")
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	testenv.SystemdAnalyze(t)
+	node := testenv.Tool(t, "node", "nodejs")
+	// Paths that exist here, so only unit problems could fail verify.
+	code, out, errs := runCLI(append(split, "--check", "--bundle", "/usr/bin/true", "--node", node)...)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "systemd-analyze verify: ok")
+	// The production path of bundle does not exist on this machine: verify says so.
+	code, _, errs = runCLI("--check", "--mastodon", "4.3", "--bundle", "/nonexistent/bundle", "--node", node)
+	require.Equal(t, 1, code)
+	assert.Contains(t, errs, "/nonexistent/bundle is not executable")
+}
+
+// TestBadInput: each case exits 1 (invalid deployment) or 2 (usage) with a clear
+// message and writes nothing.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"two schedulers", []string{"--sidekiq", "default,scheduler@5", "--sidekiq", "push,pull,mailers,ingress,fasp,scheduler@5"}, 1, "sidekiq[0], sidekiq[1] all serve the scheduler queue"},
+		{"queue with spaces", []string{"--sidekiq", "default,my queue@5"}, 1, `sidekiq[0].queues[1]: queue name "my queue"`},
+		{"concurrency zero", []string{"--sidekiq", "default@0"}, 1, "sidekiq[0].concurrency: concurrency 0"},
+		{"over budget", []string{"--web-workers", "8", "--sidekiq", "default,push,pull,mailers,ingress,fasp,scheduler@60"}, 1, "over by"},
+		{"relative path", []string{"--app", "live"}, 1, `paths.app: "live" is a relative path`},
+		{"bad user", []string{"--user", "Mast odon"}, 1, "user: \"Mast odon\" is not a valid Unix user name"},
+		{"port collision", []string{"--web-port", "4001", "--streaming", "2"}, 1, "streaming.ports[1]: port 4001 is already used by web.port"},
+		{"unknown version", []string{"--mastodon", "9.1"}, 1, "mastodon:"},
+		{"unknown layout", []string{"--layout", "arch"}, 1, "layout \"arch\" is unknown"},
+		{"exporter on 4.5", []string{"--mastodon", "4.5", "--exporter"}, 1, "has no prometheus exporter"},
+		{"strict warning", []string{"--strict", "--sidekiq", "default,push,pull,mailers,ingress,scheduler@25"}, 1, `queue "fasp"`},
+		{"bad bind", []string{"--bind", "localhost"}, 2, "--bind \"localhost\" is not an IP address"},
+		{"bad sidekiq syntax", []string{"--sidekiq", "default"}, 2, "QUEUES@CONCURRENCY"},
+		{"unknown flag", []string{"--frobnicate"}, 2, "frobnicate"},
+		{"apply without out", []string{"--apply"}, 2, "need --out"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := c.args
+			if c.name != "apply without out" {
+				args = append(args, "--out", dir)
+			}
+			code, out, errs := runCLI(args...)
+			assert.Equal(t, c.code, code, errs)
+			assert.Contains(t, errs, c.msg)
+			assert.NotContains(t, out, "wrote")
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "nothing is written")
+		})
+	}
+}
+
+func TestApplyWithoutSystemd(t *testing.T) {
+	t.Parallel()
+	// No systemd is PID 1 on the test machines: --apply writes the units, then fails
+	// clearly at the connection, with exit status 1.
+	dir := t.TempDir()
+	code, _, errs := runCLI("--out", dir, "--apply")
+	if code == 0 {
+		t.Skip("a systemd manager is reachable here")
+	}
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "apply: units: connect to systemd")
+}
+
+func TestPrintWithoutOut(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI("--mastodon", "1.6", "--layout", "rhel", "--sidekiq", "default,push,pull,mailers@10")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "# ---- mastodon-sidekiq.service")
+	assert.Contains(t, out, "ExecStart=/home/mastodon/.rbenv/shims/bundle exec sidekiq -c 10 -q default -q push -q pull -q mailers")
+	assert.Contains(t, out, "connection budget: web 1×2×5 + sidekiq 10")
+}
