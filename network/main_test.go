@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/network"
 )
 
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {
 		os.Exit(runChild(spec))
 	}
-	os.Exit(m.Run())
+	os.Exit(testenv.PostgresMain(m))
 }
 
 func runChild(spec string) int {
