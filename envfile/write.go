@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/report"
@@ -20,6 +21,9 @@ import (
 // one with a single quote together with $, a backslash or a double quote, has no such
 // form: the error says why.
 func FormatValue(value string) (string, error) {
+	if !utf8.ValidString(value) {
+		return "", fmt.Errorf("%w: it is not valid UTF-8 text, which Ruby's dotenv refuses to read", ErrUnwritable)
+	}
 	for _, r := range value {
 		if r < 0x20 && r != '\t' || r == 0x7f || r == 0x2028 || r == 0x2029 {
 			return "", fmt.Errorf("%w: %U cannot be carried by a .env line (Ruby's dotenv reads only one line per value)", ErrControlChar, r)
@@ -54,7 +58,7 @@ func (l Line) render() (string, error) {
 	case Blank:
 		return "", nil
 	case Comment:
-		if strings.ContainsAny(l.Text, "\n\r\x00") || !strings.HasPrefix(strings.TrimLeft(l.Text, " \t"), "#") {
+		if strings.ContainsAny(l.Text, "\n\r\u2028\u2029") || !utf8.ValidString(l.Text) || !strings.HasPrefix(strings.TrimLeft(l.Text, " \t"), "#") {
 			return "", fmt.Errorf("%w: a comment must be one line starting with #", ErrSyntax)
 		}
 		return l.Text, nil
