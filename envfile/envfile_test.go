@@ -78,7 +78,6 @@ func TestParseErrors(t *testing.T) {
 	assert.Equal(t, []string{".env.production:1", ".env.production:3", ".env.production:4"}, []string{ps[0].Path, ps[1].Path, ps[2].Path})
 }
 
-
 func TestFormatValue(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
