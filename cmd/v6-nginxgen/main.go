@@ -1,0 +1,126 @@
+// Command v6-nginxgen renders the nginx site of an IPv6-only or dual-stack Mastodon host
+// (an http-context include, like upstream's dist/nginx.conf) with package nginxconf.
+//
+//	v6-nginxgen --domain social.example.org [--web-domain NAME] [--family v6only|dual]
+//	    [--nginx-version 1.22] [--mastodon 4.7] [--cert FILE --key FILE] [--root DIR]
+//	    [--out FILE] [--check] [--diff] [--json] [--strict]
+//
+// Without --out the site goes to stdout. --check runs `nginx -t` on it in a temporary
+// prefix and writes nothing; --diff shows what would change in --out and writes nothing.
+// Exit status: 0 ok, 1 invalid input or a failed check, 2 usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/v6kit/v6kit/nginxconf"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	var s nginxconf.Site
+	var alts string
+	var out string
+	var check, diff, asJSON, strict bool
+	fs := flag.NewFlagSet("v6-nginxgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&s.Domain, "domain", "", "LOCAL_DOMAIN (required)")
+	fs.StringVar(&s.WebDomain, "web-domain", "", "WEB_DOMAIN, if it differs from --domain")
+	fs.StringVar(&alts, "alternate-domains", "", "ALTERNATE_DOMAINS, comma-separated")
+	fs.TextVar(&s.Family, "family", nginxconf.IPv6Only, "v6only or dual")
+	fs.StringVar(&s.NginxVersion, "nginx-version", "", "target nginx version (empty: 1.22, Debian 12's)")
+	fs.StringVar(&s.Mastodon, "mastodon", "", "Mastodon release (empty: the newest v6kit knows)")
+	fs.StringVar(&s.Cert, "cert", "", "certificate chain (default /etc/letsencrypt/live/NAME/fullchain.pem)")
+	fs.StringVar(&s.Key, "key", "", "private key (default /etc/letsencrypt/live/NAME/privkey.pem)")
+	fs.StringVar(&s.Root, "root", "", "Mastodon's public directory (default /home/mastodon/live/public)")
+	fs.StringVar(&s.ACMEWebroot, "acme-webroot", "", "webroot for /.well-known/acme-challenge/ (default --root)")
+	fs.IntVar(&s.HTTPPort, "http-port", 0, "HTTP port (default 80)")
+	fs.IntVar(&s.HTTPSPort, "https-port", 0, "HTTPS port (default 443)")
+	fs.IntVar(&s.StreamingInstances, "streaming-instances", 0, "streaming processes on ports 4000, 4001, … (default 1)")
+	fs.StringVar(&s.CachePath, "cache-path", "", "proxy_cache_path directory (default /var/cache/nginx)")
+	fs.StringVar(&s.AccessLog, "access-log", "", "per-site access log (default: the main config's)")
+	fs.StringVar(&s.ErrorLog, "error-log", "", "per-site error log (default: the main config's)")
+	fs.StringVar(&out, "out", "", "write the site to FILE atomically (default: stdout)")
+	fs.BoolVar(&check, "check", false, "run nginx -t on the result; write nothing")
+	fs.BoolVar(&diff, "diff", false, "show what would change in --out; write nothing")
+	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&strict, "strict", false, "fail on warnings")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || s.Domain == "" || (diff && out == "") {
+		fmt.Fprintln(stderr, "usage: v6-nginxgen --domain NAME [flags]; --diff needs --out (see -h)")
+		return 2
+	}
+	if alts != "" {
+		s.AlternateDomains = strings.Split(alts, ",")
+	}
+
+	var res result
+	finish := func(code int, err error) int { return res.finish(code, err, asJSON, stdout, stderr) }
+	res.Problems = s.Validate()
+	if err := res.Problems.Err(); err != nil {
+		return finish(1, err)
+	}
+	if strict && res.Problems.Strict() != nil {
+		return finish(1, errors.New("warnings are fatal under --strict"))
+	}
+	site, err := s.Bytes()
+	if err != nil {
+		return finish(1, err)
+	}
+	switch {
+	case check:
+		cr, err := nginxconf.Check(context.Background(), s, nginxconf.CheckOptions{})
+		res.Nginx, res.Warnings = cr.Nginx.String(), cr.Warnings
+		if err != nil {
+			return finish(1, err)
+		}
+		if strict && len(cr.Warnings) > 0 {
+			return finish(1, errors.New("nginx -t warned, fatal under --strict"))
+		}
+		if !asJSON {
+			fmt.Fprintf(stdout, "nginx %s: the site is valid\n", cr.Nginx)
+		}
+	case diff:
+		old, err := os.ReadFile(out)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return finish(1, err)
+		}
+		res.Out, res.Diff = out, unifiedDiff(out, string(old), string(site))
+		res.Changed = res.Diff != ""
+		if !asJSON {
+			fmt.Fprint(stdout, res.Diff)
+		}
+	case out == "" || out == "-":
+		if asJSON {
+			res.Site = string(site)
+		} else if _, err := stdout.Write(site); err != nil {
+			return finish(1, err)
+		}
+	default:
+		wr, err := s.WriteFile(out)
+		res.Out, res.Changed, res.Backup = out, wr.Changed, wr.Backup
+		if err != nil {
+			return finish(1, err)
+		}
+		if !asJSON {
+			state := "unchanged"
+			if wr.Changed {
+				state = "written"
+			}
+			if wr.Backup != "" {
+				state += ", previous kept as " + wr.Backup
+			}
+			fmt.Fprintf(stdout, "%s: %s\n", out, state)
+		}
+	}
+	return finish(0, nil)
+}

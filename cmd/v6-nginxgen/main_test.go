@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/testenv"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestStdout(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI("--domain", "social.example.org", "--family", "dual", "--mastodon", "4.2")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "listen 80;\n")
+	assert.Contains(t, out, "listen [::]:443 ssl http2;\n")
+	assert.Contains(t, out, "client_max_body_size 99m;")
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{}, {"--bogus"}, {"--domain", "a.example", "extra"}, {"--domain", "a.example", "--family", "v4only"}, {"--domain", "a.example", "--diff"}} {
+		code, _, _ := runCLI(args...)
+		assert.Equal(t, 2, code, "%q", args)
+	}
+}
+
+func TestBadInputNamesTheField(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]string{
+		"domain":        {"--domain", "social.example.org;\n"},
+		"web_domain":    {"--domain", "social.example.org", "--web-domain", "SOCIAL.example.org"},
+		"nginx_version": {"--domain", "social.example.org", "--nginx-version", "1.18"},
+		"mastodon":      {"--domain", "social.example.org", "--mastodon", "9.9"},
+		"root":          {"--domain", "social.example.org", "--root", "/srv/a b"},
+		"https_port":    {"--domain", "social.example.org", "--https-port", "80"},
+		"cert":          {"--domain", "social.example.org", "--cert", "/etc/$ssl"},
+	}
+	for field, args := range cases {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "site.conf")
+		code, stdout, errs := runCLI(append(args, "--out", out)...)
+		assert.Equal(t, 1, code, field)
+		assert.Contains(t, errs, "v6-nginxgen: "+field+": ", field)
+		assert.Empty(t, stdout, field)
+		_, err := os.Stat(out)
+		assert.True(t, os.IsNotExist(err), "no file written for %s", field)
+	}
+}
+
+func TestWriteDiffAndJSON(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "mastodon.conf")
+	code, stdout, errs := runCLI("--domain", "social.example.org", "--mastodon", "4.5", "--out", out)
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, out+": written\n", stdout)
+	code, stdout, _ = runCLI("--domain", "social.example.org", "--mastodon", "4.5", "--out", out)
+	require.Equal(t, 0, code)
+	assert.Equal(t, out+": unchanged\n", stdout)
+
+	before, err := os.ReadFile(out)
+	require.NoError(t, err)
+	code, stdout, errs = runCLI("--domain", "social.example.org", "--mastodon", "4.6", "--out", out, "--diff")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, stdout, "--- "+out)
+	assert.Contains(t, stdout, "-  location @proxy {\n")
+	assert.Contains(t, stdout, "+  location @mastodon {\n")
+	assert.Contains(t, stdout, "+  proxy_read_timeout 120;\n")
+	after, _ := os.ReadFile(out)
+	assert.Equal(t, before, after, "--diff writes nothing")
+
+	code, stdout, _ = runCLI("--domain", "social.example.org", "--mastodon", "4.6", "--out", out, "--json")
+	require.Equal(t, 0, code)
+	var res struct {
+		Changed  bool
+		Backup   string
+		Problems []struct{ Path, Severity, Message string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	assert.True(t, res.Changed)
+	assert.NotEmpty(t, res.Backup)
+
+	code, stdout, _ = runCLI("--domain", "bad;name.example", "--json")
+	assert.Equal(t, 1, code)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.NotEmpty(t, res.Problems)
+	assert.Equal(t, "domain", res.Problems[0].Path)
+	assert.Equal(t, "error", res.Problems[0].Severity)
+	assert.Contains(t, res.Problems[0].Message, "';'")
+}
+
+func TestUnifiedDiff(t *testing.T) {
+	t.Parallel()
+	assert.Empty(t, unifiedDiff("f", "a\nb\n", "a\nb\n"))
+	d := unifiedDiff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", "1\n2\n3\n4\nfive\n6\n7\n8\n9\n10\n")
+	assert.Equal(t, "--- f\n+++ f (v6-nginxgen)\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n", d)
+	d = unifiedDiff("f", "", "new\n")
+	assert.Contains(t, d, "+new\n")
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "nginx", "nginx")
+	dir := testenv.TempDir(t)
+	missing := []string{"--domain", "social.example.org", "--cert", filepath.Join(dir, "nope.pem"), "--key", filepath.Join(dir, "nope.key"), "--check"}
+	code, _, errs := runCLI(missing...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "certificate or key file missing")
+	assert.Contains(t, errs, "nope.pem")
+
+	cert, key := testenv.NginxSelfSignedCert(t, dir, "social.example.org")
+	ports := []string{"--http-port", strconv.Itoa(testenv.FreePort(t)), "--https-port", strconv.Itoa(testenv.FreePort(t))}
+	args := append([]string{"--domain", "social.example.org", "--cert", cert, "--key", key, "--check", "--strict", "--mastodon", "4.4"}, ports...)
+	code, stdout, errs := runCLI(args...)
+	require.Equal(t, 0, code, errs)
+	assert.Regexp(t, `^nginx 1\.\d+\.\d+: the site is valid\n$`, stdout)
+
+	// A key that doesn't match the certificate: nginx -t itself says no.
+	_, otherKey := testenv.NginxSelfSignedCert(t, t.TempDir(), "other.example")
+	args = append([]string{"--domain", "social.example.org", "--cert", cert, "--key", otherKey, "--check"}, ports...)
+	code, _, errs = runCLI(args...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "key values mismatch")
+
+	// A target newer than the installed nginx can't be checked here, and says so.
+	args = append([]string{"--domain", "social.example.org", "--cert", cert, "--key", key, "--check", "--nginx-version", "1.26"}, ports...)
+	code, _, errs = runCLI(args...)
+	assert.Equal(t, 1, code)
+	if strings.Contains(errs, "can't parse it") {
+		assert.Contains(t, errs, "http2 on;")
+	}
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/v6kit/v6kit/report"
+)
+
+// result is what --json prints.
+type result struct {
+	Problems report.Problems `json:"problems"`
+	Out      string          `json:"out,omitempty"`
+	Changed  bool            `json:"changed"`
+	Backup   string          `json:"backup,omitempty"`
+	Diff     string          `json:"diff,omitempty"`
+	Site     string          `json:"site,omitempty"`
+	Nginx    string          `json:"nginx,omitempty"`
+	Warnings []string        `json:"nginx_warnings,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// finish prints the result (JSON on stdout, or problems and warnings on stderr) and
+// returns code.
+func (res *result) finish(code int, err error, asJSON bool, stdout, stderr io.Writer) int {
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+		return code
+	}
+	for _, p := range res.Problems.Sorted() {
+		fmt.Fprintln(stderr, "v6-nginxgen:", p.Error())
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, "v6-nginxgen: nginx -t:", w)
+	}
+	if err != nil && report.AsProblems(err) == nil {
+		fmt.Fprintln(stderr, "v6-nginxgen:", err)
+	}
+	return code
+}
