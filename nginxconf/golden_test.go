@@ -187,3 +187,34 @@ func TestNginxTFailsOnBrokenSite(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown directive "proxy_pas"`)
 }
+
+// TestCheckTouchesNothingOutside runs the library's Check (what v6-nginxgen --check
+// does) on a site whose cache and log paths don't exist: nginx -t passes and creates
+// neither, because Check points them into its temporary prefix.
+func TestCheckTouchesNothingOutside(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "nginx", "nginx")
+	dir := testenv.TempDir(t)
+	cert, key := testenv.NginxSelfSignedCert(t, dir, "social.example.org")
+	s := nginxconf.Site{Domain: "social.example.org", Cert: cert, Key: key, Family: nginxconf.DualStack,
+		HTTPPort: testenv.FreePort(t), HTTPSPort: testenv.FreePort(t),
+		CachePath: filepath.Join(dir, "never", "cache"), AccessLog: filepath.Join(dir, "never", "access.log"), ErrorLog: filepath.Join(dir, "never", "error.log")}
+	res, err := nginxconf.Check(t.Context(), s, nginxconf.CheckOptions{TempDir: dir})
+	require.NoError(t, err, res.Output)
+	assert.Empty(t, res.Warnings)
+	assert.GreaterOrEqual(t, res.Nginx.Compare(nginxconf.OldestNginx), 0)
+	_, err = os.Stat(filepath.Join(dir, "never"))
+	assert.True(t, os.IsNotExist(err), "nothing created outside the prefix")
+	left, _ := filepath.Glob(filepath.Join(dir, "v6k-nginx-*"))
+	assert.Empty(t, left, "the temporary prefix is removed")
+
+	s.Key = filepath.Join(dir, "missing.key")
+	_, err = nginxconf.Check(t.Context(), s, nginxconf.CheckOptions{})
+	require.ErrorIs(t, err, nginxconf.ErrCertMissing)
+	assert.Contains(t, err.Error(), "missing.key")
+
+	_, s.Key = testenv.NginxSelfSignedCert(t, t.TempDir(), "other.example") // not this certificate's key
+	_, err = nginxconf.Check(t.Context(), s, nginxconf.CheckOptions{})
+	require.ErrorIs(t, err, nginxconf.ErrCheck)
+	assert.Contains(t, err.Error(), "key values mismatch")
+}

@@ -291,3 +291,23 @@ func FuzzSiteInputs(f *testing.F) {
 		require.GreaterOrEqual(t, certs, 1)
 	})
 }
+
+func BenchmarkSiteBytes(b *testing.B) {
+	s := Site{Domain: "example.org", WebDomain: "social.example.org", AlternateDomains: []string{"social.example.net"}, Family: DualStack, StreamingInstances: 4}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Bytes(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidate(b *testing.B) {
+	s := Site{Domain: "example.org", WebDomain: "social.example.org", AlternateDomains: []string{"social.example.net"}, Family: DualStack, StreamingInstances: 4}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Validate().Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
