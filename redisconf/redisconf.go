@@ -327,7 +327,11 @@ func (c Config) Env(rel mastodon.Release) ([]EnvVar, report.Problems) {
 	addr := c.clientAddr()
 	hostport := net.JoinHostPort(addr.String(), strconv.Itoa(c.port()))
 	if addr.Is6() && !rel.RedisURLBrackets() {
-		ps.Errorf("client_addr", ErrVersion, "Mastodon %s can't reach Redis at %s: Rails builds redis://%s:%d (invalid) from REDIS_HOST and its streaming server keeps brackets of a REDIS_URL (fixed in 4.2.0); bind 127.0.0.1 (dual-stack) or use a unix socket", rel, addr, addr, c.port())
+		fix := "give Mastodon an IPv4 address of the Redis host, or upgrade Mastodon to 4.2 or newer"
+		if addr.IsLoopback() {
+			fix = "use the dual-stack family (Mastodon then connects to 127.0.0.1) or a unix socket"
+		}
+		ps.Errorf("client_addr", ErrVersion, "Mastodon %s can't reach Redis at %s: Rails builds redis://%s:%d (invalid) from REDIS_HOST and its streaming server keeps the brackets of a REDIS_URL (fixed in 4.2.0); %s", rel, addr, addr, c.port(), fix)
 		return nil, ps
 	}
 	if c.Family == DualStack && addr == loop6 {
@@ -369,11 +373,22 @@ func Check(ctx context.Context, c Config, timeout time.Duration) []Reach {
 	var out []Reach
 	for _, l := range c.Listeners() {
 		r := Reach{Listener: l}
+		// Dial once first: a refused connection is reported here, without go-redis
+		// retrying and logging it.
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		nc, err := (&net.Dialer{}).DialContext(cctx, l.Network, l.Addr)
+		cancel()
+		if err != nil {
+			r.Err = fmt.Errorf("redisconf: ping %s %s: %w", l.Network, l.Addr, err)
+			out = append(out, r)
+			continue
+		}
+		_ = nc.Close()
 		opt := &redis.Options{Network: l.Network, Addr: l.Addr, Username: c.User, Password: c.Password,
 			DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, MaxRetries: -1,
 			DialerRetries: 1, PoolSize: 1, Protocol: 2, DisableIdentity: true}
 		cl := redis.NewClient(opt)
-		cctx, cancel := context.WithTimeout(ctx, timeout)
+		cctx, cancel = context.WithTimeout(ctx, timeout)
 		pong, err := cl.Ping(cctx).Result()
 		cancel()
 		_ = cl.Close()

@@ -64,7 +64,7 @@ func StartRedis(t testing.TB, snippet string) (*Redis, error) {
 	r.Proc = Start(t, exec.Command(bin, cf), syscall.SIGTERM)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if strings.Contains(r.LogText(), "Ready to accept connections") {
+		if log := r.LogText(); strings.Contains(log, "Ready to accept connections") || strings.Contains(log, "ready to accept connections") {
 			return r, nil
 		}
 		select {

@@ -1,0 +1,281 @@
+package redisconf
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/tools/txtar"
+
+	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/report"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const testPassword = "r3dis-Pa55word-for-tests"
+
+func configFromComment(t *testing.T, comment string) Config {
+	t.Helper()
+	var c Config
+	for _, f := range strings.Fields(comment) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		var err error
+		switch k {
+		case "family":
+			c.Family, err = ParseFamily(v)
+		case "port":
+			c.Port, err = strconv.Atoi(v)
+		case "unixsocket":
+			c.UnixSocket = v
+		case "password":
+			c.Password = v
+		case "user":
+			c.User = v
+		case "bind":
+			c.Bind = append(c.Bind, netip.MustParseAddr(v))
+		case "client":
+			c.ClientAddr = netip.MustParseAddr(v)
+		default:
+			t.Fatalf("unknown key %q", k)
+		}
+		require.NoError(t, err)
+	}
+	return c
+}
+
+// envText renders the env entries and problems for one Mastodon version.
+func envText(c Config, version string) string {
+	env, ps := c.Env(mastodon.MustLookup(version))
+	var b strings.Builder
+	for _, e := range env {
+		fmt.Fprintf(&b, "%s=%s\n", e.Key, e.Value)
+	}
+	b.WriteString(ps.Sorted().String())
+	return b.String()
+}
+
+var envVersions = []string{"3.5", "4.1", "4.2", "4.3", "4.7"}
+
+// TestGolden renders each testdata/*.txtar case (the snippet and the REDIS_* values for
+// several Mastodon lines) and parses every snippet with the real redis-server.
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/*.txtar")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, name := range files {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			t.Parallel()
+			ar, err := txtar.ParseFile(name)
+			require.NoError(t, err)
+			c := configFromComment(t, string(ar.Comment))
+			want := map[string]string{}
+			snippet, err := c.Snippet()
+			if err != nil {
+				want["want/problems"] = report.AsProblems(err).Sorted().String()
+			} else {
+				want["want/redis.conf"] = string(snippet)
+				for _, v := range envVersions {
+					want["want/env-"+v] = envText(c, v)
+				}
+				f := filepath.Join(testenv.TempDir(t), "redis.conf")
+				require.NoError(t, os.WriteFile(f, snippet, 0o644))
+				require.NoError(t, testenv.RedisConfCheck(t, f))
+			}
+			checkGolden(t, name, ar, want)
+		})
+	}
+}
+
+func checkGolden(t *testing.T, name string, ar *txtar.Archive, want map[string]string) {
+	t.Helper()
+	if *update {
+		ar.Files = nil
+		for _, k := range []string{"want/problems", "want/redis.conf"} {
+			if v, ok := want[k]; ok {
+				ar.Files = append(ar.Files, txtar.File{Name: k, Data: []byte(v)})
+			}
+		}
+		for _, v := range envVersions {
+			if d, ok := want["want/env-"+v]; ok {
+				ar.Files = append(ar.Files, txtar.File{Name: "want/env-" + v, Data: []byte(d)})
+			}
+		}
+		require.NoError(t, os.WriteFile(name, txtar.Format(ar), 0o644))
+		return
+	}
+	got := map[string]string{}
+	for _, f := range ar.Files {
+		got[f.Name] = string(f.Data)
+	}
+	assert.Equal(t, got, want, "%s (run go test -update after checking the change)", name)
+}
+
+// TestRedisRejectsBrokenSnippet proves the --port 0 trick catches a bad line.
+func TestRedisRejectsBrokenSnippet(t *testing.T) {
+	t.Parallel()
+	f := filepath.Join(testenv.TempDir(t), "bad.conf")
+	require.NoError(t, os.WriteFile(f, []byte("bnd 127.0.0.1\n"), 0o644))
+	err := testenv.RedisConfCheck(t, f)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Bad directive")
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		c    Config
+		path string
+		err  error
+	}{
+		{Config{Family: 7}, "family", ErrFamily},
+		{Config{Port: 70000}, "port", ErrPort},
+		{Config{UnixSocket: "redis.sock"}, "unixsocket", ErrSocket},
+		{Config{UnixSocket: "/run/redis/re dis.sock"}, "unixsocket", ErrSocket},
+		{Config{UnixSocket: "/" + strings.Repeat("x", 120)}, "unixsocket", ErrSocket},
+		{Config{Bind: []netip.Addr{netip.MustParseAddr("2001:db8::5")}}, "bind[0]", ErrExposed},
+		{Config{Bind: []netip.Addr{netip.MustParseAddr("::")}}, "bind[0]", ErrAddr},
+		{Config{Bind: []netip.Addr{netip.MustParseAddr("::1")}}, "bind[0]", ErrAddr},
+		{Config{Password: "has space in it 12345"}, "password", ErrPassword},
+		{Config{Password: "line\nrequirepass x"}, "password", ErrPassword},
+		{Config{Password: `quote"d-password-123`}, "password", ErrPassword},
+		{Config{User: "mastodon"}, "user", ErrUser},
+		{Config{User: "default", Password: testPassword}, "user", ErrUser},
+		{Config{User: "ma stodon", Password: testPassword}, "user", ErrUser},
+		{Config{Family: IPv6Only, ClientAddr: netip.MustParseAddr("127.0.0.1")}, "client_addr", ErrAddr},
+	} {
+		ps := tc.c.Validate()
+		require.True(t, ps.HasErrors(), "%+v", tc.c)
+		assert.Equal(t, tc.path, ps.Errors()[0].Path, "%+v", tc.c)
+		assert.ErrorIs(t, ps.Err(), tc.err, "%+v", tc.c)
+		_, err := tc.c.Snippet()
+		assert.Error(t, err, "Write refuses an invalid config")
+	}
+}
+
+func TestEnvNeverNamespace(t *testing.T) {
+	t.Parallel()
+	for _, line := range mastodon.Lines() {
+		rel := mastodon.MustLookup(line)
+		for _, c := range []Config{{}, {Family: IPv6Only}, {UnixSocket: "/run/redis/redis.sock"}, {Password: testPassword, User: "mastodon"}} {
+			env, _ := c.Env(rel)
+			for _, e := range env {
+				assert.NotEqual(t, "REDIS_NAMESPACE", e.Key)
+				assert.True(t, rel.Reads(e.Key), "%s does not read %s", rel, e.Key)
+				if strings.Contains(e.Value, "[") {
+					assert.True(t, rel.RedisURLBrackets(), "brackets for %s", rel)
+				}
+			}
+		}
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestLive starts the real redis-server on each rendered variant and pings it with
+// go-redis over every bound address, and over the REDIS_* values Mastodon would use.
+func TestLive(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]Config{
+		"dual-stack":          {},
+		"ipv6-only":           {Family: IPv6Only},
+		"ipv6-only password":  {Family: IPv6Only, Password: testPassword},
+		"dual-stack acl user": {Password: testPassword, User: "mastodon"},
+		"ipv4-only":           {Family: IPv4Only, Password: testPassword},
+		"unix socket":         {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxT(t)
+			dir := testenv.TempDir(t)
+			if name == "unix socket" {
+				c.UnixSocket = filepath.Join(dir, "redis.sock")
+			} else {
+				c.Port = testenv.FreePort(t)
+			}
+			snip := filepath.Join(dir, "mastodon.conf")
+			_, err := c.WriteFile(snip)
+			require.NoError(t, err)
+			st, _ := os.Stat(snip)
+			assert.Equal(t, os.FileMode(0o640), st.Mode().Perm())
+			srv, err := testenv.StartRedis(t, snip)
+			require.NoError(t, err)
+
+			for _, r := range Check(ctx, c, 0) {
+				assert.True(t, r.OK, "%s %s: %v\n%s", r.Network, r.Addr, r.Err, srv.LogText())
+			}
+			// Mastodon's view: the REDIS_* values of the newest release reach it.
+			env, ps := c.Env(mastodon.Newest())
+			require.NoError(t, ps.Err())
+			pingEnv(ctx, t, env)
+
+			switch c.Family {
+			case IPv6Only:
+				// Nothing listens on 127.0.0.1.
+				other := c
+				other.Family = IPv4Only
+				r := Check(ctx, other, 5*time.Second)
+				assert.False(t, r[0].OK)
+			case IPv4Only:
+				other := c
+				other.Family = IPv6Only
+				r := Check(ctx, other, 5*time.Second)
+				assert.False(t, r[0].OK)
+			}
+			if c.Password != "" {
+				wrong := c
+				wrong.Password = "not-the-password-123"
+				r := Check(ctx, wrong, 5*time.Second)
+				assert.False(t, r[0].OK)
+			}
+		})
+	}
+}
+
+func pingEnv(ctx context.Context, t *testing.T, env []EnvVar) {
+	t.Helper()
+	m := map[string]string{}
+	for _, e := range env {
+		m[e.Key] = e.Value
+	}
+	var opt *redis.Options
+	if u, ok := m["REDIS_URL"]; ok {
+		var err error
+		opt, err = redis.ParseURL(u)
+		require.NoError(t, err, u)
+	} else {
+		opt = &redis.Options{Addr: m["REDIS_HOST"] + ":" + m["REDIS_PORT"], Password: m["REDIS_PASSWORD"]}
+	}
+	opt.MaxRetries = -1
+	cl := redis.NewClient(opt)
+	defer cl.Close()
+	require.NoError(t, cl.Ping(ctx).Err(), "%v", env)
+}
+
+func BenchmarkSnippet(b *testing.B) {
+	c := Config{Password: testPassword, User: "mastodon", Bind: []netip.Addr{netip.MustParseAddr("2001:db8::5")}}
+	for b.Loop() {
+		if _, err := c.Snippet(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
