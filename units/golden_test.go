@@ -45,9 +45,15 @@ func TestGolden(t *testing.T) {
 			for _, f := range plan.Files {
 				got = append(got, txtar.File{Name: f.Name, Data: f.Bytes()})
 			}
+			// What `systemctl --root enable` makes of the [Install] sections, offline.
+			dir := testenv.TempDir(t)
+			_, err = plan.WriteDir(dir)
+			require.NoError(t, err)
+			links := testenv.SystemctlEnable(t, dir, plan.Enable...)
 			got = append(got,
 				txtar.File{Name: "budget", Data: []byte(plan.Budget.Formula + "\n")},
 				txtar.File{Name: "enable", Data: []byte(strings.Join(plan.Enable, "\n") + "\n")},
+				txtar.File{Name: "systemctl-enable", Data: []byte(strings.Join(links, "\n") + "\n")},
 				txtar.File{Name: "problems", Data: []byte(plan.Problems.String())})
 			if *update {
 				ar.Files = got

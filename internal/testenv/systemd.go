@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,24 @@ func SystemdAnalyze(t testing.TB) string {
 func SystemdVerify(t testing.TB, unitDir string, names ...string) string {
 	t.Helper()
 	sa := SystemdAnalyze(t)
+	root := SystemdRoot(t, unitDir)
+	args := append([]string{"verify", "--man=no", "--root=" + root}, names...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, sa, args...).CombinedOutput()
+	s := string(out)
+	if err != nil {
+		s += fmt.Sprintf("\n(systemd-analyze verify: %v)", err)
+	}
+	return s
+}
+
+// SystemdRoot builds a temp root for offline systemd tools (systemd-analyze --root,
+// systemctl --root): a copy of /lib/systemd/system in /usr/lib/systemd/system, the unit
+// files of unitDir in /etc/systemd/system, and an executable stub at every absolute
+// path the units' Exec*= lines run.
+func SystemdRoot(t testing.TB, unitDir string) string {
+	t.Helper()
 	root := TempDir(t)
 	sys := filepath.Join(root, "usr/lib/systemd")
 	etc := filepath.Join(root, "etc/systemd/system")
@@ -80,15 +99,40 @@ func SystemdVerify(t testing.TB, unitDir string, names ...string) string {
 			}
 		}
 	}
-	args := append([]string{"verify", "--man=no", "--root=" + root}, names...)
+	return root
+}
+
+// SystemctlEnable runs `systemctl --root=ROOT enable NAMES…` in a root built by
+// [SystemdRoot] from unitDir (this checks [Install] sections for real, offline) and
+// returns the symlinks it created, relative to ROOT/etc/systemd/system, sorted
+// (e.g. "multi-user.target.wants/mastodon-web.service").
+func SystemctlEnable(t testing.TB, unitDir string, names ...string) []string {
+	t.Helper()
+	sc := Tool(t, "systemctl", "systemd")
+	root := SystemdRoot(t, unitDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, sa, args...).CombinedOutput()
-	s := string(out)
+	out, err := exec.CommandContext(ctx, sc, append([]string{"--root=" + root, "enable"}, names...)...).CombinedOutput()
 	if err != nil {
-		s += fmt.Sprintf("\n(systemd-analyze verify: %v)", err)
+		t.Fatalf("systemctl --root enable %s: %v\n%s", strings.Join(names, " "), err, out)
 	}
-	return s
+	etc := filepath.Join(root, "etc/systemd/system")
+	var links []string
+	err = filepath.WalkDir(etc, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			rel, _ := filepath.Rel(etc, p)
+			links = append(links, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(links)
+	return links
 }
 
 var execKeyRe = regexp.MustCompile(`^(ExecStart|ExecStartPre|ExecStartPost|ExecReload|ExecStop|ExecStopPost|ExecCondition)=[-@:+!]*(\S+)`)
