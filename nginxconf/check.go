@@ -60,23 +60,13 @@ func Check(ctx context.Context, s Site, opt CheckOptions) (CheckResult, error) {
 		return res, fmt.Errorf("%w: %s", ErrCertMissing, strings.Join(missing, "; "))
 	}
 
-	bin := opt.Nginx
-	if bin == "" {
-		if p, err := exec.LookPath("nginx"); err == nil {
-			bin = p
-		} else if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-			bin = "/usr/sbin/nginx"
-		} else {
-			return res, fmt.Errorf("%w: nginx is not installed (Debian package nginx); install it or drop --check", ErrCheck)
-		}
-	}
-	vout, err := exec.CommandContext(ctx, bin, "-v").CombinedOutput()
+	bin, err := findNginx(opt.Nginx)
 	if err != nil {
-		return res, fmt.Errorf("%w: %s -v: %v: %s", ErrCheck, bin, err, strings.TrimSpace(string(vout)))
+		return res, err
 	}
-	installed, err := ParseVersion(strings.TrimSpace(string(vout)))
+	installed, err := InstalledVersion(ctx, bin)
 	if err != nil {
-		return res, fmt.Errorf("%w: %s -v: %v", ErrCheck, bin, err)
+		return res, err
 	}
 	res.Nginx = installed
 	if r.nginx.HasHTTP2Directive() && !installed.HasHTTP2Directive() {
@@ -140,6 +130,37 @@ func Check(ctx context.Context, s Site, opt CheckOptions) (CheckResult, error) {
 		return res, fmt.Errorf("%w:\n%s", ErrCheck, res.Output)
 	}
 	return res, nil
+}
+
+func findNginx(bin string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx", nil
+	}
+	return "", fmt.Errorf("%w: nginx is not installed (Debian package nginx); install it or drop --check", ErrCheck)
+}
+
+// InstalledVersion runs `nginx -v` (bin, or nginx from PATH or /usr/sbin when empty) and
+// parses its answer, for rendering a site for the nginx that will load it.
+func InstalledVersion(ctx context.Context, bin string) (Version, error) {
+	bin, err := findNginx(bin)
+	if err != nil {
+		return Version{}, err
+	}
+	out, err := exec.CommandContext(ctx, bin, "-v").CombinedOutput()
+	if err != nil {
+		return Version{}, fmt.Errorf("%w: %s -v: %v: %s", ErrCheck, bin, err, strings.TrimSpace(string(out)))
+	}
+	v, err := ParseVersion(strings.TrimSpace(string(out)))
+	if err != nil {
+		return Version{}, fmt.Errorf("%s -v: %w", bin, err)
+	}
+	return v, nil
 }
 
 func unwrapPathError(err error) error {

@@ -200,6 +200,9 @@ func (s Site) resolve() (resolved, report.Problems) {
 	} else {
 		r.rel = rel
 	}
+	if r.rel.Version.Major != 0 && r.rel.NginxTemplateSSLProtocols() != tlsProtocols {
+		ps.Infof("mastodon", "Mastodon %s's template allowed %s only; v6kit renders Mozilla's intermediate profile (%s) for every release", r.rel, r.rel.NginxTemplateSSLProtocols(), tlsProtocols)
+	}
 	if s.NginxVersion == "" {
 		r.nginx = OldestNginx
 	} else if v, err := ParseVersion(s.NginxVersion); err != nil {
@@ -324,6 +327,9 @@ func (s Site) resolve() (resolved, report.Problems) {
 	case n < 0 || n > maxStreaming:
 		ps.Errorf("streaming_instances", ErrUpstream, "streaming_instances %d must be 1-%d", n, maxStreaming)
 		n = 1
+	}
+	if n > 1 && r.rel.StreamingClusterNum() {
+		ps.Warnf("streaming_instances", ErrUpstream, "Mastodon %s scales streaming with STREAMING_CLUSTER_NUM in one process; %d instances need %d streaming services on consecutive ports (templated units came with 4.2)", r.rel, n, n)
 	}
 	r.web = backend("web", s.Web, mastodon.DefaultWebPort, 1)
 	r.streaming = backend("streaming", s.Streaming, mastodon.DefaultStreamingPort, n)

@@ -311,3 +311,18 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+func TestWarningsAndNotes(t *testing.T) {
+	t.Parallel()
+	ps := Site{Domain: "social.example.org", Mastodon: "3.5", StreamingInstances: 2}.Validate()
+	require.NoError(t, ps.Err(), "warnings don't block rendering")
+	require.Len(t, ps.Warnings(), 1)
+	assert.Equal(t, "streaming_instances", ps.Warnings()[0].Path)
+	assert.Contains(t, ps.Warnings()[0].Message, "STREAMING_CLUSTER_NUM")
+	assert.Error(t, ps.Strict(), "--strict makes it fatal")
+
+	ps = Site{Domain: "social.example.org", Mastodon: "2.9"}.Validate()
+	require.NoError(t, ps.Strict())
+	assert.Contains(t, ps.String(), "template allowed TLSv1.2 only")
+	assert.Empty(t, Site{Domain: "social.example.org", Mastodon: "4.7", StreamingInstances: 4}.Validate())
+}

@@ -35,7 +35,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.WebDomain, "web-domain", "", "WEB_DOMAIN, if it differs from --domain")
 	fs.StringVar(&alts, "alternate-domains", "", "ALTERNATE_DOMAINS, comma-separated")
 	fs.TextVar(&s.Family, "family", nginxconf.IPv6Only, "v6only or dual")
-	fs.StringVar(&s.NginxVersion, "nginx-version", "", "target nginx version (empty: 1.22, Debian 12's)")
+	fs.StringVar(&s.NginxVersion, "nginx-version", "", "target nginx version, or \"installed\" to ask nginx -v (empty: 1.22, Debian 12's)")
 	fs.StringVar(&s.Mastodon, "mastodon", "", "Mastodon release (empty: the newest v6kit knows)")
 	fs.StringVar(&s.Cert, "cert", "", "certificate chain (default /etc/letsencrypt/live/NAME/fullchain.pem)")
 	fs.StringVar(&s.Key, "key", "", "private key (default /etc/letsencrypt/live/NAME/privkey.pem)")
@@ -58,6 +58,14 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 || s.Domain == "" || (diff && out == "") {
 		fmt.Fprintln(stderr, "usage: v6-nginxgen --domain NAME [flags]; --diff needs --out (see -h)")
 		return 2
+	}
+	if s.NginxVersion == "installed" {
+		v, err := nginxconf.InstalledVersion(context.Background(), "")
+		if err != nil {
+			fmt.Fprintln(stderr, "v6-nginxgen: --nginx-version installed:", err)
+			return 1
+		}
+		s.NginxVersion = v.String()
 	}
 	if alts != "" {
 		s.AlternateDomains = strings.Split(alts, ",")

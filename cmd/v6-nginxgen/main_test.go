@@ -143,3 +143,21 @@ func TestCheck(t *testing.T) {
 		assert.Contains(t, errs, "http2 on;")
 	}
 }
+
+func TestInstalledNginxVersion(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "nginx", "nginx")
+	code, out, errs := runCLI("--domain", "social.example.org", "--nginx-version", "installed")
+	require.Equal(t, 0, code, errs)
+	assert.Regexp(t, `\n# Mastodon \S+ \(template \S+\), nginx 1\.\d+\.\d+\.`, out)
+}
+
+func TestStrictFailsOnWarnings(t *testing.T) {
+	t.Parallel()
+	args := []string{"--domain", "social.example.org", "--mastodon", "3.5", "--streaming-instances", "2"}
+	code, _, errs := runCLI(args...)
+	assert.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "streaming_instances: warning:")
+	code, _, _ = runCLI(append(args, "--strict")...)
+	assert.Equal(t, 1, code)
+}
