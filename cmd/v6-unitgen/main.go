@@ -103,17 +103,15 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err == nil && strict {
 		err = plan.Problems.Strict()
 	}
-	if err != nil {
-		for _, p := range report.AsProblems(err) {
-			fmt.Fprintf(stderr, "v6-unitgen: %s\n", p.Error())
-		}
-		if report.AsProblems(err) == nil {
-			fmt.Fprintf(stderr, "v6-unitgen: %v\n", err)
-		}
-		return 1
+	problems := report.AsProblems(err)
+	if plan != nil {
+		problems = plan.Problems
 	}
-	for _, p := range plan.Problems {
+	for _, p := range problems {
 		fmt.Fprintf(stderr, "v6-unitgen: %s\n", p.Error())
+	}
+	if err != nil {
+		return 1
 	}
 	ctx := context.Background()
 	switch {
@@ -125,14 +123,15 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	case check:
 		text, err := plan.Verify(ctx, "")
-		if errors.Is(err, units.ErrNoAnalyzer) {
-			fmt.Fprintf(stdout, "%d units valid; %v\n", len(plan.Files), err)
-		} else if err != nil {
+		if err != nil && !errors.Is(err, units.ErrNoAnalyzer) {
 			fmt.Fprintf(stderr, "v6-unitgen: %v:\n%s", err, text)
 			return 1
-		} else {
-			fmt.Fprintf(stdout, "%d units valid; systemd-analyze verify: ok\n", len(plan.Files))
 		}
+		status := "ok"
+		if err != nil {
+			status = err.Error()
+		}
+		fmt.Fprintf(stdout, "%d units valid; systemd-analyze verify: %s\n", len(plan.Files), status)
 	case diff:
 		text, err := plan.Diff(out)
 		if err != nil {
