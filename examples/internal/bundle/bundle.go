@@ -1,0 +1,393 @@
+// Package bundle is the part the examples share: it collects the artifacts of one host
+// (or several) from v6kit's packages, validates every one of them before anything is
+// written, and writes them atomically into a directory tree that mirrors the target
+// host's filesystem (etc/nginx/…, etc/systemd/system/…, home/mastodon/live/…).
+//
+// It exists so allinone, dualstack and split stay one readable main.go each: the
+// examples build typed configs (envfile.Config, units.Deployment, nginxconf.Site,
+// pgsetup.Config, pgsetup.Tuning, redisconf.Config) and hand them to a [Tree];
+// the Tree turns each into bytes with the package's own Validate, and [Write] writes
+// nothing at all unless every problem of every tree is below error severity.
+//
+// Re-running on its own output changes nothing: .env.production is merged with
+// envfile.Merge (secrets are never regenerated), a pg_hba.conf already in the tree
+// gets its managed block replaced in place, and every other file is rendered
+// deterministically and skipped when its bytes and mode are unchanged.
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/nginxconf"
+	"github.com/v6kit/v6kit/pgsetup"
+	"github.com/v6kit/v6kit/redisconf"
+	"github.com/v6kit/v6kit/report"
+	"github.com/v6kit/v6kit/units"
+)
+
+// Sentinels of the bundle itself (the packages report their own).
+var (
+	// ErrPath: a bundle path that is absolute, unclean or leaves the tree.
+	ErrPath = errors.New("bundle path must be relative, clean and stay inside --out")
+	// ErrDuplicate: two artifacts rendered to the same path.
+	ErrDuplicate = errors.New("two artifacts render to the same path: give them different names")
+	// ErrUnparsable: a file already in the tree that must be merged cannot be read.
+	ErrUnparsable = errors.New("the file already in --out does not parse: fix it by hand or move it away; it was left untouched")
+	// ErrOut: the output directory is unusable.
+	ErrOut = errors.New("output directory unusable: give --out an existing or creatable directory")
+)
+
+// File is one artifact of a bundle.
+type File struct {
+	// Path is relative to the tree's root, slash-separated, e.g. "etc/nginx/sites-available/mastodon".
+	Path string
+	// Data is the content.
+	Data []byte
+	// Mode is the permission bits (0600 for secrets).
+	Mode fs.FileMode
+	// Secret marks files that hold secrets (their content is never printed).
+	Secret bool
+	// Backup keeps the previous content as a timestamped copy when it changes.
+	Backup bool
+}
+
+// Tree is the bundle of one host, rooted at Root.
+type Tree struct {
+	// Name labels the host in problem paths and the summary ("" for a single host).
+	Name string
+	// Root is the directory that mirrors the host's filesystem.
+	Root string
+	// Problems holds every problem found so far, paths prefixed with the artifact.
+	Problems report.Problems
+	files    []File
+}
+
+// New returns an empty tree for the host name rooted at root.
+func New(name, root string) *Tree { return &Tree{Name: name, Root: root} }
+
+// Files returns the tree's files in the order they were added.
+func (t *Tree) Files() []File { return slices.Clone(t.files) }
+
+// File returns the file at path p, if the tree has it.
+func (t *Tree) File(p string) (File, bool) {
+	for _, f := range t.files {
+		if f.Path == p {
+			return f, true
+		}
+	}
+	return File{}, false
+}
+
+// Add adds a rendered file. A bad or duplicate path is recorded as a problem.
+func (t *Tree) Add(f File) {
+	if f.Mode == 0 {
+		f.Mode = 0o644
+	}
+	if f.Path == "" || path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || strings.HasPrefix(f.Path, "../") || f.Path == ".." ||
+		strings.ContainsAny(f.Path, "\\\x00\n\r") {
+		t.Problems.Errorf(f.Path, ErrPath, "%q is not a clean relative path", f.Path)
+		return
+	}
+	if _, dup := t.File(f.Path); dup {
+		t.Problems.Errorf(f.Path, ErrDuplicate, "%s is rendered twice", f.Path)
+		return
+	}
+	t.files = append(t.files, f)
+}
+
+// Problem records problems of the artifact at path p.
+func (t *Tree) Problem(p string, ps report.Problems) { t.Problems.Append(p, ps) }
+
+// local is the on-disk path of a tree path.
+func (t *Tree) local(p string) string { return filepath.Join(t.Root, filepath.FromSlash(p)) }
+
+// Existing returns the content of a file already in the tree on disk, if any.
+func (t *Tree) Existing(p string) ([]byte, bool, error) {
+	b, err := os.ReadFile(t.local(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+// ExistingEnv parses the .env.production already at p in the tree. It returns nil when
+// there is none; a file that does not parse is recorded as an error (it is never
+// overwritten) and nil is returned.
+func (t *Tree) ExistingEnv(p string) *envfile.File {
+	b, ok, err := t.Existing(p)
+	if err != nil {
+		t.Problems.Errorf(p, ErrUnparsable, "read: %v", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	f, err := envfile.Parse(b)
+	if err != nil {
+		t.Problems.Errorf(p, ErrUnparsable, "%v", err)
+		return nil
+	}
+	f.Name = path.Base(p)
+	return f
+}
+
+// Env merges c into the .env.production already at p (or starts a new one) and adds
+// the result (0600, backed up when it changes). Secrets already in the file are kept;
+// missing ones are generated from opt.Rand.
+func (t *Tree) Env(p string, c envfile.Config, opt envfile.Options) *envfile.File {
+	existing := t.ExistingEnv(p)
+	if existing == nil {
+		if _, ok, _ := t.Existing(p); ok {
+			return nil // unparsable: recorded, never overwritten
+		}
+	}
+	var (
+		f  *envfile.File
+		ps report.Problems
+	)
+	if existing == nil {
+		f, ps = envfile.New(c, opt)
+	} else {
+		f, ps = envfile.Merge(existing, c, opt)
+	}
+	t.Problem(p, ps)
+	if f == nil || ps.HasErrors() {
+		return f
+	}
+	b, err := f.Bytes()
+	if err != nil {
+		t.Problems.Errorf(p, envfile.ErrUnwritable, "%v", err)
+		return f
+	}
+	t.Add(File{Path: p, Data: b, Mode: 0o600, Secret: true, Backup: true})
+	return f
+}
+
+// Units renders the deployment's units into directory dir of the tree.
+func (t *Tree) Units(dir string, d units.Deployment) *units.Plan {
+	ps := d.Validate()
+	t.Problem("units", ps)
+	if ps.HasErrors() {
+		return nil
+	}
+	plan, err := d.Render()
+	if err != nil {
+		t.Problem("units", report.AsProblems(err))
+		if report.AsProblems(err) == nil {
+			t.Problems.Errorf("units", units.ErrValue, "%v", err)
+		}
+		return nil
+	}
+	for _, f := range plan.Files {
+		t.Add(File{Path: path.Join(dir, f.Name), Data: f.Bytes(), Mode: 0o644})
+	}
+	return plan
+}
+
+// Site renders the nginx site to p.
+func (t *Tree) Site(p string, s nginxconf.Site) {
+	ps := s.Validate()
+	t.Problem(p, ps)
+	if ps.HasErrors() {
+		return
+	}
+	b, err := s.Bytes()
+	if err != nil {
+		t.Problems.Errorf(p, nginxconf.ErrPrint, "%v", err)
+		return
+	}
+	t.Add(File{Path: p, Data: b, Mode: 0o644})
+}
+
+// Redis renders the Redis snippet to p (0640: it may hold the password).
+func (t *Tree) Redis(p string, c redisconf.Config) {
+	ps := c.Validate()
+	t.Problem(p, ps)
+	if ps.HasErrors() {
+		return
+	}
+	b, err := c.Snippet()
+	if err != nil {
+		t.Problems.Errorf(p, redisconf.ErrAddr, "%v", err)
+		return
+	}
+	t.Add(File{Path: p, Data: b, Mode: 0o640, Secret: c.Password != ""})
+}
+
+// Tuning renders the PostgreSQL tuning snippet to p.
+func (t *Tree) Tuning(p string, tu pgsetup.Tuning) {
+	ps := tu.Validate()
+	t.Problem(p, ps)
+	if ps.HasErrors() {
+		return
+	}
+	b, err := tu.Snippet()
+	if err != nil {
+		t.Problems.Errorf(p, pgsetup.ErrTuning, "%v", err)
+		return
+	}
+	t.Add(File{Path: p, Data: b, Mode: 0o644})
+}
+
+// HBA renders the managed pg_hba.conf block of c. When the tree already holds a
+// pg_hba.conf at p (the admin copied the host's file into --out), the block is put into
+// it in place with pgsetup's own SetBlock, keeping every other line; otherwise the block
+// alone is written to blockPath, for v6-pgsetup (or the admin) to put into the live file.
+func (t *Tree) HBA(p, blockPath string, c pgsetup.Config) []pgsetup.HBARule {
+	ps := c.Validate()
+	t.Problem("pgsetup", ps)
+	if ps.HasErrors() {
+		return nil
+	}
+	rules := c.HBARules()
+	name := c.BlockName()
+	old, ok, err := t.Existing(p)
+	if err != nil {
+		t.Problems.Errorf(p, ErrUnparsable, "read: %v", err)
+		return nil
+	}
+	if ok {
+		f, err := pgsetup.ParseHBA(old)
+		if err != nil {
+			t.Problems.Errorf(p, ErrUnparsable, "%v", err)
+			return nil
+		}
+		_, sps := f.SetBlock(name, rules)
+		t.Problem(p, sps)
+		if sps.HasErrors() {
+			return nil
+		}
+		t.Add(File{Path: p, Data: f.Bytes(), Mode: 0o640, Backup: true})
+		return rules
+	}
+	lines := pgsetup.BlockLines(name, rules)
+	t.Add(File{Path: blockPath, Data: []byte(strings.Join(lines, "\n") + "\n"), Mode: 0o644})
+	return rules
+}
+
+// Result says what Write did for one tree.
+type Result struct {
+	Tree *Tree
+	// Changed and Unchanged list the paths written and the ones already up to date.
+	Changed, Unchanged []string
+	// Backups lists backups made of replaced content.
+	Backups []string
+}
+
+// Check returns the error of every problem of every tree, nil if none is an error.
+func Check(trees ...*Tree) error {
+	var all report.Problems
+	for _, t := range trees {
+		all.Append(t.Name, t.Problems)
+	}
+	return all.Err()
+}
+
+// Write writes every tree, but only when no tree has an error: then nothing at all is
+// written. Each file is replaced atomically and skipped when its bytes and mode are
+// already right. Files are written in path order.
+func Write(trees ...*Tree) ([]Result, error) {
+	if err := Check(trees...); err != nil {
+		return nil, err
+	}
+	for _, t := range trees {
+		if t.Root == "" {
+			return nil, fmt.Errorf("%w: empty root", ErrOut)
+		}
+		if err := os.MkdirAll(t.Root, 0o755); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrOut, err)
+		}
+		if err := fsutil.CheckWritableDir(t.Root); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrOut, err)
+		}
+	}
+	var out []Result
+	for _, t := range trees {
+		r := Result{Tree: t}
+		files := t.Files()
+		slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+		for _, f := range files {
+			// Parent directories are shared (home/mastodon/live): 0755; a secret file is 0600 itself.
+			res, err := fsutil.WriteFile(t.local(f.Path), f.Data, fsutil.Options{Mode: f.Mode, MkdirAll: true, DirMode: 0o755, Backup: f.Backup})
+			if err != nil {
+				return out, fmt.Errorf("%s: %w", f.Path, err)
+			}
+			if res.Changed {
+				r.Changed = append(r.Changed, f.Path)
+			} else {
+				r.Unchanged = append(r.Unchanged, f.Path)
+			}
+			if res.Backup != "" {
+				r.Backups = append(r.Backups, res.Backup)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// PrintProblems writes every problem of every tree, sorted, one per line, prefixed with
+// the host name when there are several.
+func PrintProblems(w io.Writer, trees ...*Tree) {
+	for _, t := range trees {
+		for _, p := range t.Problems.Sorted() {
+			if p.Severity == report.Info {
+				continue
+			}
+			if t.Name != "" {
+				fmt.Fprintf(w, "%s: %v\n", t.Name, p)
+			} else {
+				fmt.Fprintf(w, "%v\n", p)
+			}
+		}
+	}
+}
+
+// PrintSummary writes what Write did, one line per file: its mode, whether it changed,
+// and its path. Secret files are marked; their content is never shown.
+func PrintSummary(w io.Writer, results []Result) {
+	for _, r := range results {
+		if r.Tree.Name != "" {
+			fmt.Fprintf(w, "%s (%s):\n", r.Tree.Name, r.Tree.Root)
+		}
+		changed := map[string]bool{}
+		for _, p := range r.Changed {
+			changed[p] = true
+		}
+		files := r.Tree.Files()
+		slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+		for _, f := range files {
+			state := "unchanged"
+			if changed[f.Path] {
+				state = "written  "
+			}
+			mark := ""
+			if f.Secret {
+				mark = "  (secrets)"
+			}
+			fmt.Fprintf(w, "  %s %04o %s%s\n", state, f.Mode, f.Path, mark)
+		}
+		for _, b := range r.Backups {
+			fmt.Fprintf(w, "  backup of the previous content: %s\n", b)
+		}
+	}
+}
+
+// PrintBudget writes the connection budget.
+func PrintBudget(w io.Writer, b units.BudgetReport) {
+	fmt.Fprintf(w, "PostgreSQL connection budget: %s\n", b.Formula)
+	fmt.Fprintf(w, "  peak %d of %d available, headroom %d\n", b.Total, b.Available, b.Headroom)
+}

@@ -1,0 +1,108 @@
+package bundle
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/pgsetup"
+	"github.com/v6kit/v6kit/units"
+)
+
+// HostFlags binds flags for every field of h a user is likely to override; the values
+// already in h are the defaults shown by -h.
+func HostFlags(fs *flag.FlagSet, h *Host) {
+	fs.StringVar(&h.Mastodon, "mastodon", h.Mastodon, "Mastodon version, e.g. 4.7 or v4.5.2 (default: newest, "+mastodon.Newest().String()+")")
+	fs.StringVar(&h.LocalDomain, "domain", h.LocalDomain, "LOCAL_DOMAIN: the domain in the users' handles")
+	fs.StringVar(&h.WebDomain, "web-domain", h.WebDomain, "WEB_DOMAIN: the server name, when it differs from --domain")
+	fs.StringVar(&h.AdminEmail, "email", h.AdminEmail, "admin e-mail: Let's Encrypt contact and the owner account")
+	fs.StringVar(&h.Owner, "owner", h.Owner, "user name of the owner account")
+	fs.StringVar(&h.SMTP.Server, "smtp-server", h.SMTP.Server, "SMTP relay host")
+	fs.IntVar(&h.SMTP.Port, "smtp-port", h.SMTP.Port, "SMTP relay port")
+	fs.StringVar(&h.SMTP.FromAddress, "smtp-from", h.SMTP.FromAddress, "SMTP_FROM_ADDRESS")
+	fs.Func("nat64", "NAT64 prefix for ALLOWED_PRIVATE_ADDRESSES on an IPv6-only host, or \"none\" (default "+prefixString(h.NAT64)+")", func(s string) error {
+		if s == "none" || s == "" {
+			h.NAT64 = netip.Prefix{}
+			return nil
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return err
+		}
+		h.NAT64 = p
+		return nil
+	})
+	fs.BoolVar(&h.SplitSidekiq, "split", h.SplitSidekiq, "one sidekiq unit per queue group instead of one for every queue")
+	fs.StringVar(&h.Home, "home", h.Home, "home of the mastodon user (default /home/mastodon)")
+	fs.StringVar(&h.LetsEncrypt, "letsencrypt", h.LetsEncrypt, "certificate directory in certbot's layout (default /etc/letsencrypt)")
+	fs.StringVar(&h.ACMEServer, "acme-server", h.ACMEServer, "ACME directory URL (default Let's Encrypt production)")
+	fs.StringVar(&h.NginxCache, "nginx-cache", h.NginxCache, "nginx proxy_cache_path (default /var/cache/nginx)")
+	fs.StringVar(&h.NginxVersion, "nginx-version", h.NginxVersion, "target nginx version (default 1.22, Debian 12)")
+	fs.IntVar(&h.MaxConnections, "max-connections", h.MaxConnections, "PostgreSQL max_connections (default 100)")
+	fs.Func("ram", "RAM for the PostgreSQL tuning, e.g. 8GiB (default 4GiB)", func(s string) error {
+		n, err := pgsetup.ParseBytes(s)
+		h.RAM = n
+		return err
+	})
+	fs.IntVar(&h.CPUs, "cpus", h.CPUs, "CPUs for the PostgreSQL tuning (default 2)")
+}
+
+func prefixString(p netip.Prefix) string {
+	if !p.IsValid() {
+		return "none"
+	}
+	return p.String()
+}
+
+// RunHost composes h, prints every problem, and writes the bundle into out only when
+// there is no error; then it prints what it wrote and the connection budget. It returns
+// the exit code: 0 written, 1 problems or a write error.
+func RunHost(h Host, out string, stdout, stderr io.Writer) int {
+	t := New("", out)
+	info := h.Compose(t)
+	return Finish(stdout, stderr, info.Budget, []Line{
+		{"Mastodon", info.Release.String() + " (" + h.Family.String() + ")"},
+		{"LOCAL_DOMAIN / WEB_DOMAIN", h.LocalDomain + " / " + h.webDomain()},
+		{"certificate", ShellJoin(info.CertCommand)},
+	}, t)
+}
+
+// Line is one "label: value" line of a summary.
+type Line struct{ Label, Value string }
+
+// Finish is the common end of every example: print the problems (errors, warnings),
+// stop with exit code 1 before writing anything if any is an error, otherwise write
+// every tree and print the summary and the budget.
+func Finish(stdout, stderr io.Writer, budget units.BudgetReport, head []Line, trees ...*Tree) int {
+	PrintProblems(stderr, trees...)
+	if err := Check(trees...); err != nil {
+		fmt.Fprintln(stderr, "nothing was written: fix the errors above and run again")
+		return 1
+	}
+	res, err := Write(trees...)
+	if err != nil {
+		fmt.Fprintln(stderr, "write:", err)
+		return 1
+	}
+	for _, l := range head {
+		fmt.Fprintf(stdout, "%s: %s\n", l.Label, l.Value)
+	}
+	fmt.Fprintln(stdout, "files:")
+	PrintSummary(stdout, res)
+	PrintBudget(stdout, budget)
+	fmt.Fprintf(stdout, "next: read %s\n", strings.Join(nextStepsPaths(trees), ", "))
+	return 0
+}
+
+func nextStepsPaths(trees []*Tree) []string {
+	var out []string
+	for _, t := range trees {
+		if _, ok := t.File(NextStepsPath); ok {
+			out = append(out, t.local(NextStepsPath))
+		}
+	}
+	return out
+}
