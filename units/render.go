@@ -93,10 +93,11 @@ func (p *Plan) File(name string) (File, bool) {
 // returns nil and an error listing every problem (see [report.AsProblems]).
 func (d Deployment) Render() (*Plan, error) {
 	p, ps := d.build()
+	ps = ps.Sorted()
 	if err := ps.Err(); err != nil {
 		return nil, err
 	}
-	p.Problems = ps.Sorted()
+	p.Problems = ps
 	return p, nil
 }
 
