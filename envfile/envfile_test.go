@@ -411,6 +411,17 @@ func TestWriteFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, res.Changed)
 
+	// A change keeps the old content as a 0600 backup, even when the old file was 0644.
+	require.NoError(t, os.Chmod(name, 0o644))
+	g := f.Clone()
+	g.Set("DB_NAME", "other")
+	res, err = g.WriteFile(name)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Backup)
+	bst, err := os.Stat(res.Backup)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), bst.Mode().Perm())
+
 	// A file that does not parse is never overwritten.
 	bad := []byte("SECRET_KEY_BASE=keep-me\nBROKEN='unterminated\n")
 	require.NoError(t, os.WriteFile(name, bad, 0o640))
@@ -420,7 +431,7 @@ func TestWriteFile(t *testing.T) {
 	assert.Equal(t, bad, got)
 
 	// A value no form can carry: nothing written.
-	g := f.Clone()
+	g = f.Clone()
 	g.Set("SMTP_PASSWORD", "line1\nline2")
 	other := filepath.Join(dir, "other.env")
 	_, err = g.WriteFile(other)

@@ -128,7 +128,7 @@ func (f *File) Write(w io.Writer) error {
 type WriteResult = fsutil.Result
 
 // WriteFile writes the file to name atomically with mode 0600, keeping the previous
-// content as a timestamped backup (mode preserved) when it changes. It refuses to replace
+// content as a timestamped backup (NAME.v6kit-TIMESTAMP, also 0600) when it changes. It refuses to replace
 // an existing file that does not parse ([ErrUnparsable]): that file is left byte for byte
 // as it was. Writing the same bytes again touches nothing.
 func (f *File) WriteFile(name string) (WriteResult, error) {
@@ -146,6 +146,12 @@ func (f *File) WriteFile(name string) (WriteResult, error) {
 	res, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o600, Backup: true})
 	if err != nil {
 		return res, fmt.Errorf("envfile: write %s: %w", name, err)
+	}
+	if res.Backup != "" {
+		// The backup holds the old secrets: never leave it readable by others.
+		if err := os.Chmod(res.Backup, 0o600); err != nil {
+			return res, fmt.Errorf("envfile: protect backup %s: %w", res.Backup, err)
+		}
 	}
 	return res, nil
 }
