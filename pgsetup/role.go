@@ -88,9 +88,9 @@ func VerifierMatches(verifier, password string) bool {
 // Change is one thing pgsetup did or, under a dry run, would do.
 type Change struct {
 	// What names the change ("create role", "set password", "create database", ...).
-	What string
+	What string `json:"what"`
 	// Detail is the SQL run, with any verifier shown as "SCRAM-SHA-256$…".
-	Detail string
+	Detail string `json:"detail"`
 }
 
 // RoleSpec is the role Mastodon logs in as.

@@ -26,22 +26,22 @@ import (
 // ServerInfo is what pgsetup reads from the live server.
 type ServerInfo struct {
 	// VersionNum is server_version_num (150010 for 15.10); Major is its major version.
-	VersionNum int
-	Major      int
+	VersionNum int `json:"version_num"`
+	Major      int `json:"major"`
 	// Version is server_version as the server prints it.
-	Version string
+	Version string `json:"version"`
 	// HBAFile is the pg_hba.conf the server reads (hba_file).
-	HBAFile string
+	HBAFile string `json:"hba_file"`
 	// MaxConnections and SuperuserReserved are the live connection limits.
-	MaxConnections    int
-	SuperuserReserved int
+	MaxConnections    int `json:"max_connections"`
+	SuperuserReserved int `json:"superuser_reserved_connections"`
 	// LogConnections says whether logins are logged (needed to tell the matched pg_hba line).
-	LogConnections bool
+	LogConnections bool `json:"log_connections"`
 	// Port and SocketDir are where the server listens (port, first unix_socket_directories entry).
-	Port      int
-	SocketDir string
+	Port      int    `json:"port"`
+	SocketDir string `json:"socket_dir"`
 	// Superuser says whether the setup connection is a superuser's.
-	Superuser bool
+	Superuser bool `json:"superuser"`
 }
 
 // Inspect reads the server's version, hba_file, limits and listeners.
@@ -96,17 +96,17 @@ func CheckVersion(s ServerInfo, min int, mastodonVersion string) report.Problems
 // HBAResult says what [ApplyHBA] did to pg_hba.conf.
 type HBAResult struct {
 	// Path is the file.
-	Path string
+	Path string `json:"path"`
 	// Changed is false when the block was already as wanted (nothing written, no reload).
-	Changed bool
+	Changed bool `json:"changed"`
 	// Diff shows the change (empty when none).
-	Diff string
+	Diff string `json:"diff,omitempty"`
 	// Backup is the copy of the previous file, when one was written.
-	Backup string
+	Backup string `json:"backup,omitempty"`
 	// Reloaded says whether pg_reload_conf() was called.
-	Reloaded bool
+	Reloaded bool `json:"reloaded"`
 	// Problems holds warnings and notes about the placement of the block.
-	Problems report.Problems
+	Problems report.Problems `json:"-"`
 }
 
 // hbaFileRule is one row of pg_hba_file_rules with an error.
@@ -258,14 +258,15 @@ const (
 
 // Login is the outcome of one verification login.
 type Login struct {
-	Via Via
-	// OK says whether the login succeeded; Err says why not.
-	OK  bool
-	Err error
+	Via Via `json:"via"`
+	// OK says whether the login succeeded; Err says why not (Error is its text, for JSON).
+	OK    bool   `json:"ok"`
+	Err   error  `json:"-"`
+	Error string `json:"error,omitempty"`
 	// Method and HBALine are what the server log says matched ("scram-sha-256", line 4);
 	// empty and 0 when the log does not tell.
-	Method  string
-	HBALine int
+	Method  string `json:"method,omitempty"`
+	HBALine int    `json:"hba_line,omitempty"`
 }
 
 // VerifyOptions says how to log in as the role.
@@ -333,6 +334,7 @@ func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 		cancel()
 		if err != nil {
 			l.Err = fmt.Errorf("%w: as %q over %s: %w", ErrLogin, opts.Role, v, err)
+			l.Error = l.Err.Error()
 		} else {
 			l.OK = true
 		}
@@ -404,13 +406,13 @@ func scanLog(name string, off int64, pid uint32, ok bool) (string, int) {
 
 // Result is everything [Run] did or, under a dry run, would do.
 type Result struct {
-	DryRun   bool
-	Server   ServerInfo
-	HBA      HBAResult
-	Changes  []Change
-	Budget   units.BudgetReport
-	Logins   []Login
-	Problems report.Problems
+	DryRun   bool               `json:"dry_run"`
+	Server   ServerInfo         `json:"server"`
+	HBA      HBAResult          `json:"hba"`
+	Changes  []Change           `json:"changes"`
+	Budget   units.BudgetReport `json:"budget"`
+	Logins   []Login            `json:"logins,omitempty"`
+	Problems report.Problems    `json:"problems"`
 }
 
 // Run sets up PostgreSQL for Mastodon as c says: validate, connect with c.DSN, check the

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/pgsetup"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestTune(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := runCLI("--tune", "--ram", "2GiB", "--cpus", "2")
+	require.Equal(t, 0, code, stderr)
+	want, err := pgsetup.Tuning{RAM: 2 << 30, CPUs: 2, Connections: 100}.Snippet()
+	require.NoError(t, err)
+	assert.Equal(t, string(want), out)
+	assert.Contains(t, out, "shared_buffers = 512MB")
+
+	code, _, stderr = runCLI("--tune", "--ram", "100MiB")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "ram: RAM is 100MB; give at least 256MiB")
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--tune"},
+		{"--tune", "--ram", "lots"},
+		{"--bogus"},
+		{"extra-arg"},
+		{"--allow", "::1/129"},
+		{"--mastodon", "9.9"},
+	} {
+		code, _, stderr := runCLI(args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stderr)
+		assert.NotEmpty(t, stderr, args)
+	}
+	code, _, stderr := runCLI("--auth", "md5", "--dsn", "host=/nonexistent")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `auth: "md5": use scram-sha-256, peer or trust`)
+}
+
+// TestAgainstServer: --check changes nothing, the real run sets everything up and
+// verifies logins over ::1 and 127.0.0.1, the next run has nothing to change. A
+// world-readable password file warns, and fails under --strict.
+func TestAgainstServer(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	dir := testenv.TempDir(t)
+	pw := filepath.Join(dir, "db-password")
+	require.NoError(t, os.WriteFile(pw, []byte("a-long-random-db-password\n"), 0o644))
+	before, _ := os.ReadFile(pg.HBAFile)
+	args := []string{"--dsn", pg.DSN(), "--role", "mastodon", "--database", "mastodon_production",
+		"--password-file", pw, "--server-log", pg.Log, "--mastodon", "4.5"}
+
+	code, out, stderr := runCLI(append(args, "--check")...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "would change: create role")
+	assert.Contains(t, out, "+host      mastodon_production,postgres mastodon        ::1/128                 scram-sha-256")
+	assert.Contains(t, out, "budget: web 1×2×5 + sidekiq 25 + streaming 1×10 + reserve 5 = 50 of 97 available")
+	assert.Contains(t, stderr, "warning: mode 0644 lets every user on this host read the database password")
+	after, _ := os.ReadFile(pg.HBAFile)
+	assert.Equal(t, string(before), string(after))
+
+	code, _, stderr = runCLI(append(args, "--check", "--strict")...)
+	assert.Equal(t, 1, code, "--strict fails on the warning")
+	require.NoError(t, os.Chmod(pw, 0o600))
+
+	code, out, stderr = runCLI(args...)
+	require.Equal(t, 0, code, "%s\n%s\n%s", out, stderr, pg.LogText())
+	assert.Regexp(t, regexp.MustCompile(`login over ::1: ok \(scram-sha-256, pg_hba.conf line \d+\)`), out)
+	assert.Regexp(t, regexp.MustCompile(`login over 127.0.0.1: ok \(scram-sha-256, pg_hba.conf line \d+\)`), out)
+	assert.NotContains(t, stderr, "warning")
+
+	code, out, stderr = runCLI(append(args, "--json")...)
+	require.Equal(t, 0, code, stderr)
+	var res struct {
+		Changes []any
+		HBA     struct{ Changed bool }
+		Server  struct{ Major int }
+		Logins  []struct {
+			Via     string
+			OK      bool
+			HBALine int `json:"hba_line"`
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	assert.Empty(t, res.Changes)
+	assert.False(t, res.HBA.Changed)
+	assert.Equal(t, 15, res.Server.Major)
+	require.Len(t, res.Logins, 2)
+	assert.True(t, res.Logins[0].OK)
+	assert.Positive(t, res.Logins[0].HBALine)
+
+}
