@@ -340,9 +340,10 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	}
 	now := c.cfg.now()
 	type item struct {
-		l   Lineage
-		id  string
-		due Due
+		l        Lineage
+		id       string
+		due      Due
+		repaired bool
 	}
 	var items []*item
 	for _, n := range names {
@@ -360,7 +361,7 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 			rep.add(Outcome{Name: n, Err: err})
 			continue
 		}
-		it := &item{l: l, id: ARICertID(l.Leaf)}
+		it := &item{l: l, id: ARICertID(l.Leaf), repaired: repaired}
 		it.due = DueAt(l, it.id, now)
 		items = append(items, it)
 	}
@@ -403,7 +404,11 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 			continue
 		}
 		d := it.due
-		rep.add(Outcome{Name: it.l.Name, Names: it.l.Names, Action: Kept, Version: it.l.Version, NotAfter: it.l.NotAfter, Due: &d})
+		act := Kept
+		if it.repaired {
+			act = Repaired
+		}
+		rep.add(Outcome{Name: it.l.Name, Names: it.l.Names, Action: act, Version: it.l.Version, NotAfter: it.l.NotAfter, Due: &d})
 	}
 	outs := make([]Outcome, len(due))
 	pool(c.cfg.concurrency(), len(due), func(i int) {

@@ -555,7 +555,9 @@ func (s *Store) switchTo(name string, n int) error {
 	return nil
 }
 
-// pruneLive removes version directories other than the current and previous one.
+// pruneLive removes version directories other than the current and the previous
+// one, once they are ten minutes old, so a reader that resolved live/NAME a moment
+// ago can still open its files.
 func (s *Store) pruneLive(name string, cur int) {
 	ents, err := os.ReadDir(s.Path("live"))
 	if err != nil {
@@ -577,8 +579,9 @@ func (s *Store) pruneLive(name string, cur int) {
 		}
 	}
 	for _, n := range vs {
-		if n != prev { // keep the previous version for a reader still inside it
-			_ = os.RemoveAll(s.Path("live", fmt.Sprintf("%s%d", prefix, n)))
+		p := s.Path("live", fmt.Sprintf("%s%d", prefix, n))
+		if st, err := os.Lstat(p); n != prev && err == nil && time.Since(st.ModTime()) > 10*time.Minute {
+			_ = os.RemoveAll(p)
 		}
 	}
 }

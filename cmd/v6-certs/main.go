@@ -1,0 +1,108 @@
+// Command v6-certs obtains and renews ACME certificates over IPv6 in certbot's layout.
+//
+//	v6-certs obtain -d NAME [-d NAME…] [--separate] [--email ADDR] [--challenge http-01|tls-alpn-01|dns-01]
+//	                [--webroot DIR | --listen [::]:80] [--dns-provider cloudflare] [--profile P]
+//	                [--key-type ec256] [--server URL | --staging] [--dir /etc/letsencrypt] [--ca-cert FILE]
+//	v6-certs renew  [--dir …] [--deploy-hook CMD | --reload-nginx] [--cert-name N]… [--force]
+//	v6-certs list   [--dir …] [--json]
+//	v6-certs import --certbot /etc/letsencrypt [--webroot DIR]
+//
+// Exit codes: 0 success (including nothing due, and a renew that found another run
+// holding the lock); 1 a certificate, the CA, the lock wait or the deploy step failed
+// (the current certificates stay in place); 2 usage or invalid input (nothing was done).
+// DNS provider credentials come from the environment (CLOUDFLARE_DNS_API_TOKEN,
+// DNSUPDATE_NAMESERVER, …).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/v6kit/v6kit/acme"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: v6-certs obtain|renew|list|import [flags]   (v6-certs CMD -h for flags)
+`
+
+func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, rest := args[0], args[1:]
+	o := &opts{}
+	fs := flag.NewFlagSet("v6-certs "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.common(fs)
+	switch cmd {
+	case "obtain":
+		o.obtainFlags(fs)
+		o.deployFlags(fs)
+	case "renew":
+		o.deployFlags(fs)
+		fs.Var(&o.certNames, "cert-name", "renew only this lineage (repeatable)")
+		fs.BoolVar(&o.force, "force", false, "renew even if not due")
+		fs.BoolVar(&o.verbose, "v", false, "also print lineages that are not due")
+		fs.StringVar(&o.email, "email", "", "contact e-mail if an account must be registered")
+	case "list":
+	case "import":
+		fs.StringVar(&o.certbot, "certbot", "", "certbot's configuration directory to adopt (becomes --dir)")
+		fs.StringVar(&o.webroot, "webroot", "", "use this webroot instead of what certbot recorded")
+		fs.StringVar(&o.challenge, "challenge", "", "use this challenge instead of certbot's authenticator")
+	default:
+		fmt.Fprintf(stderr, "v6-certs: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "v6-certs %s: unexpected argument %q (names go after -d)\n", cmd, fs.Arg(0))
+		return 2
+	}
+	cfg, err := o.config(cmd)
+	if err != nil {
+		fmt.Fprintf(stderr, "v6-certs %s: %v\n", cmd, err)
+		return 2
+	}
+	switch cmd {
+	case "obtain":
+		return o.obtain(ctx, cfg, stdout, stderr)
+	case "renew":
+		return o.renew(ctx, cfg, stdout, stderr)
+	case "list":
+		return o.list(cfg, stdout, stderr)
+	default:
+		return o.importCertbot(cfg, stdout, stderr)
+	}
+}
+
+// exitFor maps an error to the documented exit code: input problems are 2, the rest 1.
+func exitFor(err error) int {
+	for _, s := range []error{acme.ErrNoNames, acme.ErrInvalidName, acme.ErrWildcardChallenge, acme.ErrIPChallenge,
+		acme.ErrChallenge, acme.ErrWebroot, acme.ErrListen, acme.ErrDNSProvider, acme.ErrDNSCredentials,
+		acme.ErrKeyType, acme.ErrServerURL, acme.ErrEAB, acme.ErrEmail, acme.ErrLineageName, acme.ErrConcurrency} {
+		if errors.Is(err, s) {
+			return 2
+		}
+	}
+	return 1
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/v6kit/v6kit/acme"
+)
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// opts holds every flag; each command binds the ones it uses.
+type opts struct {
+	dir, server, caCert, email, eabKID, eabHMAC      string
+	staging, jsonOut, separate, force, verbose, dual bool
+	domains, certNames                               multi
+	challenge, webroot, listen, dnsProvider, profile string
+	keyType, certbot, deployHook, checkCmd, family   string
+	reloadNginx                                      bool
+	concurrency                                      int
+	lockWait                                         time.Duration
+}
+
+func (o *opts) common(fs *flag.FlagSet) {
+	fs.StringVar(&o.dir, "dir", acme.DefaultRoot, "configuration directory (certbot layout)")
+	fs.BoolVar(&o.jsonOut, "json", false, "print JSON")
+	fs.StringVar(&o.server, "server", acme.LetsEncrypt, "ACME directory URL (https)")
+	fs.BoolVar(&o.staging, "staging", false, "use Let's Encrypt staging ("+acme.LetsEncryptStaging+")")
+	fs.StringVar(&o.caCert, "ca-cert", "", "PEM file of an extra CA trusted for the ACME server's own TLS")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "orders in flight at once (0: 8)")
+	fs.DurationVar(&o.lockWait, "lock-wait", 0, "wait this long for another run's lock (0: exit at once)")
+}
+
+func (o *opts) obtainFlags(fs *flag.FlagSet) {
+	fs.Var(&o.domains, "d", "domain name or IP address (repeatable; IDN allowed)")
+	fs.BoolVar(&o.separate, "separate", false, "one certificate per -d instead of one for all")
+	fs.Var(&o.certNames, "cert-name", "lineage name (default: the first name)")
+	fs.StringVar(&o.email, "email", "", "account contact e-mail (optional)")
+	fs.StringVar(&o.eabKID, "eab-kid", "", "external account binding key ID")
+	fs.StringVar(&o.eabHMAC, "eab-hmac", "", "external account binding HMAC key (base64url)")
+	fs.StringVar(&o.challenge, "challenge", "http-01", "http-01, tls-alpn-01 or dns-01")
+	fs.StringVar(&o.webroot, "webroot", "", "http-01: write the challenge into DIR/.well-known/acme-challenge/ (served by nginx)")
+	fs.StringVar(&o.listen, "listen", "", "built-in challenge server address (default [::]:80, tls-alpn-01 [::]:443)")
+	fs.StringVar(&o.family, "family", "ipv6-only", "built-in server families: ipv6-only, dual-stack, ipv4-only")
+	fs.StringVar(&o.dnsProvider, "dns-provider", "", "dns-01 provider: "+strings.Join(acme.DNSProviders(), ", "))
+	fs.StringVar(&o.profile, "profile", "", "ACME profile (e.g. tlsserver, shortlived; default: the CA's)")
+	fs.StringVar(&o.keyType, "key-type", "ec256", "ec256, ec384, rsa2048, rsa3072 or rsa4096")
+	fs.BoolVar(&o.force, "force", false, "issue even if the lineage exists and is not due")
+}
+
+func (o *opts) deployFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.deployHook, "deploy-hook", "", "shell command run once after certificates changed (after --check-cmd passes)")
+	fs.BoolVar(&o.reloadNginx, "reload-nginx", false, "after a change: nginx -t, then systemctl reload nginx")
+	fs.StringVar(&o.checkCmd, "check-cmd", "", "shell command that must pass before the reload (default with --reload-nginx: nginx -t)")
+}
+
+func (o *opts) config(cmd string) (acme.Config, error) {
+	cfg := acme.Config{Root: o.dir, Server: o.server, Email: o.email, EAB: acme.EAB{KID: o.eabKID, HMAC: o.eabHMAC},
+		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, UserAgent: "v6-certs"}
+	if o.staging {
+		if o.server != acme.LetsEncrypt {
+			return cfg, errors.New("--staging and --server exclude each other")
+		}
+		cfg.Server = acme.LetsEncryptStaging
+	}
+	if o.certbot != "" {
+		cfg.Root = o.certbot
+	}
+	if o.caCert != "" {
+		b, err := os.ReadFile(o.caCert)
+		if err != nil {
+			return cfg, fmt.Errorf("--ca-cert: %w", err)
+		}
+		cfg.CACertPEM = b
+	}
+	ch := acme.Challenge{Type: acme.ChallengeType(o.challenge), Webroot: o.webroot, DNSProvider: o.dnsProvider, DNSCredentials: dnsEnv()}
+	if cmd == "obtain" {
+		f, err := acme.ParseFamily(o.family)
+		if err != nil {
+			return cfg, fmt.Errorf("--family: %w", err)
+		}
+		ch.Family = f
+		if o.listen != "" {
+			ap, err := netip.ParseAddrPort(o.listen)
+			if err != nil {
+				return cfg, fmt.Errorf("--listen %q: %w: %v", o.listen, acme.ErrListen, err)
+			}
+			ch.Listen = ap
+		}
+		if o.webroot != "" && o.listen != "" {
+			return cfg, errors.New("--webroot and --listen exclude each other: nginx serves the webroot, or v6-certs listens itself")
+		}
+	}
+	cfg.Challenge = ch
+	if cmd != "obtain" {
+		cfg.Challenge = acme.Challenge{DNSCredentials: ch.DNSCredentials}
+	}
+	if o.deployHook != "" && o.reloadNginx {
+		return cfg, errors.New("--deploy-hook and --reload-nginx exclude each other")
+	}
+	if o.checkCmd != "" {
+		cfg.Deploy.Check = []string{"/bin/sh", "-c", o.checkCmd}
+	}
+	if o.reloadNginx {
+		if o.checkCmd == "" {
+			cfg.Deploy.Check = []string{"nginx", "-t", "-q"}
+		}
+		cfg.Deploy.Reload = []string{"systemctl", "reload", "nginx"}
+	}
+	if o.deployHook != "" {
+		cfg.Deploy.Reload = []string{"/bin/sh", "-c", o.deployHook}
+	}
+	if err := cfg.Validate().Err(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// dnsEnv collects DNS provider settings from the environment (the library never reads it).
+func dnsEnv() map[string]string {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		for _, p := range []string{"CLOUDFLARE_", "CF_", "DNSUPDATE_", "RFC2136_", "CHALLTESTSRV_"} {
+			if strings.HasPrefix(k, p) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func (o *opts) obtain(ctx context.Context, cfg acme.Config, stdout, stderr io.Writer) int {
+	if len(o.domains) == 0 {
+		fmt.Fprintln(stderr, "v6-certs obtain: no names: add -d NAME")
+		return 2
+	}
+	var reqs []acme.Request
+	if o.separate {
+		if len(o.certNames) > 0 {
+			fmt.Fprintln(stderr, "v6-certs obtain: --cert-name names one lineage; drop it with --separate")
+			return 2
+		}
+		for _, d := range o.domains {
+			reqs = append(reqs, acme.Request{Names: []string{d}, Force: o.force})
+		}
+	} else {
+		r := acme.Request{Names: o.domains, Force: o.force}
+		if len(o.certNames) > 1 {
+			fmt.Fprintln(stderr, "v6-certs obtain: give --cert-name once")
+			return 2
+		} else if len(o.certNames) == 1 {
+			r.CertName = o.certNames[0]
+		}
+		reqs = append(reqs, r)
+	}
+	c, err := acme.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "v6-certs obtain: %v\n", err)
+		return 2
+	}
+	rep, err := c.Obtain(ctx, reqs...)
+	return o.finish("obtain", c, rep, err, true, stdout, stderr)
+}
+
+func (o *opts) renew(ctx context.Context, cfg acme.Config, stdout, stderr io.Writer) int {
+	c, err := acme.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "v6-certs renew: %v\n", err)
+		return 2
+	}
+	rep, err := c.Renew(ctx, acme.RenewOptions{Names: o.certNames, Force: o.force})
+	if errors.Is(err, acme.ErrLocked) && cfg.LockWait == 0 {
+		fmt.Fprintf(stderr, "v6-certs renew: %v\n", err)
+		return 0
+	}
+	return o.finish("renew", c, rep, err, o.verbose, stdout, stderr)
+}
+
+func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, all bool, stdout, stderr io.Writer) int {
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		for _, x := range rep.Outcomes {
+			switch {
+			case x.Action == acme.Failed:
+				fmt.Fprintf(stderr, "failed   %s: %s\n", x.Name, x.Error)
+			case x.Action != acme.Kept || all:
+				fmt.Fprintf(stdout, "%-8s %s  %s  expires %s  %s\n", x.Action, x.Name, strings.Join(x.Names, ","),
+					x.NotAfter.UTC().Format(time.RFC3339), c.Store().LiveDir(x.Name)+"/fullchain.pem")
+			}
+		}
+		if rep.DeployError != "" {
+			fmt.Fprintf(stderr, "deploy: %s\n", rep.DeployError)
+		} else if rep.Deployed {
+			fmt.Fprintln(stdout, "deployed: check passed, server reloaded")
+		}
+	}
+	if err != nil {
+		if len(rep.Outcomes) == 0 && rep.DeployError == "" {
+			fmt.Fprintf(stderr, "v6-certs %s: %v\n", cmd, err)
+		}
+		return exitFor(err)
+	}
+	return 0
+}
+
+func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
+	st := &acme.Store{Root: cfg.Root}
+	ls, ps := st.List()
+	now := time.Now()
+	type row struct {
+		acme.Lineage
+		Due acme.Due `json:"due"`
+	}
+	rows := make([]row, 0, len(ls))
+	for _, l := range ls {
+		rows = append(rows, row{l, acme.DueAt(l, acme.ARICertID(l.Leaf), now)})
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"lineages": rows, "problems": ps})
+	} else {
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tEXPIRES\tPROFILE\tARI WINDOW\tRENEW AT\tNEXT CHECK\tNAMES")
+		for _, r := range rows {
+			win := "-"
+			if a := r.Meta.ARI; a != nil && a.CertID == acme.ARICertID(r.Leaf) {
+				win = a.Start.UTC().Format("2006-01-02 15:04") + " – " + a.End.UTC().Format("2006-01-02 15:04")
+			}
+			prof := r.Meta.Profile
+			if prof == "" {
+				prof = "(default)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\t%s\n", r.Name, r.NotAfter.UTC().Format("2006-01-02 15:04"), prof, win,
+				r.Due.At.UTC().Format("2006-01-02 15:04"), r.Due.Reason, r.Due.NextCheck.UTC().Format("2006-01-02 15:04"), strings.Join(r.Names, ","))
+		}
+		_ = tw.Flush()
+		for _, p := range ps {
+			fmt.Fprintf(stderr, "%s\n", p.Error())
+		}
+	}
+	if ps.HasErrors() {
+		return 1
+	}
+	return 0
+}
+
+func (o *opts) importCertbot(cfg acme.Config, stdout, stderr io.Writer) int {
+	if o.certbot == "" {
+		fmt.Fprintln(stderr, "v6-certs import: give --certbot DIR (certbot's configuration directory, usually /etc/letsencrypt)")
+		return 2
+	}
+	st := &acme.Store{Root: o.certbot}
+	opt := acme.ImportOptions{}
+	if o.webroot != "" || o.challenge != "" {
+		opt.Challenge = acme.Challenge{Type: acme.ChallengeType(o.challenge), Webroot: o.webroot}
+		if opt.Challenge.Type == "" {
+			opt.Challenge.Type = acme.HTTP01
+		}
+	}
+	outs, ps := st.ImportCertbot(opt)
+	for _, x := range outs {
+		fmt.Fprintf(stdout, "%-8s %s  %s  expires %s\n", x.Action, x.Name, strings.Join(x.Names, ","), x.NotAfter.UTC().Format(time.RFC3339))
+	}
+	for _, p := range ps {
+		fmt.Fprintf(stderr, "%s\n", p.Error())
+	}
+	if len(outs) > 0 {
+		fmt.Fprintln(stderr, "note: certbot still renews these too: disable certbot.timer or set autorenew = False in their renewal/*.conf")
+	}
+	if ps.HasErrors() {
+		return 1
+	}
+	return 0
+}
