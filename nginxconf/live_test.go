@@ -152,23 +152,35 @@ func runLive(t *testing.T, c liveCase) {
 	s.CachePath = p.CachePath()
 	s.AccessLog = p.Path("logs", "site-access.log")
 	s.Root, s.ACMEWebroot = root, webroot
-	s.HTTPPort, s.HTTPSPort = testenv.FreePort(t), testenv.FreePort(t)
 	s.Web.Port = web.Addr().(*net.TCPAddr).Port
 	s.Streaming.Port = strm[0].Addr().(*net.TCPAddr).Port
 	s.StreamingInstances = c.streaming
-	site, err := s.Bytes()
-	require.NoError(t, err)
-	p.WriteSite(t, "site", site)
-
-	v6http := net.JoinHostPort("::1", strconv.Itoa(s.HTTPPort))
-	v6https := net.JoinHostPort("::1", strconv.Itoa(s.HTTPSPort))
-	v4http := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.HTTPPort))
-	v4https := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.HTTPSPort))
-	ready := []string{v6http, v6https}
-	if s.Family == nginxconf.DualStack {
-		ready = append(ready, v4http, v4https)
+	var site []byte
+	var v6http, v6https, v4http, v4https string
+	for attempt := 1; ; attempt++ {
+		// Another test may take a port between FreePort and nginx's bind: render
+		// again with new ports then.
+		s.HTTPPort, s.HTTPSPort = testenv.FreePort(t), testenv.FreePort(t)
+		site, err = s.Bytes()
+		require.NoError(t, err)
+		p.WriteSite(t, "site", site)
+		v6http = net.JoinHostPort("::1", strconv.Itoa(s.HTTPPort))
+		v6https = net.JoinHostPort("::1", strconv.Itoa(s.HTTPSPort))
+		v4http = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.HTTPPort))
+		v4https = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.HTTPSPort))
+		ready := []string{v6http, v6https}
+		if s.Family == nginxconf.DualStack {
+			ready = append(ready, v4http, v4https)
+		}
+		_, err := p.TryStartNginx(t, ready...)
+		if err == nil {
+			break
+		}
+		if !testenv.NginxAddrInUse(err) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d lost a port race, retrying: %v", attempt, err)
 	}
-	p.StartNginx(t, ready...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("error.log:\n%s\nsite:\n%s", p.ErrorLog(), site)

@@ -151,17 +151,33 @@ func (p *NginxPrefix) sites() string {
 // ("[::1]:8443") accepts connections. nginx stops gracefully (SIGQUIT) at cleanup.
 func (p *NginxPrefix) StartNginx(t testing.TB, readyAddrs ...string) *Process {
 	t.Helper()
+	proc, err := p.TryStartNginx(t, readyAddrs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proc
+}
+
+// TryStartNginx is StartNginx returning the error instead of failing the test, so a
+// caller can render again with new ports when [NginxAddrInUse] says a port was taken
+// between [FreePort] and nginx's bind. The process, if started, is stopped at cleanup.
+func (p *NginxPrefix) TryStartNginx(t testing.TB, readyAddrs ...string) (*Process, error) {
+	t.Helper()
 	p.MustCheck(t)
 	proc := Start(t, exec.Command(p.Binary, p.args()...), syscall.SIGQUIT)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, a := range readyAddrs {
 		if err := WaitTCP(ctx, proc, a); err != nil {
-			log, _ := os.ReadFile(filepath.Join(p.Dir, "logs", "error.log"))
-			t.Fatalf("nginx not ready on %s: %v\nerror.log:\n%s", a, err, log)
+			return proc, fmt.Errorf("nginx not ready on %s: %v\nerror.log:\n%s", a, err, p.ErrorLog())
 		}
 	}
-	return proc
+	return proc, nil
+}
+
+// NginxAddrInUse reports whether err from [NginxPrefix.TryStartNginx] is a lost port race.
+func NginxAddrInUse(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Address already in use")
 }
 
 // ErrorLog returns the main error log's content so far.
