@@ -27,24 +27,9 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-type prefixes []netip.Prefix
-
-func (p *prefixes) String() string { return fmt.Sprint(*p) }
-func (p *prefixes) Set(s string) error {
-	for _, f := range strings.Split(s, ",") {
-		x, err := netip.ParsePrefix(strings.TrimSpace(f))
-		if err != nil {
-			return fmt.Errorf("%w: %v", pgsetup.ErrPrefix, err)
-		}
-		*p = append(*p, x)
-	}
-	return nil
-}
-
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var c pgsetup.Config
 	var t pgsetup.Tuning
-	var allow prefixes
 	var auth, pwFile, version, ram, storage string
 	var check, tune, jsonOut, strict, verify bool
 	fs := flag.NewFlagSet("v6-pgsetup", flag.ContinueOnError)
@@ -53,7 +38,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Role, "role", "mastodon", "role Mastodon logs in as (DB_USER)")
 	fs.StringVar(&c.Database, "database", "", "database to create, owned by the role (DB_NAME)")
 	fs.StringVar(&c.HBAPath, "hba", "", "pg_hba.conf to manage (default: the server's hba_file)")
-	fs.Var(&allow, "allow", "remote app-host prefix given scram-sha-256 (repeatable)")
+	fs.Func("allow", "remote app-host prefix given scram-sha-256 (repeatable)", func(s string) error {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		c.Allow = append(c.Allow, p)
+		return err
+	})
 	fs.StringVar(&auth, "auth", "scram-sha-256", "TCP method: scram-sha-256, peer (socket only) or trust (loopback, unsafe)")
 	fs.StringVar(&pwFile, "password-file", "", "file holding the role's password (mode 0600)")
 	fs.StringVar(&version, "mastodon", mastodon.Newest().Line(), "target Mastodon version")
@@ -96,7 +85,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "v6-pgsetup: --mastodon: %v\n", err)
 		return 2
 	}
-	c.Mastodon, c.Allow, c.Auth, c.Verify = rel, allow, pgsetup.Method(auth), verify && !check
+	c.Mastodon, c.Auth, c.Verify = rel, pgsetup.Method(auth), verify && !check
 	c.Budget.Sidekiq = []int{*sidekiq}
 	var pre report.Problems
 	if pwFile != "" {
