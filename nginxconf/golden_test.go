@@ -218,3 +218,17 @@ func TestCheckTouchesNothingOutside(t *testing.T) {
 	require.ErrorIs(t, err, nginxconf.ErrCheck)
 	assert.Contains(t, err.Error(), "key values mismatch")
 }
+
+// BenchmarkCheck measures v6-nginxgen --check: render, temporary prefix, nginx -t.
+func BenchmarkCheck(b *testing.B) {
+	testenv.Tool(b, "nginx", "nginx")
+	dir := testenv.TempDir(b)
+	cert, key := testenv.NginxSelfSignedCert(b, dir, "social.example.org")
+	s := nginxconf.Site{Domain: "social.example.org", Cert: cert, Key: key, StreamingInstances: 4,
+		HTTPPort: testenv.FreePort(b), HTTPSPort: testenv.FreePort(b)}
+	for b.Loop() {
+		if res, err := nginxconf.Check(b.Context(), s, nginxconf.CheckOptions{}); err != nil {
+			b.Fatal(err, res.Output)
+		}
+	}
+}
