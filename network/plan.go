@@ -88,7 +88,7 @@ func plan(o Options) []Step {
 	}
 	perAddr(EachAAAA, webAAAA)
 	if v6only {
-		add(Step{ID: "inbound.ipv4-refused", Group: GroupInbound, Title: "IPv4 clients find no way in (IPv6-only)", After: []string{"dns.a.web"}})
+		add(Step{ID: "inbound.ipv4-refused", Group: GroupInbound, Title: "IPv4 clients find no way in (IPv6-only)"})
 	} else {
 		perAddr(EachA, "dns.a.web")
 		add(Step{ID: "inbound.parity", Group: GroupInbound, Title: "IPv4 and IPv6 give the same answers", Required: true, After: []string{webAAAA, "dns.a.web"}})
@@ -121,7 +121,7 @@ func plan(o Options) []Step {
 // String formats a step as one line: "inbound.tls [required] per AAAA after inbound.tcp443".
 func (s Step) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s %-22s", s.Group, s.ID)
+	fmt.Fprintf(&b, "%-8s %-25s", s.Group, s.ID)
 	if s.Required {
 		b.WriteString(" required")
 	} else {
