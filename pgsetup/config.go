@@ -76,7 +76,7 @@ type Config struct {
 
 func (c Config) role() string {
 	if c.Role == "" {
-		return "mastodon"
+		return mastodon.DefaultDBUser
 	}
 	return c.Role
 }
@@ -194,7 +194,7 @@ func checkPassword(path, pw string) report.Problems {
 func (c Config) HBARules() []HBARule {
 	dbs := []string{"all"}
 	if c.Database != "" {
-		dbs = []string{c.Database, "postgres"}
+		dbs = []string{c.Database, mastodon.SetupDatabase}
 	}
 	users := []string{c.role()}
 	local := Peer

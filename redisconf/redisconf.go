@@ -108,7 +108,7 @@ type Config struct {
 
 func (c Config) port() int {
 	if c.Port == 0 {
-		return 6379
+		return mastodon.DefaultRedisPort
 	}
 	return c.Port
 }
@@ -314,7 +314,11 @@ func (c Config) Env(rel mastodon.Release) ([]EnvVar, report.Problems) {
 		return nil, ps
 	}
 	if c.UnixSocket != "" {
-		if c.Password != "" {
+		if !rel.RedisURLUnixSocket() {
+			ps.Errorf("unixsocket", ErrVersion, "Mastodon %s can't reach Redis over a unix socket; use TCP", rel)
+			return nil, ps
+		}
+		if c.Password != "" && rel.RedisURLOverridesParts() {
 			ps.Errorf("password", ErrVersion, "Mastodon can't take a password together with a unix:// REDIS_URL in every process; drop the password (the socket's mode guards it) or use TCP")
 			return nil, ps
 		}
