@@ -328,7 +328,7 @@ func (s Site) resolve() (resolved, report.Problems) {
 		ps.Errorf("streaming_instances", ErrUpstream, "streaming_instances %d must be 1-%d", n, maxStreaming)
 		n = 1
 	}
-	if n > 1 && r.rel.StreamingClusterNum() {
+	if n > 1 && r.rel.Version.Major != 0 && r.rel.StreamingClusterNum() {
 		ps.Warnf("streaming_instances", ErrUpstream, "Mastodon %s scales streaming with STREAMING_CLUSTER_NUM in one process; %d instances need %d streaming services on consecutive ports (templated units came with 4.2)", r.rel, n, n)
 	}
 	r.web = backend("web", s.Web, mastodon.DefaultWebPort, 1)
