@@ -26,6 +26,9 @@ func ParseSidekiq(s string) (Sidekiq, error) {
 	}
 	for _, q := range strings.Split(qs, ",") {
 		name, w, hasWeight := strings.Cut(q, ":")
+		if name == "" {
+			return sk, fmt.Errorf("%w: %q: an empty queue name; separate names with single commas", ErrQueue, s)
+		}
 		queue := Queue{Name: name}
 		if hasWeight {
 			n, err := strconv.Atoi(w)

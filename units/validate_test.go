@@ -141,7 +141,7 @@ func TestParseSidekiq(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Sidekiq{Queues: []Queue{{"default", 8}, {"ingress", 4}}, Concurrency: 25}, s)
 	assert.Equal(t, "default:8,ingress:4@25", s.String())
-	for _, bad := range []string{"default", "default@", "@5", "a@b@5", "default:x@5", "default@five"} {
+	for _, bad := range []string{"default", "default@", "@5", "a@b@5", "default:x@5", "default@five", ":0@0", "a,,b@1"} {
 		_, err := ParseSidekiq(bad)
 		assert.Error(t, err, bad)
 	}
