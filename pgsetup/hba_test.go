@@ -2,6 +2,7 @@ package pgsetup
 
 import (
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -373,4 +374,18 @@ func FuzzParseHBA(f *testing.F) {
 			t.Fatalf("second SetBlock changed the file:\n%s", out)
 		}
 	})
+}
+
+func TestCheckVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		num, min int
+		ok       bool
+	}{{150018, 14, true}, {140000, 14, true}, {130020, 14, false}, {90624, 12, false}, {90624, 9, true}, {90423, 9, false}, {100000, 9, true}, {90423, 0, true}} {
+		ps := CheckVersion(ServerInfo{VersionNum: tc.num, Major: tc.num / 10000, Version: fmt.Sprint(tc.num)}, tc.min, "4.5.15")
+		assert.Equal(t, !tc.ok, ps.HasErrors(), "%d vs %d", tc.num, tc.min)
+		if !tc.ok {
+			assert.ErrorIs(t, ps.Err(), ErrServerTooOld)
+		}
+	}
 }

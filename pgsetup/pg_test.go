@@ -298,3 +298,39 @@ func TestEnsureRoleNeedsSuperuser(t *testing.T) {
 	_, err = EnsureRole(ctx, conn, RoleSpec{Name: "other"}, false)
 	require.ErrorIs(t, err, ErrNotSuperuser)
 }
+
+// TestRunTrustOnRequest: trust is written only when asked for, with the warning, and
+// the role then logs in over ::1 without a password.
+func TestRunTrustOnRequest(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	ctx := testCtx(t)
+	res, err := Run(ctx, Config{DSN: pg.DSN(), Auth: Trust, NoIPv4: true, Verify: true, ServerLog: pg.Log}, false)
+	require.NoError(t, err)
+	w := res.Problems.Warnings()
+	require.Len(t, w, 1)
+	assert.ErrorIs(t, w[0], ErrTrust)
+	assert.Contains(t, w[0].Message, "without a password")
+	var vias []Via
+	for _, l := range res.Logins {
+		assert.True(t, l.OK, "%s: %v", l.Via, l.Err)
+		vias = append(vias, l.Via)
+	}
+	assert.Equal(t, []Via{ViaIPv6, ViaSocket}, vias, "no 127.0.0.1 rule on an IPv6-only host; trust admits the socket")
+	hba, _ := os.ReadFile(pg.HBAFile)
+	assert.NotContains(t, string(hba), "mastodon        127.0.0.1/32")
+}
+
+// TestApplyHBAOnlyTheServersFile: pgsetup manages only the file the server reads, since
+// it can't check any other with pg_hba_file_rules.
+func TestApplyHBAOnlyTheServersFile(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	other := pg.Dir + "/other_hba.conf"
+	require.NoError(t, os.WriteFile(other, []byte("local all all peer\n"), 0o600))
+	_, err := ApplyHBA(testCtx(t), pg.Conn(t), other, "mastodon", Config{}.HBARules(), false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not the file the server reads")
+	b, _ := os.ReadFile(other)
+	assert.Equal(t, "local all all peer\n", string(b))
+}

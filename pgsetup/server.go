@@ -25,7 +25,8 @@ import (
 
 // ServerInfo is what pgsetup reads from the live server.
 type ServerInfo struct {
-	// VersionNum is server_version_num (150010 for 15.10); Major is its major version.
+	// VersionNum is server_version_num (150010 for 15.10, 90624 for 9.6.24); Major is
+	// its first number (15, or 9 for 9.x).
 	VersionNum int `json:"version_num"`
 	Major      int `json:"major"`
 	// Version is server_version as the server prints it.
@@ -58,9 +59,6 @@ func Inspect(ctx context.Context, conn *pgx.Conn) (ServerInfo, error) {
 	}
 	s.VersionNum, _ = strconv.Atoi(vnum)
 	s.Major = s.VersionNum / 10000
-	if s.VersionNum < 100000 {
-		s.Major = s.VersionNum / 100 // 9.6 → 906
-	}
 	s.MaxConnections, _ = strconv.Atoi(maxc)
 	s.SuperuserReserved, _ = strconv.Atoi(sur)
 	s.Port, _ = strconv.Atoi(port)
@@ -79,16 +77,16 @@ func CheckVersion(s ServerInfo, min int, mastodonVersion string) report.Problems
 		ps.Infof("server_version", "Mastodon %s has no PostgreSQL minimum; the server runs %s", mastodonVersion, s.Version)
 		return ps
 	}
-	major := s.Major
-	minWant := min
+	minNum := min * 10000
 	if min == 9 { // Mastodon's "9.5"
-		minWant = 905
-		if major >= 10 {
-			major *= 100
-		}
+		minNum = 90500
 	}
-	if major < minWant {
-		ps.Errorf("server_version", ErrServerTooOld, "the server runs PostgreSQL %s; Mastodon %s needs %d or newer: upgrade PostgreSQL before installing", s.Version, mastodonVersion, min)
+	if s.VersionNum < minNum {
+		want := fmt.Sprint(min)
+		if min == 9 {
+			want = "9.5"
+		}
+		ps.Errorf("server_version", ErrServerTooOld, "the server runs PostgreSQL %s; Mastodon %s needs %s or newer: upgrade PostgreSQL before installing", s.Version, mastodonVersion, want)
 	}
 	return ps
 }
