@@ -24,7 +24,7 @@ check unbound unbound
 check dig dnsutils
 check curl curl
 check ruby ruby
-check /usr/lib/ruby/vendor_ruby/dotenv.rb ruby-dotenv
+ruby -rdotenv -e 1 >/dev/null 2>&1 || need+=(ruby-dotenv)
 check node nodejs
 check npm npm
 check runuser util-linux
