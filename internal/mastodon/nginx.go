@@ -227,8 +227,9 @@ const NginxMediaCSP = "default-src 'none'; form-action 'none'"
 //     max-age=2419200, immutable", nosniff + CSP where the release has them), all
 //     `try_files $uri =404`;
 //   - 4.6+: `^~` prefixes for /assets/ /avatars/ /emoji/ /headers/ /ocr/ /packs/
-//     /sounds/ and /system/ with the same cache headers as 4.0, served from disk
-//     (the `try_files … @mastodon` fallback is commented out upstream).
+//     /sounds/ and /system/, served from disk (the `try_files … @mastodon` fallback is
+//     commented out upstream). The survey's table gives no separate Cache-Control values
+//     for 4.6, so the 4.0 values are kept (an assumption, marked as such).
 func (r Release) NginxStaticLocations() []NginxStatic {
 	const (
 		year       = "public, max-age=31536000, immutable"
