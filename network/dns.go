@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -50,8 +49,11 @@ func ParseResolvConf(data []byte) ResolvConf {
 	return rc
 }
 
-// wellKnownIPv4 are the addresses of ipv4only.arpa (RFC 7050 section 2.2).
-var wellKnownIPv4 = [2][4]byte{{192, 0, 0, 170}, {192, 0, 0, 171}}
+// isWellKnownIPv4 reports whether v4 is an address of ipv4only.arpa (RFC 7050 section
+// 2.2): 192.0.0.170 or 192.0.0.171.
+func isWellKnownIPv4(v4 [4]byte) bool {
+	return v4 == [4]byte{192, 0, 0, 170} || v4 == [4]byte{192, 0, 0, 171}
+}
 
 // NAT64Prefixes extracts the NAT64 prefixes from the AAAA answers for ipv4only.arpa
 // (RFC 7050 section 3): each answer that embeds 192.0.0.170 or .171 at one of RFC 6052's
@@ -64,7 +66,7 @@ func NAT64Prefixes(answers []netip.Addr) []netip.Prefix {
 		}
 		b := a.As16()
 		for _, plen := range []int{96, 64, 56, 48, 40, 32} {
-			if v4, ok := ExtractIPv4(b, plen); ok && (v4 == wellKnownIPv4[0] || v4 == wellKnownIPv4[1]) {
+			if v4, ok := ExtractIPv4(b, plen); ok && isWellKnownIPv4(v4) {
 				p, err := a.Prefix(plen)
 				if err == nil && !slices.Contains(out, p) {
 					out = append(out, p)
@@ -399,12 +401,10 @@ func checkAAAAHost(ctx context.Context, r *run, c *Check) {
 	}
 }
 
-// ipv6Dial is the network name for dialing a over TCP with an explicit family.
+// tcpFamily is the network name for dialing a over TCP with an explicit family.
 func tcpFamily(a netip.Addr) string {
 	if a.Is4() || a.Is4In6() {
 		return "tcp4"
 	}
 	return "tcp6"
 }
-
-var _ = net.IPv4len

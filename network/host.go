@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -187,5 +186,4 @@ func checkResolvConf(ctx context.Context, r *run, c *Check) {
 	}
 	set(c, "answer", ans.status())
 	c.ok("nameserver %s answers (%s for %s)", usable[0], ans.status(), r.o.Domain)
-	_ = fmt.Sprint
 }

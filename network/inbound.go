@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// hostPort maps a URL's host and port onto the address under test.
+// target maps a URL's host and port onto the address under test.
 func (r *run) target(a netip.Addr, host, port string) (netip.AddrPort, error) {
 	p := 0
 	switch port {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -117,5 +116,3 @@ func checkPostgres(a netip.Addr) checkFunc {
 func hostPrefix(a netip.Addr) string {
 	return netip.PrefixFrom(a, a.BitLen()).String()
 }
-
-var _ = strconv.Itoa

@@ -88,12 +88,19 @@ const (
 	Skipped
 )
 
-var stateNames = [...]string{OK: "ok", Warn: "warn", Fail: "fail", NotChecked: "not checked", Skipped: "skipped"}
-
 // String returns "ok", "warn", "fail", "not checked" or "skipped".
 func (s State) String() string {
-	if s >= 0 && int(s) < len(stateNames) {
-		return stateNames[s]
+	switch s {
+	case OK:
+		return "ok"
+	case Warn:
+		return "warn"
+	case Fail:
+		return "fail"
+	case NotChecked:
+		return "not checked"
+	case Skipped:
+		return "skipped"
 	}
 	return fmt.Sprintf("state(%d)", int(s))
 }
@@ -103,9 +110,9 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText reads a state's name.
 func (s *State) UnmarshalText(b []byte) error {
-	for i, n := range stateNames {
-		if n == string(b) {
-			*s = State(i)
+	for st := OK; st <= Skipped; st++ {
+		if st.String() == string(b) {
+			*s = st
 			return nil
 		}
 	}
@@ -126,12 +133,19 @@ const (
 )
 
 // Groups lists the groups in ladder order.
-var groupOrder = []Group{GroupHost, GroupDNS, GroupInbound, GroupLocal, GroupOutbound, GroupMTU}
+func Groups() []Group {
+	return []Group{GroupHost, GroupDNS, GroupInbound, GroupLocal, GroupOutbound, GroupMTU}
+}
 
 // Dialer opens connections; *net.Dialer implements it. Tests and the namespace harness
 // substitute their own.
 type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// PacketListener opens packet sockets; *net.ListenConfig implements it.
+type PacketListener interface {
+	ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error)
 }
 
 // Options says what to probe. The zero value of every field but Domain has a default,
@@ -192,6 +206,9 @@ type Options struct {
 	CheckTimeout time.Duration `json:"check_timeout,omitempty"`
 	// Dialer opens every connection (DNS, HTTP, Redis, PostgreSQL). Nil: a net.Dialer.
 	Dialer Dialer `json:"-"`
+	// PacketListener opens the raw ICMPv6 socket of mtu.icmp ("ip6:ipv6-icmp", needs
+	// CAP_NET_RAW). Nil: a net.ListenConfig.
+	PacketListener PacketListener `json:"-"`
 	// Now is the clock (certificate expiry, timings). Nil: time.Now.
 	Now func() time.Time `json:"-"`
 	// Logger receives a debug line per check. Nil: discard.

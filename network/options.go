@@ -207,6 +207,9 @@ func (o Options) withDefaults() Options {
 	if o.Dialer == nil {
 		o.Dialer = &net.Dialer{}
 	}
+	if o.PacketListener == nil {
+		o.PacketListener = &net.ListenConfig{}
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}

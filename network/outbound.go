@@ -104,9 +104,6 @@ func checkReach(ctx context.Context, r *run, c *Check) {
 	}
 	var errs []string
 	for _, a := range targets {
-		if a.Is6() && len(pfx) == 0 && r.o.Family == V6Only {
-			// no prefix known: still try, the answer may be a real AAAA
-		}
 		tr := &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				return r.o.Dialer.DialContext(ctx, tcpFamily(a), netip.AddrPortFrom(a, mustPort(port)).String())

@@ -56,7 +56,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(bw, "v6-probe %s, %s, Mastodon %s, %d ms\n", web, familyWords(r.Family), r.Mastodon, r.Duration.Milliseconds())
 	fmt.Fprintf(bw, "%s\n", r.Verdict())
-	for _, g := range groupOrder {
+	for _, g := range Groups() {
 		var cs []Check
 		for _, c := range r.Checks {
 			if c.Group == g {

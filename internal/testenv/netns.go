@@ -55,6 +55,7 @@ func NetnsDelete(name string) {
 		_ = exec.Command("ip", "netns", "del", name).Run()
 	}
 	_ = os.RemoveAll(filepath.Join("/etc/netns", name))
+	_ = os.Remove("/etc/netns") // only when empty: other users' namespaces keep it
 }
 
 // NetnsPids lists the processes whose network namespace is the named one.
@@ -157,6 +158,18 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 		return err
 	})
 	return c, err
+}
+
+// ListenPacket opens a packet socket (UDP, raw ICMP) inside the namespace; with
+// DialContext it makes NetnsDialer both network.Dialer and network.PacketListener.
+func (d *NetnsDialer) ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error) {
+	var pc net.PacketConn
+	err := NetnsDo(d.Name, func() error {
+		var err error
+		pc, err = (&net.ListenConfig{}).ListenPacket(ctx, network, address)
+		return err
+	})
+	return pc, err
 }
 
 // NetnsListen opens a listener inside the namespace.
