@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-acme/lego/v5/certcrypto"
 	"github.com/go-acme/lego/v5/challenge"
@@ -563,11 +564,17 @@ func normalizeName(n string) (string, error) {
 			return "", fmt.Errorf("contains %q", r)
 		}
 	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("not valid UTF-8")
+	}
 	a, err := idnaProfile.ToASCII(s)
 	if err != nil {
 		return "", fmt.Errorf("not a valid IDNA name: %v", err)
 	}
 	a = strings.ToLower(a)
+	if again, err := idnaProfile.ToASCII(a); err != nil || again != a {
+		return "", fmt.Errorf("not a valid IDNA name: %q does not convert back", a)
+	}
 	if len(a) > 253 {
 		return "", fmt.Errorf("longer than 253 characters")
 	}

@@ -48,3 +48,15 @@ func selfSigned(t testing.TB, notBefore time.Time, life time.Duration, names ...
 		Key:   pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
 	}
 }
+
+// exampleVersion is selfSigned without a testing.TB, for examples.
+func exampleVersion(now time.Time, names ...string) acme.Version {
+	var tb fakeTB
+	return selfSigned(&tb, now, 90*24*time.Hour, names...)
+}
+
+type fakeTB struct{ testing.TB }
+
+func (fakeTB) Helper()               {}
+func (fakeTB) Errorf(string, ...any) { panic("example setup failed") }
+func (fakeTB) FailNow()              { panic("example setup failed") }

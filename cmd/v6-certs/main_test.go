@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/testenv"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "usage"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"no names", []string{"obtain", "--dir", dir}, "no names"},
+		{"invalid name", []string{"obtain", "--dir", dir, "-d", "bad_name.example"}, "names[0]"},
+		{"wildcard http-01", []string{"obtain", "--dir", dir, "-d", "*.example.org"}, "dns-01"},
+		{"webroot missing", []string{"obtain", "--dir", dir, "-d", "a.example", "--webroot", dir + "/missing"}, "webroot"},
+		{"webroot and listen", []string{"obtain", "--dir", dir, "-d", "a.example", "--webroot", dir, "--listen", "[::]:80"}, "exclude"},
+		{"bad listen", []string{"obtain", "--dir", dir, "-d", "a.example", "--listen", "::80"}, "--listen"},
+		{"unknown dns provider", []string{"obtain", "--dir", dir, "-d", "a.example", "--challenge", "dns-01", "--dns-provider", "route66"}, "route66"},
+		{"cloudflare without token", []string{"obtain", "--dir", dir, "-d", "a.example", "--challenge", "dns-01", "--dns-provider", "cloudflare"}, "CLOUDFLARE_DNS_API_TOKEN"},
+		{"http CA", []string{"obtain", "--dir", dir, "-d", "a.example", "--server", "http://ca.example/dir"}, "https://"},
+		{"staging and server", []string{"obtain", "--dir", dir, "-d", "a.example", "--staging", "--server", "https://ca.example/dir"}, "exclude"},
+		{"key type", []string{"obtain", "--dir", dir, "-d", "a.example", "--key-type", "dsa"}, "key type"},
+		{"stray argument", []string{"renew", "--dir", dir, "extra"}, "unexpected argument"},
+		{"import without dir", []string{"import"}, "--certbot"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(c.args...)
+			assert.Equal(t, 2, code, stderr)
+			assert.Contains(t, stderr, c.want)
+		})
+	}
+	// Nothing was written by any of them.
+	ents, _ := os.ReadDir(dir)
+	assert.Empty(t, ents)
+}
+
+func TestCLIAgainstPebble(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartPebble(t, testenv.PebbleOptions{})
+	dir := testenv.TempDir(t)
+	common := []string{"--dir", dir, "--server", p.DirURL, "--ca-cert", p.CAFile}
+	listen := fmt.Sprintf("[::1]:%d", p.HTTPPort)
+
+	code, out, stderr := runCLI(append([]string{"obtain", "--separate", "-d", "one.cli.test", "-d", "two.cli.test", "--listen", listen, "--profile", "tlsserver"}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "issued   one.cli.test")
+	assert.Contains(t, out, "issued   two.cli.test")
+	assert.Contains(t, out, filepath.Join(dir, "live", "one.cli.test", "fullchain.pem"))
+
+	code, out, stderr = runCLI("list", "--dir", dir, "--json")
+	require.Equal(t, 0, code, stderr)
+	var listed struct {
+		Lineages []struct {
+			Name  string
+			Names []string
+			Meta  struct{ Profile string }
+			Due   struct{ Due bool }
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &listed))
+	require.Len(t, listed.Lineages, 2)
+	assert.Equal(t, "tlsserver", listed.Lineages[0].Meta.Profile)
+	assert.False(t, listed.Lineages[0].Due.Due)
+	code, out, _ = runCLI("list", "--dir", dir)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "ARI WINDOW")
+
+	// Nothing due: quiet and successful, cron-friendly.
+	code, out, stderr = runCLI(append([]string{"renew"}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, out)
+	assert.Empty(t, stderr)
+
+	// Forced renewal runs the deploy hook once, after the check.
+	marker := filepath.Join(testenv.TempDir(t), "hook")
+	code, out, stderr = runCLI(append([]string{"renew", "--force", "--check-cmd", "true",
+		"--deploy-hook", "echo $RENEWED_DOMAINS >> " + marker}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "renewed")
+	hook, err := os.ReadFile(marker)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(hook), "\n"))
+	assert.Contains(t, string(hook), "one.cli.test")
+
+	// A failed check: exit 1, no reload.
+	code, _, stderr = runCLI(append([]string{"renew", "--force", "--check-cmd", "false", "--deploy-hook", "echo no >> " + marker}, common...)...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "check failed")
+	hook, _ = os.ReadFile(marker)
+	assert.Equal(t, 1, strings.Count(string(hook), "\n"))
+
+	// An unknown profile: exit 1, named in the message.
+	code, _, stderr = runCLI(append([]string{"obtain", "-d", "three.cli.test", "--listen", listen, "--profile", "eternal"}, common...)...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "eternal")
+}
