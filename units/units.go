@@ -189,7 +189,7 @@ type CertRenew struct {
 	OnFailure string `json:"on_failure,omitempty"`
 }
 
-// defaults holds a Deployment with every zero field resolved.
+// layoutDefaults are the paths and unit names a layout implies.
 type layoutDefaults struct {
 	kill, echo, postgres, redis string
 }
