@@ -179,7 +179,7 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 			env.Extra = append(env.Extra, envfile.Var{Key: v.Key, Value: v.Value})
 		}
 	}
-	envFile := web1.Env(envPath, env, envfile.Options{Release: rel, Rand: c.Rand})
+	envFile := web1.EnvFrom(envPath, existing, env, envfile.Options{Release: rel, Rand: c.Rand})
 	if envFile != nil {
 		if f, ok := web1.File(envPath); ok {
 			if other := web2.ExistingEnv(envPath); other != nil && !sameSecrets(other, envFile, rel) {
@@ -247,7 +247,6 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 			"streaming": {netip.AddrPortFrom(c.Web1, mastodon.DefaultStreamingPort), netip.AddrPortFrom(c.Web2, mastodon.DefaultStreamingPort)},
 		})
 		var buf bytes.Buffer
-		buf.WriteString("# " + nginxconf.Header + "\n")
 		if err := nginxconf.Print(&buf, ds); err != nil {
 			front.Problems.Errorf(bundle.SitePath, nginxconf.ErrPrint, "%v", err)
 		}
@@ -388,6 +387,8 @@ func (c cluster) nextSteps(t *bundle.Tree, rel mastodon.Release, h bundle.Host, 
 		}
 	case "front":
 		p("## The certificate, then the site\n")
+		p("The webroot must exist; copy public/ from web1 after its asset build so nginx serves the assets itself.\n")
+		code("mkdir -p "+h.Webroot(), "rsync -a web1:/home/mastodon/live/public/ "+h.Webroot()+"/")
 		code("ln -sf /"+bundle.BootstrapPath+" /etc/nginx/sites-enabled/", "nginx -t && systemctl reload nginx",
 			bundle.ShellJoin(h.CertCommand()),
 			"rm /etc/nginx/sites-enabled/"+filepath.Base(bundle.BootstrapPath),

@@ -28,6 +28,7 @@ import (
 
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/redisconf"
@@ -70,10 +71,11 @@ type Tree struct {
 	// Problems holds every problem found so far, paths prefixed with the artifact.
 	Problems report.Problems
 	files    []File
+	reported map[string]bool
 }
 
 // New returns an empty tree for the host name rooted at root.
-func New(name, root string) *Tree { return &Tree{Name: name, Root: root} }
+func New(name, root string) *Tree { return &Tree{Name: name, Root: root, reported: map[string]bool{}} }
 
 // Files returns the tree's files in the order they were added.
 func (t *Tree) Files() []File { return slices.Clone(t.files) }
@@ -137,7 +139,10 @@ func (t *Tree) ExistingEnv(p string) *envfile.File {
 	}
 	f, err := envfile.Parse(b)
 	if err != nil {
-		t.Problems.Errorf(p, ErrUnparsable, "%v", err)
+		if !t.reported[p] {
+			t.Problems.Errorf(p, ErrUnparsable, "the file already in --out does not parse, so it was left untouched: fix it by hand or move it away (%v)", err)
+		}
+		t.reported[p] = true
 		return nil
 	}
 	f.Name = path.Base(p)
@@ -154,6 +159,12 @@ func (t *Tree) Env(p string, c envfile.Config, opt envfile.Options) *envfile.Fil
 			return nil // unparsable: recorded, never overwritten
 		}
 	}
+	return t.EnvFrom(p, existing, c, opt)
+}
+
+// EnvFrom is Env starting from existing instead of the file at p (nil: a new file):
+// hosts that share one .env.production take it from whichever host still has it.
+func (t *Tree) EnvFrom(p string, existing *envfile.File, c envfile.Config, opt envfile.Options) *envfile.File {
 	var (
 		f  *envfile.File
 		ps report.Problems
@@ -161,7 +172,11 @@ func (t *Tree) Env(p string, c envfile.Config, opt envfile.Options) *envfile.Fil
 	if existing == nil {
 		f, ps = envfile.New(c, opt)
 	} else {
-		f, ps = envfile.Merge(existing, c, opt)
+		rel := opt.Release
+		if rel.Version == (mastodon.Release{}).Version {
+			rel = mastodon.Newest()
+		}
+		f, ps = envfile.Merge(existing, c.Defaults(rel), opt)
 	}
 	t.Problem(p, ps)
 	if f == nil || ps.HasErrors() {

@@ -156,9 +156,13 @@ func (h Host) Compose(t *Tree) Info {
 	info.EnvPath = h.EnvPath()
 
 	// Redis on loopback: ::1 alone on an IPv6-only host, 127.0.0.1 and ::1 otherwise.
+	// Releases before 4.2 cannot reach Redis at a bracketed IPv6 literal: they use
+	// 127.0.0.1, which exists on an IPv6-only host too.
 	info.Redis = redisconf.Config{Family: redisconf.DualStack, Port: h.RedisPort}
-	if v6only {
+	if v6only && rel.RedisURLBrackets() {
 		info.Redis.Family = redisconf.IPv6Only
+	} else if v6only {
+		t.Problems.Infof(RedisPath, "Mastodon %s cannot reach Redis over ::1: Redis binds 127.0.0.1 (and ::1 when present), Mastodon connects to 127.0.0.1", rel)
 	}
 	t.Redis(RedisPath, info.Redis)
 	redisEnv, rps := info.Redis.Env(rel)

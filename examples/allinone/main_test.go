@@ -1,0 +1,177 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/examples/internal/bundletest"
+	"github.com/v6kit/v6kit/internal/mastodon"
+)
+
+const envPath = "home/mastodon/live/.env.production"
+
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	rc, stdout, stderr := bundletest.Run(run, "--out", out)
+	require.Equal(t, 0, rc, stderr)
+	snap := bundletest.Snapshot(t, out)
+	bundletest.Golden(t, "testdata/allinone.txtar",
+		"go run ./examples/allinone --out OUT: the origin story's IPv6-only host with the example defaults.",
+		[][2]string{
+			{"stdout", strings.ReplaceAll(stdout, out, "OUT")},
+			{"stderr", stderr},
+			{"files", bundletest.List(snap)},
+			{"NEXT-STEPS.md", string(snap["NEXT-STEPS.md"].Data)},
+			{"etc/nginx/sites-available/mastodon", string(snap["etc/nginx/sites-available/mastodon"].Data)},
+			{"etc/redis/mastodon.conf", string(snap["etc/redis/mastodon.conf"].Data)},
+			{"etc/postgresql/15/main/pg_hba.mastodon-block.conf", string(snap["etc/postgresql/15/main/pg_hba.mastodon-block.conf"].Data)},
+		})
+	// the .env.production holds what the host needs, secrets generated
+	env := string(snap[envPath].Data)
+	for _, want := range []string{"LOCAL_DOMAIN=example.org\n", "WEB_DOMAIN=social.example.org\n", "REDIS_URL=redis://[::1]:6379/0\n",
+		"SMTP_SERVER=relay.example.org\n", "SMTP_PORT=25\n", "SMTP_AUTH_METHOD=none\n", "ALLOWED_PRIVATE_ADDRESSES=64:ff9b::/96\n", "DB_HOST=/var/run/postgresql\n"} {
+		assert.Contains(t, env, want)
+	}
+	secrets := bundletest.Secrets(t, filepath.Join(out, envPath))
+	for _, s := range mastodon.Newest().Secrets() {
+		assert.Contains(t, env, "\n"+s.Name+"=", "secret %s generated", s.Name)
+	}
+	pw := strings.TrimSpace(string(snap[bundle.DBPasswordPath].Data))
+	assert.Equal(t, secrets["DB_PASS"], pw, "the role's password file matches DB_PASS")
+}
+
+func TestRerunChangesNothing(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"--split"}, {"--mastodon", "4.2"}, {"--mastodon", "1.6"}} {
+		t.Run(strings.Join(append([]string{"defaults"}, args...), " "), func(t *testing.T) {
+			t.Parallel()
+			out := t.TempDir()
+			rc, _, stderr := bundletest.Run(run, append([]string{"--out", out}, args...)...)
+			require.Equal(t, 0, rc, stderr)
+			first := bundletest.Snapshot(t, out)
+			rc, stdout, stderr := bundletest.Run(run, append([]string{"--out", out}, args...)...)
+			require.Equal(t, 0, rc, stderr)
+			bundletest.RequireSame(t, first, bundletest.Snapshot(t, out))
+			assert.NotContains(t, stdout, "written")
+		})
+	}
+}
+
+func TestSecretsSurviveAChange(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	rc, _, stderr := bundletest.Run(run, "--out", out)
+	require.Equal(t, 0, rc, stderr)
+	before := bundletest.Secrets(t, filepath.Join(out, envPath))
+	pw, err := os.ReadFile(filepath.Join(out, bundle.DBPasswordPath))
+	require.NoError(t, err)
+
+	// an admin edit outside v6kit's keys survives too
+	f, err := os.OpenFile(filepath.Join(out, envPath), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("# added by the admin\nSINGLE_USER_MODE=true\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	rc, stdout, stderr := bundletest.Run(run, "--out", out, "--smtp-server", "relay2.example.org", "--split")
+	require.Equal(t, 0, rc, stderr)
+	assert.Contains(t, stdout, "written   0600 "+envPath)
+	assert.Contains(t, stdout, "backup of the previous content")
+	assert.Equal(t, before, bundletest.Secrets(t, filepath.Join(out, envPath)), "no secret changed")
+	pw2, err := os.ReadFile(filepath.Join(out, bundle.DBPasswordPath))
+	require.NoError(t, err)
+	assert.Equal(t, string(pw), string(pw2))
+	env, err := os.ReadFile(filepath.Join(out, envPath))
+	require.NoError(t, err)
+	assert.Contains(t, string(env), "SMTP_SERVER=relay2.example.org\n")
+	assert.Contains(t, string(env), "# added by the admin\nSINGLE_USER_MODE=true\n")
+	units, err := filepath.Glob(filepath.Join(out, bundle.UnitDir, "mastodon-sidekiq-*.service"))
+	require.NoError(t, err)
+	assert.Len(t, units, 4, "the split set")
+}
+
+func TestBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args []string
+		rc   int
+		want []string
+	}{
+		{"bad domains and port at once", []string{"--domain", "exa mple.org", "--web-domain", "social;evil", "--smtp-port", "70000"}, 1,
+			[]string{"LOCAL_DOMAIN", "WEB_DOMAIN", "SMTP_PORT", "nothing was written"}},
+		{"unknown version", []string{"--mastodon", "9.9"}, 1, []string{"mastodon", "nothing was written"}},
+		{"newline in the relay", []string{"--smtp-server", "relay\nBIND=0.0.0.0"}, 1, []string{"SMTP_SERVER", "nothing was written"}},
+		{"relative home", []string{"--home", "home/mastodon"}, 1, []string{"nothing was written"}},
+		{"bad nginx version", []string{"--nginx-version", "0.9"}, 1, []string{"nginx", "nothing was written"}},
+		{"budget over max_connections", []string{"--max-connections", "20"}, 1, []string{"max_connections", "nothing was written"}},
+		{"bad NAT64 prefix", []string{"--nat64", "64:ff9b::"}, 2, []string{"nat64"}},
+		{"no --out", nil, 2, []string{"usage"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "site")
+			args := c.args
+			if c.name != "no --out" {
+				args = append([]string{"--out", out}, args...)
+			}
+			rc, stdout, stderr := bundletest.Run(run, args...)
+			require.Equal(t, c.rc, rc, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			for _, w := range c.want {
+				assert.Contains(t, stderr, w)
+			}
+			_, err := os.Stat(out)
+			assert.True(t, os.IsNotExist(err), "nothing may be written, not even --out")
+		})
+	}
+}
+
+func TestUnparsableEnvIsKept(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	bad := []byte("LOCAL_DOMAIN=example.org\nDB_PASS=\"unterminated\nSECRET_KEY_BASE=abc\n")
+	require.NoError(t, os.MkdirAll(filepath.Join(out, filepath.Dir(envPath)), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(out, envPath), bad, 0o600))
+	rc, _, stderr := bundletest.Run(run, "--out", out)
+	require.Equal(t, 1, rc)
+	assert.Contains(t, stderr, "does not parse")
+	got, err := os.ReadFile(filepath.Join(out, envPath))
+	require.NoError(t, err)
+	assert.Equal(t, string(bad), string(got), "a file we cannot parse is never overwritten")
+	assert.Equal(t, []string{envPath}, keys(bundletest.Snapshot(t, out)), "nothing else was written")
+}
+
+func TestRealValidators(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"--split", "--mastodon", "4.2"}} {
+		t.Run(strings.Join(append([]string{"defaults"}, args...), " "), func(t *testing.T) {
+			t.Parallel()
+			out := t.TempDir()
+			rc, _, stderr := bundletest.Run(run, append([]string{"--out", out}, args...)...)
+			require.Equal(t, 0, rc, stderr)
+			rel := mastodon.Newest()
+			if len(args) > 0 {
+				rel = mastodon.MustLookup("4.2")
+			}
+			h := example
+			cert, key := h.CertPaths()
+			bundletest.Validate(t, out, rel, [][2]string{{cert, key}}, h.CertNames()...)
+		})
+	}
+}
+
+func keys(m map[string]bundletest.Entry) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
