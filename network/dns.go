@@ -246,6 +246,10 @@ func checkAAAA(name string) checkFunc {
 			return
 		}
 		set(c, "resolver", srv.String())
+		// ask for ipv4only.arpa at the same time: a DNS64 resolver's prefix tells a
+		// synthesized AAAA from the site's own
+		pfxc := make(chan []netip.Prefix, 1)
+		go func() { pfxc <- r.dns64Prefixes(ctx, srv) }()
 		ans, err := r.query(ctx, srv, name, dns.TypeAAAA)
 		if err != nil {
 			hint := "check that the resolver " + srv.String() + " (" + from + ") answers over the network"
@@ -284,7 +288,7 @@ func checkAAAA(name string) checkFunc {
 		}
 		// A DNS64 resolver synthesizes an AAAA for a name that has only an A record: such
 		// answers are not the site's own IPv6 address.
-		if pfx := r.dns64Prefixes(ctx, srv); len(pfx) > 0 {
+		if pfx := <-pfxc; len(pfx) > 0 {
 			var own []netip.Addr
 			for _, a := range real {
 				if !inAny(pfx, a) {

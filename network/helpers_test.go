@@ -1,7 +1,6 @@
 package network_test
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -156,8 +155,11 @@ func streamingStub() http.Handler {
 		}
 		defer c.Close()
 		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
+		// one text frame, then a close frame, as a stream would start and end
+		msg := `{"event":"update","payload":"{}"}`
+		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
+		_, _ = brw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
 		_ = brw.Flush()
-		_, _ = bufio.NewReader(c).Peek(1) // hold until the client goes
 	})
 	return mux
 }

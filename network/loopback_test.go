@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -41,7 +43,7 @@ type loopConfig struct {
 	aRecord bool
 }
 
-func dnsServer(t *testing.T, records map[string][]dns.RR) netip.AddrPort {
+func dnsServer(t testing.TB, records map[string][]dns.RR) netip.AddrPort {
 	t.Helper()
 	pc, err := net.ListenPacket("udp6", "[::1]:0")
 	require.NoError(t, err)
@@ -67,7 +69,7 @@ func dnsServer(t *testing.T, records map[string][]dns.RR) netip.AddrPort {
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
-func listen6(t *testing.T) (net.Listener, uint16) {
+func listen6(t testing.TB) (net.Listener, uint16) {
 	t.Helper()
 	l, err := net.Listen("tcp6", "[::1]:0")
 	require.NoError(t, err)
@@ -75,7 +77,7 @@ func listen6(t *testing.T) (net.Listener, uint16) {
 	return l, uint16(l.Addr().(*net.TCPAddr).Port)
 }
 
-func newLoopSite(t *testing.T, cfg loopConfig) *loopSite {
+func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 	t.Helper()
 	s := &loopSite{domain: "social.example.net", pki: newPKI(t, t.TempDir())}
 	aaaa, _ := dns.NewRR(s.domain + ". 60 IN AAAA ::1")
@@ -132,7 +134,7 @@ func newLoopSite(t *testing.T, cfg loopConfig) *loopSite {
 			puma.ServeHTTP(w, r)
 		})
 	}
-	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}}
 	go func() { _ = srv.ServeTLS(tl, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })

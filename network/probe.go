@@ -181,8 +181,46 @@ func (r *run) launch(ctx context.Context, n *node) {
 	}()
 }
 
+// runNode runs one check. A step whose prerequisites did not pass is Skipped. Per-address
+// steps run speculatively, at the same time as their prerequisites (TCP, TLS on the same
+// address), and their result is discarded in favour of Skipped if a prerequisite fails:
+// the wall time of a probe is then its DNS lookup plus its slowest check, not the sum of
+// the chain. Other steps wait, since they read facts their prerequisites produce.
 func (r *run) runNode(ctx context.Context, n *node) {
-	// prerequisites
+	cctx, cancel := context.WithTimeout(ctx, r.o.CheckTimeout)
+	defer cancel()
+	gate := make(chan string, 1)
+	go func() { gate <- r.waitPrereqs(n, cancel) }()
+	if n.step.PerAddr == NoAddr {
+		if msg := <-gate; msg != "" {
+			r.skip(n, msg)
+			return
+		}
+		gate <- ""
+	}
+	c := n.check
+	c.Started = r.o.Now()
+	if fn := checkFor(n.step.ID); fn == nil {
+		c.State = NotChecked
+		c.Detail = "no implementation for " + n.step.ID
+	} else {
+		fn(cctx, r, &c)
+	}
+	if c.State == NotChecked && c.Detail == "" {
+		c.Detail = "not checked"
+	}
+	c.Duration = r.o.Now().Sub(c.Started)
+	if msg := <-gate; msg != "" {
+		r.skip(n, msg)
+		return
+	}
+	n.check = c
+	r.o.Logger.Debug("check", "id", c.ID, "state", c.State.String(), "duration", c.Duration, "detail", c.Detail)
+}
+
+// waitPrereqs waits for n's prerequisites and returns why n is skipped ("" to run it);
+// on a failed prerequisite it cancels n's context at once.
+func (r *run) waitPrereqs(n *node, cancel context.CancelFunc) string {
 	for _, dep := range n.step.After {
 		id := dep
 		if n.step.PerAddr != NoAddr && !strings.HasPrefix(dep, "dns.") {
@@ -195,28 +233,19 @@ func (r *run) runNode(ctx context.Context, n *node) {
 		}
 		<-d.done
 		if !d.check.Passed() {
-			n.check.State = Skipped
-			n.check.Detail = fmt.Sprintf("skipped: %s did not pass (%s)", id, d.check.State)
-			n.check.Started = r.o.Now()
-			return
+			cancel()
+			return fmt.Sprintf("skipped: %s did not pass (%s)", id, d.check.State)
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.o.CheckTimeout)
-	defer cancel()
-	fn := checkFor(n.step.ID)
+	return ""
+}
+
+func (r *run) skip(n *node, msg string) {
+	n.check.State = Skipped
+	n.check.Detail = msg
 	n.check.Started = r.o.Now()
-	c := &n.check
-	if fn == nil {
-		c.State = NotChecked
-		c.Detail = "no implementation for " + n.step.ID
-	} else {
-		fn(cctx, r, c)
-	}
-	if c.State == NotChecked && c.Detail == "" {
-		c.Detail = "not checked"
-	}
-	c.Duration = r.o.Now().Sub(c.Started)
-	r.o.Logger.Debug("check", "id", c.ID, "state", c.State.String(), "duration", c.Duration, "detail", c.Detail)
+	n.check.Values = nil
+	r.o.Logger.Debug("check", "id", n.check.ID, "state", "skipped", "detail", msg)
 }
 
 // result returns a finished check's copy; it waits for it.

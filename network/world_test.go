@@ -47,7 +47,7 @@ func sAddr(last byte) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
-func newProbeWorld(t *testing.T) *probeWorld {
+func newProbeWorld(t testing.TB) *probeWorld {
 	testenv.WorldTools(t)
 	nginx := testenv.Tool(t, "nginx", "nginx")
 	w := testenv.NewWorld(t, testenv.WorldOptions{})
