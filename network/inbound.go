@@ -227,8 +227,8 @@ func checkTLS(ctx context.Context, r *run, c *Check) {
 	}
 	set(c, "verify", "ok")
 	if days < 14 {
-		c.warn("renew now: the certificate expires in "+strconv.Itoa(days)+" days; check the renewal timer",
-			"%s, valid for %s, expires in %d days", tlsVersionName(st.Version), r.o.WebDomain, days)
+		c.warn("renew now: the certificate expires in "+plural(days, "day")+"; check the renewal timer",
+			"%s, valid for %s, expires in %s", tlsVersionName(st.Version), r.o.WebDomain, plural(days, "day"))
 		return
 	}
 	c.ok("%s, chain and name valid for %s, %d days left", tlsVersionName(st.Version), r.o.WebDomain, days)
@@ -565,4 +565,11 @@ func checkParity(ctx context.Context, r *run, c *Check) {
 		return
 	}
 	c.ok("same answers over %s and %s", v6[0], v4[0])
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
 }
