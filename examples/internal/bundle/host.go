@@ -279,9 +279,10 @@ func portList(p int) []int {
 func (h Host) renewArgs() []string {
 	var args []string
 	if h.letsEncrypt() != acme.DefaultRoot {
-		args = append(args, "--root", h.letsEncrypt())
+		args = append(args, "--dir", h.letsEncrypt())
 	}
-	return args
+	// after a renewal: nginx -t, then systemctl reload nginx
+	return append(args, "--reload-nginx")
 }
 
 // CertCommand is the `v6-certs obtain` command line for the host's certificate: one
@@ -289,7 +290,7 @@ func (h Host) renewArgs() []string {
 func (h Host) CertCommand() []string {
 	cmd := []string{"v6-certs", "obtain"}
 	if h.letsEncrypt() != acme.DefaultRoot {
-		cmd = append(cmd, "--root", h.letsEncrypt())
+		cmd = append(cmd, "--dir", h.letsEncrypt())
 	}
 	if h.ACMEServer != "" {
 		cmd = append(cmd, "--server", h.ACMEServer)
