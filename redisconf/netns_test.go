@@ -51,6 +51,8 @@ func TestDualStackStartsWithoutIPv6(t *testing.T) {
 				}
 				select {
 				case <-p.Done():
+					b, _ = os.ReadFile(log) // what it wrote before exiting
+					text = string(b)
 					assert.False(t, tc.starts, "exited:\n%s%s", text, p.Output.String())
 					assert.Contains(t, text, "Cannot assign requested address")
 					return
