@@ -334,3 +334,18 @@ func TestApplyHBAOnlyTheServersFile(t *testing.T) {
 	b, _ := os.ReadFile(other)
 	assert.Equal(t, "local all all peer\n", string(b))
 }
+
+// TestRunFindsCollectorLog: without ServerLog, Run reads the logging collector's file
+// (pg_current_logfile) to tell the matched pg_hba lines.
+func TestRunFindsCollectorLog(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, "logging_collector=on", "log_directory=log")
+	res, err := Run(testCtx(t), Config{DSN: pg.DSN(), Password: testPassword, Verify: true}, false)
+	require.NoError(t, err)
+	require.Len(t, res.Logins, 2)
+	for _, l := range res.Logins {
+		assert.True(t, l.OK, "%v", l.Err)
+		assert.Equal(t, "scram-sha-256", l.Method)
+		assert.Positive(t, l.HBALine)
+	}
+}

@@ -472,6 +472,9 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 		if !res.Server.LogConnections {
 			res.Problems.Infof("log_connections", "log_connections is off: the matched pg_hba.conf lines can't be told")
 		}
+		if c.ServerLog == "" {
+			c.ServerLog = currentLogfile(ctx, conn)
+		}
 		via, note := c.verifyVia()
 		if note != "" {
 			res.Problems.Infof("verify", "%s", note)
@@ -489,6 +492,24 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// currentLogfile is the server's log file when a logging collector writes one and it is
+// readable from here (pgsetup runs on the database host), else "".
+func currentLogfile(ctx context.Context, conn *pgx.Conn) string {
+	var name, dataDir *string
+	if err := conn.QueryRow(ctx, `SELECT pg_current_logfile('stderr'), current_setting('data_directory')`).Scan(&name, &dataDir); err != nil || name == nil || dataDir == nil {
+		return ""
+	}
+	p := *name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(*dataDir, p)
+	}
+	if f, err := os.Open(p); err == nil {
+		f.Close()
+		return p
+	}
+	return ""
 }
 
 // verifyVia lists the logins that can work from this process: TCP unless the rules are

@@ -299,7 +299,8 @@ func (c Config) WriteFile(name string) (fsutil.Result, error) {
 	return r, nil
 }
 
-// EnvVar is one .env.production entry.
+// EnvVar is one .env.production entry. It has the fields of envfile.Var, so
+// envfile.Var(e) converts it for envfile.Config.Extra.
 type EnvVar struct {
 	Key, Value string
 }

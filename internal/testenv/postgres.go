@@ -152,7 +152,10 @@ func initTemplate() (string, error) {
 // free port with listen_addresses=127.0.0.1,::1, log_connections=on and no fsync; it is
 // stopped (SIGINT, fast shutdown) and removed at cleanup. The superuser "postgres" logs
 // in with [PostgresSuperPassword] (scram-sha-256 everywhere, as initdb -A sets it).
-func StartPostgres(t testing.TB) *Postgres {
+//
+// settings ("name=value") are passed as -c after the defaults, so they override them
+// (for example "logging_collector=on"; Log then holds only the collector's start-up lines).
+func StartPostgres(t testing.TB, settings ...string) *Postgres {
 	t.Helper()
 	Tool(t, "initdb", "postgresql-15", PostgresBinDir)
 	Tool(t, "postgres", "postgresql-15", PostgresBinDir)
@@ -182,6 +185,9 @@ func StartPostgres(t testing.TB) *Postgres {
 			"-c", "shared_buffers=16MB")
 		if err != nil {
 			Unavailable(t, "%v", err)
+		}
+		for _, kv := range settings {
+			cmd.Args = append(cmd.Args, "-c", kv)
 		}
 		cmd.Stdout, cmd.Stderr = logf, logf
 		p.Proc = Start(t, cmd, syscall.SIGINT)
