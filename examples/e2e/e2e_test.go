@@ -1,0 +1,528 @@
+// Package e2e proves the examples end to end: it renders examples/allinone (and
+// examples/dualstack) for a test domain with the real command, then, in an IPv6-only
+// world of network namespaces with NAT64 and DNS64, issues the certificate from Pebble
+// with the acme package over IPv6 through the rendered nginx's webroot location, serves
+// the rendered site with the real nginx, runs stub puma and streaming servers where
+// the rendered units bind them, starts Redis and PostgreSQL with the rendered settings
+// and role, probes the site with the network package from the IPv6-only client and on
+// the server, and renews the certificate (forced) while a client keeps requesting:
+// no request may fail.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/unit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/acme"
+	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/network"
+	"github.com/v6kit/v6kit/nginxconf"
+	"github.com/v6kit/v6kit/pgsetup"
+)
+
+// childEnv carries a probe for the test binary re-executed inside a namespace, so the
+// probe sees that namespace's addresses, routes and resolv.conf as v6-probe would.
+const childEnv = "V6KIT_E2E_PROBE_CHILD"
+
+type childSpec struct {
+	Options  network.Options `json:"options"`
+	Mastodon string          `json:"mastodon"`
+	CAFile   string          `json:"ca_file"`
+	// Secrets are not in Options' JSON.
+	PostgresPassword string `json:"postgres_password"`
+	RedisPassword    string `json:"redis_password"`
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		os.Exit(probeChild(spec))
+	}
+	os.Exit(testenv.PostgresMain(m))
+}
+
+func probeChild(spec string) int {
+	var s childSpec
+	if err := json.Unmarshal([]byte(spec), &s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	s.Options.Release = mastodon.MustLookup(s.Mastodon)
+	s.Options.PostgresPassword, s.Options.RedisPassword = s.PostgresPassword, s.RedisPassword
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	s.Options.RootCAs = pool
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := network.Probe(ctx, s.Options)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(rep)
+	return 0
+}
+
+var buildOnce sync.Map // example name → *built
+
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildExample builds examples/NAME once per test binary.
+func buildExample(t *testing.T, name string) string {
+	t.Helper()
+	v, _ := buildOnce.LoadOrStore(name, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "v6k-e2e-bin-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", b.path, "github.com/v6kit/v6kit/examples/"+name)
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", name, err, out)
+		}
+	})
+	require.NoError(t, b.err)
+	return b.path
+}
+
+type scenario struct {
+	example   string
+	family    bundle.Family
+	local     string // label under the world's zone
+	web       string // "" when WEB_DOMAIN = LOCAL_DOMAIN
+	mastodon  string
+	netFamily network.Family
+}
+
+func TestAllInOne(t *testing.T) {
+	t.Parallel()
+	runScenario(t, scenario{example: "allinone", family: bundle.IPv6Only, local: "example", web: "social.example", netFamily: network.V6Only})
+}
+
+func TestDualStack(t *testing.T) {
+	t.Parallel()
+	runScenario(t, scenario{example: "dualstack", family: bundle.DualStack, local: "mastodon", netFamily: network.DualStack})
+}
+
+func runScenario(t *testing.T, sc scenario) {
+	start := time.Now()
+	testenv.WorldTools(t)
+	nginxBin := testenv.Tool(t, "nginx", "nginx")
+	_ = nginxBin
+	bin := buildExample(t, sc.example)
+	w := testenv.NewWorld(t, testenv.WorldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	local := sc.local + "." + w.Zone
+	web := local
+	if sc.web != "" {
+		web = sc.web + "." + w.Zone
+	}
+	var v4 netip.Addr
+	records := []string{sc.local + " AAAA " + w.ServerAddr.String()}
+	if sc.web != "" {
+		records = append(records, sc.web+" AAAA "+w.ServerAddr.String())
+	}
+	if sc.family == bundle.DualStack {
+		var err error
+		v4, err = w.E2EDualStack()
+		require.NoError(t, err)
+		records = append(records, sc.local+" A "+v4.String())
+	}
+	require.NoError(t, w.AddRecords(records...))
+
+	// The world's hosts share the root filesystem: the host's paths live in a temp dir.
+	root := testenv.TempDir(t)
+	home := filepath.Join(root, "home/mastodon")
+	le := filepath.Join(root, "etc/letsencrypt")
+	require.NoError(t, os.MkdirAll(filepath.Join(home, "live/public"), 0o755))
+	pebble := w.StartE2EPebble(t, w.Client, w.ClientAddr, w.ServerAddr, v4, w.Server)
+
+	// 1. Render the example with the real command.
+	out := filepath.Join(root, "site")
+	args := []string{"--out", out, "--domain", local, "--email", "admin@" + local, "--home", home, "--letsencrypt", le,
+		"--acme-server", pebble.DirURL, "--nginx-cache", filepath.Join(root, "cache")}
+	if sc.web != "" {
+		args = append(args, "--web-domain", web)
+	}
+	if sc.family == bundle.IPv6Only {
+		args = append(args, "--nat64", w.NAT64Prefix.String())
+	}
+	renderStart := time.Now()
+	cmdOut, err := exec.Command(bin, args...).CombinedOutput()
+	require.NoError(t, err, "%s", cmdOut)
+	t.Logf("%s rendered in %v:\n%s", sc.example, time.Since(renderStart), cmdOut)
+	read := func(p string) []byte {
+		b, err := os.ReadFile(filepath.Join(out, p))
+		require.NoError(t, err)
+		return b
+	}
+	rel := mastodon.Newest()
+	envPath := strings.TrimPrefix(filepath.Join(home, "live/.env.production"), "/")
+	env, err := envfile.Parse(read(envPath))
+	require.NoError(t, err)
+	dbPass, _ := env.Get("DB_PASS")
+
+	// 2. nginx in the server namespace with the rendered port-80 server alone, as
+	// NEXT-STEPS.md says, then the certificate over IPv6 through its webroot location.
+	px := testenv.NewNginxPrefix(t)
+	px.WriteSite(t, "bootstrap", read(bundle.BootstrapPath))
+	srv80 := netip.AddrPortFrom(w.ServerAddr, 80).String()
+	srv443 := netip.AddrPortFrom(w.ServerAddr, 443).String()
+	ngx := w.StartE2ENginx(t, w.Server, px, srv80)
+	reloads := atomic.Int32{}
+	hup := reloaderFunc(func(ctx context.Context) error {
+		reloads.Add(1)
+		return ngx.Cmd.Process.Signal(syscall.SIGHUP)
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pebble.CAPEM)
+	acmeHTTP := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		DialContext: w.Dialer(w.Server).DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	h := bundle.Host{LocalDomain: local, WebDomain: web, LetsEncrypt: le, Home: home}
+	client, err := acme.New(acme.Config{
+		Root: le, Server: pebble.DirURL, HTTPClient: acmeHTTP, Email: "admin@" + local,
+		Challenge: acme.Challenge{Type: acme.HTTP01, Webroot: h.Webroot()},
+		Deploy:    acme.Deploy{Check: px.CheckArgv(w.Server), Reloader: hup},
+	})
+	require.NoError(t, err)
+	obtainStart := time.Now()
+	rep, err := client.Obtain(ctx, acme.Request{Names: h.CertNames(), CertName: web})
+	require.NoError(t, err, "obtain")
+	require.Equal(t, acme.Issued, rep.Outcomes[0].Action)
+	t.Logf("certificate issued over IPv6 through the webroot in %v", time.Since(obtainStart))
+
+	// 3. The full rendered site replaces the bootstrap server (reload), with the
+	// certificate just issued at the paths it names.
+	require.NoError(t, os.Remove(px.Path("sites", "bootstrap.conf")))
+	px.WriteSite(t, "mastodon", read(bundle.SitePath))
+	px.MustCheckIn(t, w, w.Server)
+	require.NoError(t, ngx.Cmd.Process.Signal(syscall.SIGHUP))
+	require.NoError(t, w.WaitTCPFrom(ctx, w.Client, ngx, srv443))
+
+	// 4. Stub puma and streaming where the rendered units bind them.
+	webBind, streamBinds := unitBinds(t, read(bundle.UnitDir+"/mastodon-web.service"), read(bundle.UnitDir+"/mastodon-streaming@.service"), read(bundle.SitePath))
+	serve(t, w, webBind, mastodonStub(local, rel.String()))
+	for _, b := range streamBinds {
+		serve(t, w, b, streamingStub())
+	}
+
+	// 5. Redis with the rendered snippet, PostgreSQL with the rendered pg_hba block and
+	// the role and database pgsetup makes, both in the server namespace.
+	w.StartE2ERedis(t, w.Server, filepath.Join(out, bundle.RedisPath))
+	var pg *testenv.Postgres
+	require.NoError(t, w.Do(w.Server, func() error { pg = testenv.StartPostgres(t); return nil }))
+	conn := pg.Conn(t)
+	block, err := pgsetup.ParseHBA(read(bundle.HBABlockPath))
+	require.NoError(t, err)
+	rules, _ := block.Rules()
+	hres, err := pgsetup.ApplyHBA(ctx, conn, pg.HBAFile, "mastodon", rules, false)
+	require.NoError(t, err, "the rendered pg_hba block")
+	require.True(t, hres.Changed)
+	_, err = pgsetup.EnsureRole(ctx, conn, pgsetup.RoleSpec{Name: "mastodon", Password: dbPass}, false)
+	require.NoError(t, err)
+	_, err = pgsetup.EnsureDatabase(ctx, conn, "mastodon_production", "mastodon", false)
+	require.NoError(t, err)
+
+	// 6. Probe: from the IPv6-only client (inbound), and on the server (local services,
+	// outbound through NAT64 to the IPv4-only peer).
+	caFile := filepath.Join(root, "roots.pem")
+	require.NoError(t, os.WriteFile(caFile, pebble.Roots(t), 0o644))
+	opts := network.Options{Domain: local, WebDomain: web, Family: sc.netFamily, Resolver: netip.AddrPortFrom(w.DNS64, 53), CheckTimeout: 10 * time.Second}
+	fromClient := probe(t, w, w.Client, opts, caFile)
+	requireAllPass(t, fromClient)
+	if sc.family == bundle.IPv6Only {
+		c, ok := fromClient.Find("inbound.ipv4-refused")
+		require.True(t, ok)
+		assert.Equal(t, network.OK, c.State, c.Detail)
+		// and nothing answers IPv4 on the server itself: nginx listens on [::] only
+		_, err := w.Dialer(w.Server).DialContext(ctx, "tcp4", "127.0.0.1:443")
+		require.Error(t, err, "IPv4 must be refused on an IPv6-only host")
+	} else {
+		c, ok := fromClient.Find("inbound.parity")
+		require.True(t, ok)
+		assert.Equal(t, network.OK, c.State, c.Detail)
+	}
+	allowed, _ := env.Config()
+	serverOpts := opts
+	serverOpts.Local, serverOpts.Outbound = true, true
+	serverOpts.OutboundURL = "http://" + w.PeerName + "/whoami"
+	serverOpts.AllowedPrivateAddresses = allowed.AllowedPrivateAddresses
+	serverOpts.WebBind = webBind
+	serverOpts.StreamingBind = streamBinds[0]
+	serverOpts.RedisPort = 6379
+	serverOpts.PostgresPort = uint16(pg.Port)
+	serverOpts.PostgresUser, serverOpts.PostgresPassword, serverOpts.PostgresDatabase = "mastodon", dbPass, "mastodon_production"
+	onServer := probe(t, w, w.Server, serverOpts, caFile)
+	requireAllPass(t, onServer)
+	reach, ok := onServer.Find("outbound.reach")
+	require.True(t, ok)
+	assert.Equal(t, network.OK, reach.State, reach.Detail)
+
+	// 7. Forced renewal while a client keeps requesting over IPv6: no request fails and
+	// the served certificate changes.
+	before := servedSerial(t, w, web, w.ServerAddr, pool, caFile)
+	var reqs, fails atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl := httpsClient(w, web, w.ServerAddr, caFile)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := cl.Get("https://" + web + "/health")
+			reqs.Add(1)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				fails.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	renewStart := time.Now()
+	rrep, err := client.Renew(ctx, acme.RenewOptions{Force: true})
+	require.NoError(t, err, "renew")
+	require.True(t, rrep.Changed && rrep.Deployed, "renewed and deployed: %+v", rrep)
+	renewTook := time.Since(renewStart)
+	// keep requesting until the new certificate is served, and a little longer
+	deadline := time.Now().Add(30 * time.Second)
+	after := before
+	for after == before && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		after = servedSerial(t, w, web, w.ServerAddr, pool, caFile)
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	<-done
+	assert.NotEqual(t, before, after, "nginx serves the renewed certificate")
+	assert.Zero(t, fails.Load(), "requests failed during the renewal (first: %v)", firstErr.Load())
+	assert.Greater(t, reqs.Load(), int64(10))
+	t.Logf("%s end to end in %v (renewal %v, %d requests during it, %d failed, %d reloads)",
+		sc.example, time.Since(start), renewTook, reqs.Load(), fails.Load(), reloads.Load())
+}
+
+type reloaderFunc func(ctx context.Context) error
+
+func (f reloaderFunc) Reload(ctx context.Context) error { return f(ctx) }
+
+func requireAllPass(t *testing.T, rep *network.Report) {
+	t.Helper()
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	require.True(t, rep.OK(), "probe failed:\n%s", text.String())
+	for _, c := range rep.Checks {
+		if c.Required {
+			assert.Contains(t, []network.State{network.OK, network.Warn}, c.State, "%s: %s", c.ID, c.Detail)
+		}
+	}
+	t.Logf("probe:\n%s", text.String())
+}
+
+func probe(t *testing.T, w *testenv.World, node string, o network.Options, caFile string) *network.Report {
+	t.Helper()
+	spec, err := json.Marshal(childSpec{Options: o, Mastodon: mastodon.Newest().String(), CAFile: caFile,
+		PostgresPassword: o.PostgresPassword, RedisPassword: o.RedisPassword})
+	require.NoError(t, err)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := w.Command(ctx, node, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "probe in %s: %s", node, stderr.String())
+	var rep network.Report
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep), stdout.String())
+	return &rep
+}
+
+// unitBinds reads where puma and the streaming instances listen from the rendered units
+// (BIND, PORT; the dist default 127.0.0.1 when BIND is absent) and, for streaming, the
+// instance ports from the rendered nginx upstream.
+func unitBinds(t *testing.T, webUnit, streamUnit, site []byte) (netip.AddrPort, []netip.AddrPort) {
+	t.Helper()
+	envOf := func(b []byte) map[string]string {
+		opts, err := unit.DeserializeOptions(bytes.NewReader(b))
+		require.NoError(t, err)
+		m := map[string]string{}
+		for _, o := range opts {
+			if o.Section == "Service" && o.Name == "Environment" {
+				k, v, _ := strings.Cut(strings.Trim(o.Value, `"`), "=")
+				m[k] = v
+			}
+		}
+		return m
+	}
+	addr := func(bind string) netip.Addr {
+		if bind == "" {
+			return netip.MustParseAddr("127.0.0.1")
+		}
+		a, err := netip.ParseAddr(strings.Trim(bind, "[]"))
+		require.NoError(t, err, "BIND=%s", bind)
+		return a
+	}
+	we := envOf(webUnit)
+	port, err := strconv.Atoi(we["PORT"])
+	require.NoError(t, err)
+	webBind := netip.AddrPortFrom(addr(we["BIND"]), uint16(port))
+	se := envOf(streamUnit)
+	require.Equal(t, "%i", se["PORT"], "streaming instances take their port from the instance name")
+	ds, err := nginxconf.Parse(site)
+	require.NoError(t, err)
+	var binds []netip.AddrPort
+	for _, d := range ds {
+		if d.Name == "upstream" && len(d.Args) == 1 {
+			for _, s := range d.Block {
+				if s.Name != "server" {
+					continue
+				}
+				ap, err := netip.ParseAddrPort(s.Args[0])
+				require.NoError(t, err)
+				switch d.Args[0] {
+				case "backend":
+					require.Equal(t, webBind, ap, "nginx proxies to where the web unit binds")
+				case "streaming":
+					binds = append(binds, netip.AddrPortFrom(addr(se["BIND"]), ap.Port()))
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, binds)
+	return webBind, binds
+}
+
+func serve(t *testing.T, w *testenv.World, ap netip.AddrPort, h http.Handler) {
+	t.Helper()
+	l, err := w.Listen(w.Server, "tcp", ap.String())
+	require.NoError(t, err)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+func httpsClient(w *testenv.World, name string, addr netip.Addr, caFile string) *http.Client {
+	pem, _ := os.ReadFile(caFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	d := w.Dialer(w.Client)
+	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: name},
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			_, port, _ := net.SplitHostPort(a)
+			return d.DialContext(ctx, "tcp6", net.JoinHostPort(addr.String(), port))
+		},
+	}}
+}
+
+func servedSerial(t *testing.T, w *testenv.World, name string, addr netip.Addr, _ *x509.CertPool, caFile string) string {
+	t.Helper()
+	cl := httpsClient(w, name, addr, caFile)
+	resp, err := cl.Get("https://" + name + "/health")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return resp.TLS.PeerCertificates[0].SerialNumber.String()
+}
+
+func mastodonStub(localDomain, version string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
+	mux.HandleFunc("/api/v2/instance", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"domain": localDomain, "version": version, "title": "stub"})
+	})
+	mux.HandleFunc("/.well-known/webfinger", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jrd+json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"subject": r.URL.Query().Get("resource")})
+	})
+	mux.HandleFunc("/.well-known/host-meta", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xrd+xml")
+		fmt.Fprintf(w, `<?xml version="1.0"?><XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0"><Link rel="lrdd" template="https://%s/.well-known/webfinger?resource={uri}"/></XRD>`, r.Host)
+	})
+	mux.HandleFunc("/.well-known/nodeinfo", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"links":[{"rel":"http://nodeinfo.diaspora.software/ns/schema/2.0","href":"https://%s/nodeinfo/2.0"}]}`, r.Host)
+	})
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<!doctype html><title>stub</title>")
+		fmt.Fprint(w, strings.Repeat("<p>landing page padding, as Mastodon's is tens of kilobytes</p>\n", 1200))
+	})
+	return mux
+}
+
+func streamingStub() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/streaming/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
+	mux.HandleFunc("/api/v1/streaming", func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Sec-WebSocket-Key")
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+			http.Error(w, "websocket upgrade required", http.StatusBadRequest)
+			return
+		}
+		h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
+		msg := `{"event":"update","payload":"{}"}`
+		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
+		_, _ = brw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
+		_ = brw.Flush()
+	})
+	return mux
+}
