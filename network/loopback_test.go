@@ -41,6 +41,9 @@ type loopConfig struct {
 	hang    bool         // the TLS port accepts and never answers
 	noHSTS  bool
 	aRecord bool
+	dual    bool         // also listen on 127.0.0.1 (same ports) and publish an A record
+	v4Front http.Handler // with dual: what IPv4 clients get instead of the site
+	split   bool         // LOCAL_DOMAIN example.net redirects /.well-known/ to WEB_DOMAIN
 }
 
 func dnsServer(t testing.TB, records map[string][]dns.RR) netip.AddrPort {
@@ -77,27 +80,61 @@ func listen6(t testing.TB) (net.Listener, uint16) {
 	return l, uint16(l.Addr().(*net.TCPAddr).Port)
 }
 
+// listenBoth listens on the same free port on [::1] and 127.0.0.1.
+func listenBoth(t testing.TB) (net.Listener, net.Listener) {
+	t.Helper()
+	for range 20 {
+		p := testenv.FreePort(t)
+		l6, err := net.Listen("tcp6", fmt.Sprintf("[::1]:%d", p))
+		if err != nil {
+			continue
+		}
+		l4, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			l6.Close()
+			continue
+		}
+		t.Cleanup(func() { l6.Close(); l4.Close() })
+		return l6, l4
+	}
+	t.Fatal("no port free on both [::1] and 127.0.0.1")
+	return nil, nil
+}
+
 func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 	t.Helper()
 	s := &loopSite{domain: "social.example.net", pki: newPKI(t, t.TempDir())}
 	aaaa, _ := dns.NewRR(s.domain + ". 60 IN AAAA ::1")
 	s.records = map[string][]dns.RR{s.domain + ".": {aaaa}}
-	if cfg.aRecord {
+	if cfg.split {
+		local, _ := dns.NewRR("example.net. 60 IN AAAA ::1")
+		s.records["example.net."] = []dns.RR{local}
+	}
+	if cfg.aRecord || cfg.dual {
 		a, _ := dns.NewRR(s.domain + ". 60 IN A 127.0.0.1")
 		s.records[s.domain+"."] = append(s.records[s.domain+"."], a)
 	}
 	s.dnsAddr = dnsServer(t, s.records)
 
-	hl, hp := listen6(t)
-	s.httpPort = hp
+	var hl, tl, hl4, tl4 net.Listener
+	if cfg.dual {
+		hl, hl4 = listenBoth(t)
+		tl, tl4 = listenBoth(t)
+		s.httpPort = uint16(hl.Addr().(*net.TCPAddr).Port)
+		s.tlsPort = uint16(tl.Addr().(*net.TCPAddr).Port)
+	} else {
+		hl, s.httpPort = listen6(t)
+		tl, s.tlsPort = listen6(t)
+	}
 	redirect := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://"+hostOnly(r.Host, s.domain)+r.URL.RequestURI(), http.StatusMovedPermanently)
 	})}
 	go func() { _ = redirect.Serve(hl) }()
+	if hl4 != nil {
+		go func() { _ = redirect.Serve(hl4) }()
+	}
 	t.Cleanup(func() { _ = redirect.Close() })
 
-	tl, tp := listen6(t)
-	s.tlsPort = tp
 	if cfg.hang {
 		go func() {
 			for {
@@ -118,7 +155,7 @@ func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 	case "expired":
 		cert, _, _ = s.pki.issue(t, "leaf", now.Add(-90*24*time.Hour), now.Add(-24*time.Hour), s.domain)
 	default:
-		cert, _, _ = s.pki.issue(t, "leaf", now.Add(-time.Hour), now.Add(90*24*time.Hour), s.domain)
+		cert, _, _ = s.pki.issue(t, "leaf", now.Add(-time.Hour), now.Add(90*24*time.Hour), s.domain, "example.net")
 	}
 	front := cfg.front
 	if front == nil {
@@ -126,6 +163,14 @@ func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 		front = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !cfg.noHSTS {
 				w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+			}
+			if cfg.split && hostOnly(r.Host, "") == "example.net" {
+				if strings.HasPrefix(r.URL.Path, "/.well-known/") {
+					http.Redirect(w, r, "https://"+s.domain+r.URL.RequestURI(), http.StatusMovedPermanently)
+					return
+				}
+				http.NotFound(w, r)
+				return
 			}
 			if strings.HasPrefix(r.URL.Path, "/api/v1/streaming") {
 				streaming.ServeHTTP(w, r)
@@ -137,6 +182,14 @@ func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}}
 	go func() { _ = srv.ServeTLS(tl, "", "") }()
+	if tl4 != nil {
+		srv4 := srv
+		if cfg.v4Front != nil {
+			srv4 = &http.Server{Handler: cfg.v4Front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog, TLSConfig: srv.TLSConfig.Clone()}
+			t.Cleanup(func() { _ = srv4.Close() })
+		}
+		go func() { _ = srv4.ServeTLS(tl4, "", "") }()
+	}
 	t.Cleanup(func() { _ = srv.Close() })
 	return s
 }
@@ -335,4 +388,55 @@ func TestLoopbackLocal(t *testing.T) {
 	c, _ = rep.Find("local.redis@127.0.0.1")
 	assert.Equal(t, network.Fail, c.State)
 	assert.Contains(t, c.Hint, "REDIS_PASSWORD")
+}
+
+// TestLoopbackDualStack probes a dual-stack site over both families: every per-address
+// check runs once per AAAA and once per A, and the parity check compares them.
+func TestLoopbackDualStack(t *testing.T) {
+	t.Parallel()
+	s := newLoopSite(t, loopConfig{dual: true})
+	o := s.options()
+	o.Family = network.DualStack
+	rep := probeLoop(t, o, 30*time.Second)
+	require.True(t, rep.OK(), rep.Verdict())
+	for _, id := range []string{"dns.a.web", "inbound.tls@127.0.0.1", "inbound.websocket@127.0.0.1", "inbound.health@::1", "inbound.parity"} {
+		c, ok := rep.Find(id)
+		require.True(t, ok, id)
+		assert.Equal(t, network.OK, c.State, "%s: %s", id, c.Detail)
+	}
+	_, ok := rep.Find("mtu.transfer@127.0.0.1")
+	assert.False(t, ok, "the path MTU checks are IPv6 only")
+
+	// IPv4 clients get something else: parity fails and names the checks that differ
+	s = newLoopSite(t, loopConfig{dual: true, v4Front: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r)
+	})})
+	o = s.options()
+	o.Family = network.DualStack
+	rep = probeLoop(t, o, 30*time.Second)
+	c, _ := rep.Find("inbound.parity")
+	require.Equal(t, network.Fail, c.State)
+	assert.Contains(t, c.Detail, "inbound.health: IPv6 ok 200, IPv4 fail 404")
+	assert.Contains(t, c.Hint, "listen [::]:PORT and listen PORT")
+	h, _ := rep.Find("inbound.health@::1")
+	assert.Equal(t, network.OK, h.State)
+}
+
+// TestLoopbackSplitDomain: LOCAL_DOMAIN (example.net) differs from WEB_DOMAIN and
+// redirects /.well-known/ there; the federation checks follow the redirect.
+func TestLoopbackSplitDomain(t *testing.T) {
+	t.Parallel()
+	s := newLoopSite(t, loopConfig{split: true})
+	o := s.options()
+	o.Domain, o.WebDomain = "example.net", s.domain
+	rep := probeLoop(t, o, 30*time.Second)
+	c, _ := rep.Find("inbound.webfinger@::1")
+	assert.Equal(t, network.OK, c.State, c.Detail)
+	assert.Contains(t, c.Values["final_url"], "https://social.example.net/.well-known/webfinger?resource=acct%3Aexample.net%40example.net")
+	_, ok := rep.Find("dns.aaaa.web")
+	assert.True(t, ok)
+	i, _ := rep.Find("inbound.instance@::1")
+	assert.Equal(t, network.Warn, i.State, "the stub calls itself by WEB_DOMAIN: a LOCAL_DOMAIN mismatch is reported")
+	assert.Contains(t, i.Hint, "LOCAL_DOMAIN")
+	require.True(t, rep.OK(), rep.Verdict())
 }
