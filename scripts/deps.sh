@@ -28,6 +28,9 @@ ruby -rdotenv -e 1 >/dev/null 2>&1 || need+=(ruby-dotenv)
 check node nodejs
 check npm npm
 check runuser util-linux
+check sysctl procps
+check unshare util-linux
+check nft nftables
 if [ "${1:-}" = "--bench" ]; then
   check certbot certbot
   check lego lego
