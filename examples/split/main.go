@@ -363,7 +363,8 @@ func (c cluster) nextSteps(t *bundle.Tree, rel mastodon.Release, h bundle.Host, 
 	switch t.Name {
 	case "db1":
 		allow := []string{"v6-pgsetup", "--role", pg.Role, "--database", pg.Database, "--password-file", "/" + bundle.DBPasswordPath,
-			"--mastodon", rel.Line(), "--no-ipv4", "--allow", c.AppPrefix.String(), "--web-workers", "2",
+			"--mastodon", rel.Line(), "--no-ipv4", "--allow", c.AppPrefix.String(), "--web-workers", "4", // 2 hosts × 2 workers: v6-pgsetup counts one web host
+
 			"--streaming", "2", "--sidekiq", strconv.Itoa(sum(pg.Budget.Sidekiq))}
 		p("## PostgreSQL: role, database, pg_hba.conf (the app prefix with scram-sha-256)\n")
 		code("systemctl restart postgresql", bundle.ShellJoin(allow))

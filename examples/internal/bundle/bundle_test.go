@@ -1,0 +1,137 @@
+package bundle
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/pgsetup"
+)
+
+func TestAddRefusesBadPaths(t *testing.T) {
+	t.Parallel()
+	tr := New("h", t.TempDir())
+	for _, p := range []string{"", "/etc/passwd", "../escape", "a/../../b", "a//b", "a\nb", `a\b`} {
+		tr.Add(File{Path: p, Data: []byte("x")})
+	}
+	tr.Add(File{Path: "ok", Data: []byte("x")})
+	tr.Add(File{Path: "ok", Data: []byte("y")})
+	assert.Len(t, tr.Files(), 1)
+	assert.Len(t, tr.Problems.Errors(), 8)
+	assert.True(t, errors.Is(tr.Problems.Err(), ErrPath))
+	assert.True(t, errors.Is(tr.Problems.Err(), ErrDuplicate))
+	_, err := Write(tr)
+	require.Error(t, err)
+	entries, _ := os.ReadDir(tr.Root)
+	assert.Empty(t, entries, "nothing written")
+}
+
+func TestWriteNothingWhenAnyTreeHasAnError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := New("good", filepath.Join(dir, "good"))
+	good.Add(File{Path: "a", Data: []byte("a")})
+	bad := New("bad", filepath.Join(dir, "bad"))
+	bad.Add(File{Path: "/abs", Data: []byte("b")})
+	_, err := Write(good, bad)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bad")
+	_, statErr := os.Stat(filepath.Join(dir, "good"))
+	assert.True(t, os.IsNotExist(statErr), "the good tree is not written either")
+}
+
+func TestHBAMergesIntoExistingFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	existing := "# Debian's defaults\nlocal   all             postgres                                peer\nlocal   all             all                                     peer\nhost    all             all             127.0.0.1/32            scram-sha-256\n"
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, PGDir), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, HBAPath), []byte(existing), 0o640))
+	c := pgsetup.Config{Role: "mastodon", Database: "mastodon_production", NoIPv4: true, Mastodon: mastodon.Newest(),
+		Allow: []netip.Prefix{netip.MustParsePrefix("fd7a:6b69:7400:10::/64")}}
+	tr := New("", dir)
+	rules := tr.HBA(HBAPath, HBABlockPath, c)
+	require.NoError(t, tr.Problems.Err())
+	require.NotEmpty(t, rules)
+	_, hasBlock := tr.File(HBABlockPath)
+	assert.False(t, hasBlock, "the block goes into the existing file, not beside it")
+	f, ok := tr.File(HBAPath)
+	require.True(t, ok)
+	got := string(f.Data)
+	assert.Contains(t, got, "local   all             postgres                                peer\n", "admin lines kept")
+	assert.Contains(t, got, "# BEGIN v6kit pgsetup: mastodon")
+	assert.Contains(t, got, "fd7a:6b69:7400:10::/64")
+	// the block sits before the first rule that would match the same connections
+	assert.Less(t, strings.Index(got, "# BEGIN"), strings.Index(got, "local   all             all"))
+	_, err := Write(tr)
+	require.NoError(t, err)
+	// a second render finds its own block and changes nothing
+	tr2 := New("", dir)
+	tr2.HBA(HBAPath, HBABlockPath, c)
+	f2, _ := tr2.File(HBAPath)
+	assert.Equal(t, got, string(f2.Data))
+}
+
+func TestUnparsableHBAIsNeverOverwritten(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := []byte("host all all not-an-address scram-sha-256 extra junk \"unterminated\n")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, PGDir), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, HBAPath), bad, 0o640))
+	tr := New("", dir)
+	tr.HBA(HBAPath, HBABlockPath, pgsetup.Config{Mastodon: mastodon.Newest()})
+	require.Error(t, tr.Problems.Err())
+	assert.True(t, errors.Is(tr.Problems.Err(), ErrUnparsable))
+	_, err := Write(tr)
+	require.Error(t, err)
+	got, _ := os.ReadFile(filepath.Join(dir, HBAPath))
+	assert.Equal(t, bad, got)
+}
+
+func TestShellQuote(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"plain":           "plain",
+		"/etc/x.conf":     "/etc/x.conf",
+		"":                "''",
+		"two words":       "'two words'",
+		"it's":            `'it'\''s'`,
+		"$(rm -rf /)":     "'$(rm -rf /)'",
+		"a;b":             "'a;b'",
+		"[::1]:443":       "[::1]:443",
+		"64:ff9b::/96":    "64:ff9b::/96",
+		"https://x/dir?a": "'https://x/dir?a'",
+	} {
+		assert.Equal(t, want, ShellQuote(in), in)
+	}
+}
+
+func FuzzShellQuote(f *testing.F) {
+	for _, s := range []string{"", "a", "it's", "$(x)", "a b\nc", "'''"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q := ShellQuote(s)
+		// either bare safe characters, or one single-quoted word whose only way out is '\''
+		if strings.HasPrefix(q, "'") {
+			inner := strings.TrimSuffix(strings.TrimPrefix(q, "'"), "'")
+			if strings.ReplaceAll(inner, `'\''`, "'") != s {
+				t.Fatalf("ShellQuote(%q) = %q does not round-trip", s, q)
+			}
+			if strings.Contains(strings.ReplaceAll(inner, `'\''`, ""), "'") {
+				t.Fatalf("ShellQuote(%q) = %q leaves a bare quote", s, q)
+			}
+			return
+		}
+		if q != s || bytes.ContainsAny([]byte(s), " \t\n'\"$`;&|<>(){}*?!#~\\") {
+			t.Fatalf("ShellQuote(%q) = %q left unsafe characters bare", s, q)
+		}
+	})
+}
