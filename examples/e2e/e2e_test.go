@@ -146,8 +146,12 @@ func TestDualStack(t *testing.T) {
 func runScenario(t *testing.T, sc scenario) {
 	start := time.Now()
 	testenv.WorldTools(t)
-	nginxBin := testenv.Tool(t, "nginx", "nginx")
-	_ = nginxBin
+	// Every tool is looked up here, on the test goroutine: PostgreSQL starts inside the
+	// server namespace (w.Do), where a skip or fatal could not end the test cleanly.
+	testenv.Tool(t, "nginx", "nginx")
+	testenv.Tool(t, "redis-server", "redis-server")
+	testenv.Tool(t, "initdb", "postgresql-15", testenv.PostgresBinDir)
+	testenv.Tool(t, "postgres", "postgresql-15", testenv.PostgresBinDir)
 	bin := buildExample(t, sc.example)
 	w := testenv.NewWorld(t, testenv.WorldOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
