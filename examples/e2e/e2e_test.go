@@ -17,6 +17,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/unit"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -187,7 +189,7 @@ func runScenario(t *testing.T, sc scenario) {
 	// 1. Render the example with the real command.
 	out := filepath.Join(root, "site")
 	args := []string{"--out", out, "--domain", local, "--email", "admin@" + local, "--home", home, "--letsencrypt", le,
-		"--acme-server", pebble.DirURL, "--nginx-cache", filepath.Join(root, "cache")}
+		"--acme-server", pebble.DirURL, "--nginx-cache", filepath.Join(root, "cache"), "--ram", "1GiB"}
 	if sc.web != "" {
 		args = append(args, "--web-domain", web)
 	}
@@ -269,6 +271,7 @@ func runScenario(t *testing.T, sc scenario) {
 	require.NoError(t, err)
 	_, err = pgsetup.EnsureDatabase(ctx, conn, "mastodon_production", "mastodon", false)
 	require.NoError(t, err)
+	applyTuning(ctx, t, conn, pg, filepath.Join(out, bundle.TuningPath))
 
 	// 6. Probe: from the IPv6-only client (inbound), and on the server (local services,
 	// outbound through NAT64 to the IPv4-only peer).
@@ -381,6 +384,46 @@ func parityRace(rep *network.Report) bool {
 	c, ok := rep.Find("inbound.parity")
 	return ok && c.State == network.Fail && (strings.Contains(c.Detail, "IPv6 ok ,") || strings.Contains(c.Detail, "IPv4 ok ;") ||
 		strings.HasSuffix(c.Detail, "IPv4 ok "))
+}
+
+// applyTuning includes the rendered tuning snippet in the running cluster's
+// postgresql.conf and reloads: the server itself parses every line (pg_file_settings
+// has no error), the settings a reload can change take effect, and the others wait for
+// a restart (the test cluster keeps its small shared_buffers from the command line).
+func applyTuning(ctx context.Context, t *testing.T, conn *pgx.Conn, pg *testenv.Postgres, snippet string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(pg.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "\ninclude '%s'\n", snippet)
+	require.NoError(t, errors.Join(err, f.Close()))
+	_, err = conn.Exec(ctx, "SELECT pg_reload_conf()")
+	require.NoError(t, err)
+	rows, err := conn.Query(ctx, `SELECT f.name, f.setting, f.error, s.context FROM pg_file_settings f
+		JOIN pg_settings s ON s.name = f.name WHERE f.sourcefile = $1`, snippet)
+	require.NoError(t, err)
+	n := 0
+	for rows.Next() {
+		var name, setting, context string
+		var perr *string
+		require.NoError(t, rows.Scan(&name, &setting, &perr, &context))
+		if perr != nil && context == "postmaster" && *perr == "setting could not be applied" {
+			continue // needs a restart, which the running test cluster does not get
+		}
+		assert.Nil(t, perr, "PostgreSQL rejects %s = %s from the rendered snippet: %v", name, setting, perr)
+		n++
+	}
+	require.NoError(t, rows.Err())
+	require.Greater(t, n, 8, "the server read and applied the rendered snippet")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var v string
+		require.NoError(t, conn.QueryRow(ctx, "SHOW random_page_cost").Scan(&v))
+		if v == "1.1" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "random_page_cost from the snippet not applied after reload: %s", v)
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 type reloaderFunc func(ctx context.Context) error
