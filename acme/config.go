@@ -122,9 +122,6 @@ const (
 	RSA4096 KeyType = "rsa4096"
 )
 
-// KeyTypes lists the accepted key types.
-var KeyTypes = []KeyType{EC256, EC384, RSA2048, RSA3072, RSA4096}
-
 func (k KeyType) orDefault() KeyType {
 	if k == "" {
 		return EC256

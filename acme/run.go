@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -345,24 +346,37 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		due      Due
 		repaired bool
 	}
-	var items []*item
-	for _, n := range names {
+	// Scan every lineage in parallel: local reads only.
+	scanned := make([]*item, len(names))
+	failed := make([]error, len(names))
+	pool(2*runtime.GOMAXPROCS(0), len(names), func(i int) {
+		n := names[i]
 		repaired, err := c.store.Repair(n)
 		if err != nil {
-			rep.add(Outcome{Name: n, Err: err})
-			continue
+			failed[i] = err
+			return
 		}
 		l, err := c.store.Load(n)
-		if err == nil && repaired {
-			rep.Changed = true
-			c.cfg.logger().Info("completed an interrupted switch", "lineage", n, "version", l.Version)
-		}
 		if err != nil {
-			rep.add(Outcome{Name: n, Err: err})
-			continue
+			failed[i] = err
+			return
+		}
+		if repaired {
+			c.cfg.logger().Info("completed an interrupted switch", "lineage", n, "version", l.Version)
 		}
 		it := &item{l: l, id: ARICertID(l.Leaf), repaired: repaired}
 		it.due = DueAt(l, it.id, now)
+		scanned[i] = it
+	})
+	var items []*item
+	for i, it := range scanned {
+		if failed[i] != nil {
+			rep.add(Outcome{Name: names[i], Err: failed[i]})
+			continue
+		}
+		if it.repaired {
+			rep.Changed = true
+		}
 		items = append(items, it)
 	}
 	ss := c.newSessions()

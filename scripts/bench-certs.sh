@@ -65,9 +65,14 @@ v6()    { local d=$1; shift; "$W/bin/v6-certs" "$1" --dir "$d" --server "$DIR" -
 v6iss() { local d=$1; shift; v6 "$d" obtain --listen "[::1]:$HP" --separate $(printf -- '-d %s ' "$@"); }
 export -f cb cbiss lg v6 v6iss
 
-timed() { local label=$1; shift
-  /usr/bin/time -f '%e %U %S %M' -a -o "$W/times/$label" bash -c '"$@"' _ "$@" >>"$W/logs/$label.log" 2>&1 \
+# timed LABEL CMD…: wall from EPOCHREALTIME (µs), CPU and peak RSS from GNU time.
+timed() { local label=$1; shift; local t0 t1 e u s m
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f '%e %U %S %M' -o "$W/times/.last" bash -c '"$@"' _ "$@" >>"$W/logs/$label.log" 2>&1 \
     || { echo "FAILED: $label (see $W/logs/$label.log)" >&2; tail -5 "$W/logs/$label.log" >&2; exit 1; }
+  t1=$EPOCHREALTIME
+  read -r e u s m < "$W/times/.last"
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b-a}') $u $s $m" >> "$W/times/$label"
 }
 # med LABEL FIELD: median of wall (1), cpu (2) or rss MB (3)
 med() { awk -v f="$2" '{ v = (f==1) ? $1 : (f==2) ? $2+$3 : $4/1024; a[NR]=v }
@@ -136,9 +141,9 @@ grep -c "not yet due" "$W/logs/certbot_renewN.log" >/dev/null || true
 row() { # label certbot lego v6
   local cw lw vw
   cw=$(med "$2" 1); lw=$(med "$3" 1); vw=$(med "$4" 1)
-  printf '| %s | %.2f s, %.2f s CPU, %.0f MB | %.2f s, %.2f s CPU, %.0f MB | **%.3f s**, %.3f s CPU, %.0f MB | %.1fx | %.1fx |\n' "$1" \
+  printf '| %s | %.3f s, %.2f s CPU, %.0f MB | %.3f s, %.2f s CPU, %.0f MB | **%.3f s**, %.2f s CPU, %.0f MB | %.0fx | %.0fx |\n' "$1" \
     "$cw" "$(med "$2" 2)" "$(med "$2" 3)" "$lw" "$(med "$3" 2)" "$(med "$3" 3)" "$vw" "$(med "$4" 2)" "$(med "$4" 3)" \
-    "$(awk -v a="$cw" -v b="$vw" 'BEGIN{print a/b}')" "$(awk -v a="$lw" -v b="$vw" 'BEGIN{print a/b}')"
+    "$(awk -v a="$cw" -v b="$vw" 'BEGIN{print (b>0)?a/b:0}')" "$(awk -v a="$lw" -v b="$vw" 'BEGIN{print (b>0)?a/b:0}')"
 }
 echo
 echo "Medians, wall / CPU (user+sys) / peak RSS; real HTTP-01 over [::1] against Pebble $(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2); certbot $(dpkg-query -W -f '${Version}' certbot 2>/dev/null || certbot --version 2>&1), lego $(dpkg-query -W -f '${Version}' lego 2>/dev/null || echo '?'); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)."
