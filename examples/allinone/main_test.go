@@ -49,7 +49,11 @@ func TestGolden(t *testing.T) {
 
 func TestRerunChangesNothing(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"--split"}, {"--mastodon", "4.2"}, {"--mastodon", "1.6"}} {
+	cases := [][]string{nil, {"--split"}}
+	for _, line := range mastodon.Lines() {
+		cases = append(cases, []string{"--mastodon", line})
+	}
+	for _, args := range cases {
 		t.Run(strings.Join(append([]string{"defaults"}, args...), " "), func(t *testing.T) {
 			t.Parallel()
 			out := t.TempDir()
@@ -151,16 +155,17 @@ func TestUnparsableEnvIsKept(t *testing.T) {
 
 func TestRealValidators(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"--split", "--mastodon", "4.2"}} {
+	for _, c := range []struct {
+		line string
+		args []string
+	}{{mastodon.Newest().Line(), nil}, {"4.2", []string{"--split", "--mastodon", "4.2"}}, {"3.5", []string{"--mastodon", "3.5"}}, {"1.6", []string{"--mastodon", "1.6"}}} {
+		args := c.args
 		t.Run(strings.Join(append([]string{"defaults"}, args...), " "), func(t *testing.T) {
 			t.Parallel()
 			out := t.TempDir()
 			rc, _, stderr := bundletest.Run(run, append([]string{"--out", out}, args...)...)
 			require.Equal(t, 0, rc, stderr)
-			rel := mastodon.Newest()
-			if len(args) > 0 {
-				rel = mastodon.MustLookup("4.2")
-			}
+			rel := mastodon.MustLookup(c.line)
 			h := example
 			cert, key := h.CertPaths()
 			bundletest.Validate(t, out, rel, [][2]string{{cert, key}}, h.CertNames()...)

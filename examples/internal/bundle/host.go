@@ -3,11 +3,11 @@ package bundle
 import (
 	"bytes"
 	"cmp"
-	"fmt"
 	"io"
 	"net/netip"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/v6kit/v6kit/acme"
@@ -191,7 +191,11 @@ func (h Host) Compose(t *Tree) Info {
 		case "REDIS_HOST":
 			env.Redis.Host = v.Value
 		case "REDIS_PORT":
-			fmt.Sscan(v.Value, &env.Redis.Port)
+			port, err := strconv.Atoi(v.Value)
+			if err != nil {
+				t.Problems.Errorf(RedisPath, envfile.ErrPort, "REDIS_PORT %q from redisconf: %v", v.Value, err)
+			}
+			env.Redis.Port = port
 		default:
 			env.Extra = append(env.Extra, envfile.Var{Key: v.Key, Value: v.Value})
 		}
