@@ -545,6 +545,7 @@ func checkParity(ctx context.Context, r *run, c *Check) {
 	}
 	r.result(src6)
 	r.result("dns.a.web")
+	r.waitExpanded()
 	v6, v4 := r.getAddrs(src6), r.getAddrs("dns.a.web")
 	if len(v6) == 0 || len(v4) == 0 {
 		c.State = NotChecked

@@ -179,15 +179,17 @@ func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 			puma.ServeHTTP(w, r)
 		})
 	}
-	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0),
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}}
+	tlsCfg := func() *tls.Config {
+		return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	}
+	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0), TLSConfig: tlsCfg()}
+	srv4 := srv
+	if tl4 != nil && cfg.v4Front != nil {
+		srv4 = &http.Server{Handler: cfg.v4Front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0), TLSConfig: tlsCfg()}
+		t.Cleanup(func() { _ = srv4.Close() })
+	}
 	go func() { _ = srv.ServeTLS(tl, "", "") }()
 	if tl4 != nil {
-		srv4 := srv
-		if cfg.v4Front != nil {
-			srv4 = &http.Server{Handler: cfg.v4Front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog, TLSConfig: srv.TLSConfig.Clone()}
-			t.Cleanup(func() { _ = srv4.Close() })
-		}
 		go func() { _ = srv4.ServeTLS(tl4, "", "") }()
 	}
 	t.Cleanup(func() { _ = srv.Close() })

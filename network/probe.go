@@ -61,11 +61,16 @@ type run struct {
 	hostAddrs []netip.Addr
 	addrs     map[string][]netip.Addr // DNS step ID → answers
 	nat64     []netip.Prefix          // from resolv.conf's resolver
+	expanded  [3]chan struct{}        // by AddrSource: closed once its per-address nodes exist
 	resolvers []netip.AddrPort        // resolv.conf nameservers
 }
 
 func newRun(o Options, steps []Step) *run {
 	r := &run{o: o, steps: steps, nodes: map[string]*node{}, addrs: map[string][]netip.Addr{}}
+	for i := range r.expanded {
+		r.expanded[i] = make(chan struct{})
+	}
+	close(r.expanded[NoAddr])
 	return r
 }
 
@@ -98,6 +103,7 @@ func (r *run) execute(ctx context.Context) {
 	for _, src := range []AddrSource{EachAAAA, EachA} {
 		srcStep := r.sourceStep(src)
 		if srcStep == "" {
+			close(r.expanded[src])
 			continue
 		}
 		r.wg.Add(1)
@@ -125,6 +131,7 @@ func (r *run) sourceStep(src AddrSource) string {
 }
 
 func (r *run) expand(ctx context.Context, src AddrSource, srcStep string) {
+	defer close(r.expanded[src])
 	srcNode := r.node(srcStep)
 	if srcNode == nil {
 		return
@@ -155,6 +162,14 @@ func (r *run) expand(ctx context.Context, src AddrSource, srcStep string) {
 	r.mu.Unlock()
 	for _, n := range fresh {
 		r.launch(ctx, n)
+	}
+}
+
+// waitExpanded waits until the per-address checks of every source exist, so that
+// results can be looked up by ID.
+func (r *run) waitExpanded() {
+	for _, ch := range r.expanded {
+		<-ch
 	}
 }
 
