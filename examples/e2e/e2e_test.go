@@ -227,15 +227,32 @@ func runScenario(t *testing.T, sc scenario) {
 	pool.AppendCertsFromPEM(pebble.CAPEM)
 	acmeHTTP := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		DialContext: w.Dialer(w.Server).DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	h := bundle.Host{LocalDomain: local, WebDomain: web, LetsEncrypt: le, Home: home}
+	// The renewal timer's service renews this directory and reloads nginx.
+	renewOpts, err := unit.DeserializeOptions(bytes.NewReader(read(bundle.UnitDir + "/v6-certs-renew.service")))
+	require.NoError(t, err)
+	var execStart string
+	for _, o := range renewOpts {
+		if o.Section == "Service" && o.Name == "ExecStart" {
+			execStart = o.Value
+		}
+	}
+	assert.Equal(t, "/usr/local/bin/v6-certs renew --dir "+le+" --reload-nginx", execStart)
+	read(bundle.UnitDir + "/v6-certs-renew.timer")
+
+	// The certificate command the example printed is what the acme package runs here
+	// (v6-certs is a thin CLI over the same Config and Request).
+	cc := certCommand(t, string(cmdOut))
+	require.Equal(t, le, cc.dir)
+	require.Equal(t, pebble.DirURL, cc.server)
+	require.Equal(t, filepath.Join(home, "live/public"), cc.webroot, "the webroot is the site's root")
 	client, err := acme.New(acme.Config{
-		Root: le, Server: pebble.DirURL, HTTPClient: acmeHTTP, Email: "admin@" + local,
-		Challenge: acme.Challenge{Type: acme.HTTP01, Webroot: h.Webroot()},
+		Root: cc.dir, Server: cc.server, HTTPClient: acmeHTTP, Email: cc.email,
+		Challenge: acme.Challenge{Type: acme.HTTP01, Webroot: cc.webroot},
 		Deploy:    acme.Deploy{Check: px.CheckArgv(w.Server), Reloader: hup},
 	})
 	require.NoError(t, err)
 	obtainStart := time.Now()
-	rep, err := client.Obtain(ctx, acme.Request{Names: h.CertNames(), CertName: web})
+	rep, err := client.Obtain(ctx, acme.Request{Names: cc.names, CertName: cc.certName})
 	require.NoError(t, err, "obtain")
 	require.Equal(t, acme.Issued, rep.Outcomes[0].Action)
 	t.Logf("certificate issued over IPv6 through the webroot in %v", time.Since(obtainStart))
@@ -424,6 +441,47 @@ func applyTuning(ctx context.Context, t *testing.T, conn *pgx.Conn, pg *testenv.
 		require.True(t, time.Now().Before(deadline), "random_page_cost from the snippet not applied after reload: %s", v)
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// certCmd is the `v6-certs obtain` line an example prints.
+type certCmd struct {
+	dir, server, email, webroot, certName string
+	names                                 []string
+}
+
+func certCommand(t *testing.T, stdout string) certCmd {
+	t.Helper()
+	var line string
+	for _, l := range strings.Split(stdout, "\n") {
+		if rest, ok := strings.CutPrefix(l, "certificate: "); ok {
+			line = rest
+		}
+	}
+	f := strings.Fields(line)
+	require.GreaterOrEqual(t, len(f), 2, "no certificate line in:\n%s", stdout)
+	require.Equal(t, []string{"v6-certs", "obtain"}, f[:2])
+	c := certCmd{dir: acme.DefaultRoot, server: acme.LetsEncrypt}
+	for i := 2; i+1 < len(f); i += 2 {
+		v := f[i+1]
+		require.NotContains(t, v, "'", "test values need no quoting")
+		switch f[i] {
+		case "--dir":
+			c.dir = v
+		case "--server":
+			c.server = v
+		case "--email":
+			c.email = v
+		case "--webroot":
+			c.webroot = v
+		case "--cert-name":
+			c.certName = v
+		case "-d":
+			c.names = append(c.names, v)
+		default:
+			t.Fatalf("unexpected flag %s in %q", f[i], line)
+		}
+	}
+	return c
 }
 
 type reloaderFunc func(ctx context.Context) error
