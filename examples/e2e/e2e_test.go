@@ -275,8 +275,8 @@ func runScenario(t *testing.T, sc scenario) {
 	// 5. Redis with the rendered snippet, PostgreSQL with the rendered pg_hba block and
 	// the role and database pgsetup makes, both in the server namespace.
 	w.StartE2ERedis(t, w.Server, filepath.Join(out, bundle.RedisPath))
-	var pg *testenv.Postgres
-	require.NoError(t, w.Do(w.Server, func() error { pg = testenv.StartPostgres(t); return nil }))
+	// DB_PORT as rendered (the namespace is the test's own), listen_addresses as rendered
+	pg := w.StartE2EPostgres(t, w.Server, 5432, filepath.Join(out, bundle.ListenPath))
 	conn := pg.Conn(t)
 	block, err := pgsetup.ParseHBA(read(bundle.HBABlockPath))
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,4 +204,86 @@ func (w *World) WaitTCPFrom(ctx context.Context, node string, p *Process, addr s
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// StartE2EPostgres starts a PostgreSQL 15 cluster (a copy of the template, like
+// [StartPostgres]) inside node's namespace on port, with the given config files
+// included at the end of postgresql.conf (a rendered listen_addresses, for instance),
+// so the cluster listens where the rendered settings say. The server process is forked
+// from a thread inside the namespace. Stopped and removed at cleanup.
+func (w *World) StartE2EPostgres(t testing.TB, node string, port int, include ...string) *Postgres {
+	t.Helper()
+	Tool(t, "initdb", "postgresql-15", PostgresBinDir)
+	Tool(t, "postgres", "postgresql-15", PostgresBinDir)
+	if _, _, _, err := postgresCred(); err != nil {
+		Unavailable(t, "%v", err)
+	}
+	pgTemplate.once.Do(func() { pgTemplate.dir, pgTemplate.err = initTemplate() })
+	if pgTemplate.err != nil {
+		t.Fatalf("template cluster: %v", pgTemplate.err)
+	}
+	d := postgresDir(t)
+	p := &Postgres{Dir: d, DataDir: filepath.Join(d, "data"), Log: filepath.Join(d, "server.log"), Port: port}
+	p.HBAFile = filepath.Join(p.DataDir, "pg_hba.conf")
+	if out, err := exec.Command("cp", "-a", filepath.Join(pgTemplate.dir, "data"), p.DataDir).CombinedOutput(); err != nil {
+		t.Fatalf("copy template cluster: %v\n%s", err, out)
+	}
+	f, err := os.OpenFile(filepath.Join(p.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inc := range include {
+		fmt.Fprintf(f, "include '%s'\n", strings.ReplaceAll(inc, "'", "''"))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	cmd, err := postgresCmd("postgres", "-D", p.DataDir, "-p", strconv.Itoa(port), "-k", d,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "log_connections=on", "-c", "logging_collector=off", "-c", "shared_buffers=16MB")
+	if err != nil {
+		Unavailable(t, "%v", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	var startErr error
+	if err := w.Do(node, func() error {
+		cmd.SysProcAttr.Setpgid = true
+		startErr = cmd.Start()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if startErr != nil {
+		t.Fatalf("start postgres in %s: %v", node, startErr)
+	}
+	p.Proc = adopt(t, cmd, syscall.SIGINT)
+	if err := p.waitReady(); err != nil {
+		t.Fatalf("PostgreSQL did not start in %s: %v\n%s", node, err, p.LogText())
+	}
+	return p
+}
+
+// adopt is Start for a command already started (in a namespace thread).
+func adopt(t testing.TB, cmd *exec.Cmd, stopSignal syscall.Signal) *Process {
+	p := &Process{Cmd: cmd, Output: &SyncBuffer{}, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, stopSignal)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
 }
