@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -441,4 +442,26 @@ func TestLoopbackSplitDomain(t *testing.T) {
 	assert.Equal(t, network.Warn, i.State, "the stub calls itself by WEB_DOMAIN: a LOCAL_DOMAIN mismatch is reported")
 	assert.Contains(t, i.Hint, "LOCAL_DOMAIN")
 	require.True(t, rep.OK(), rep.Verdict())
+}
+
+// refusingListener fails like a raw socket without CAP_NET_RAW.
+type refusingListener struct{}
+
+func (refusingListener) ListenPacket(context.Context, string, string) (net.PacketConn, error) {
+	return nil, &net.OpError{Op: "listen", Net: "ip6:ipv6-icmp", Err: os.NewSyscallError("socket", syscall.EPERM)}
+}
+
+// TestICMPNeedsCapNetRaw: without the privilege the ICMP check says so, the rest run.
+func TestICMPNeedsCapNetRaw(t *testing.T) {
+	t.Parallel()
+	s := newLoopSite(t, loopConfig{})
+	o := s.options()
+	o.PacketListener = refusingListener{}
+	rep := probeLoop(t, o, 30*time.Second)
+	c, _ := rep.Find(addr1("mtu.icmp"))
+	assert.Equal(t, network.NotChecked, c.State)
+	assert.Contains(t, c.Detail, "not checked: needs CAP_NET_RAW")
+	assert.True(t, rep.OK(), "an optional check that could not run does not fail the report: %s", rep.Verdict())
+	m, _ := rep.Find(addr1("mtu.transfer"))
+	assert.Equal(t, network.OK, m.State)
 }

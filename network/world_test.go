@@ -62,6 +62,7 @@ func newProbeWorld(t testing.TB) *probeWorld {
 		{name: "brokenws", addr: sAddr(0x84), cert: "valid", brokenWS: true},
 		{name: "pumadown", addr: sAddr(0x85), cert: "valid", pumaDown: true},
 		{name: "mtu", addr: sAddr(0x86), cert: "valid"},
+		{name: "mtuok", addr: sAddr(0x87), cert: "valid"},
 	}
 	var rrs []string
 	var valid []string
@@ -75,7 +76,9 @@ func newProbeWorld(t testing.TB) *probeWorld {
 	}
 	// DNS-only cases: an A record on an IPv6-only site, and a name with only an A record
 	// (DNS64 synthesizes an AAAA for it).
-	rrs = append(rrs, "witha AAAA "+sAddr(0x80).String(), "witha A 198.51.100.10", "noaaaa A 198.51.100.10")
+	rrs = append(rrs, "witha AAAA "+sAddr(0x80).String(), "witha A 198.51.100.10", "noaaaa A 198.51.100.10",
+		// an IPv4-only peer behind the NAT64 that nothing routes to (TEST-NET-3)
+		"deadv4 A 203.0.113.10")
 	valid = append(valid, pw.fqdn("witha"), pw.fqdn("noaaaa"))
 	require.NoError(t, w.AddRecords(rrs...))
 
@@ -181,6 +184,8 @@ http {
 	}
 	// a 1280 bottleneck mid-path for the "mtu" site, with Packet Too Big dropped
 	require.NoError(t, w.Bottleneck(pw.sites["mtu"].addr, 1280, true))
+	// the same bottleneck for "mtuok", with Packet Too Big delivered: PMTU discovery works
+	require.NoError(t, w.Bottleneck(pw.sites["mtuok"].addr, 1280, false))
 	return pw
 }
 
@@ -386,6 +391,26 @@ func TestWorld(t *testing.T) {
 		c := requireCheck(t, rep, "outbound.private", network.Fail, "ALLOWED_PRIVATE_ADDRESSES="+pw.NAT64Prefix.String())
 		assert.Contains(t, c.Hint, "SSRF")
 		requireDiagnosis(t, rep, "NAT64 prefix blocked by Mastodon")
+	})
+	t.Run("NAT64 does not forward", func(t *testing.T) {
+		t.Parallel()
+		o := outbound("good")
+		o.OutboundURL = "http://" + pw.fqdn("deadv4") + "/"
+		rep := pw.probe(t, pw.Client, o, dns64)
+		requireCheck(t, rep, "outbound.dns64", network.OK, "")
+		c := requireCheck(t, rep, "outbound.reach", network.Fail, "nothing translates it")
+		syn, _ := network.Synthesize(pw.NAT64Prefix, netip.MustParseAddr("203.0.113.10"))
+		assert.Equal(t, syn.String(), c.Values["tried"])
+		requireDiagnosis(t, rep, "IPv4-only peers unreachable: NAT64 does not forward")
+	})
+	t.Run("1280 bottleneck with Packet Too Big delivered", func(t *testing.T) {
+		t.Parallel()
+		rep := pw.probe(t, pw.Client, inbound("mtuok"), "")
+		a := pw.sites["mtuok"].addr.String()
+		requireCheck(t, rep, "mtu.transfer@"+a, network.OK, "")
+		c := requireCheck(t, rep, "mtu.icmp@"+a, network.OK, "")
+		assert.Equal(t, "1280", c.Values["path_mtu"], c.Detail)
+		require.True(t, rep.OK(), rep.Verdict())
 	})
 	t.Run("1280 bottleneck with Packet Too Big dropped", func(t *testing.T) {
 		t.Parallel()

@@ -51,8 +51,8 @@ type World struct {
 	t         testing.TB
 	mu        sync.Mutex
 	zoneRRs   []string
-	unbound   []string // unbound.conf paths
-	dropQdisc bool
+	unbound   []string        // unbound.conf paths
+	dropQdisc map[string]bool // router devices with the drop qdisc
 }
 
 // WorldOptions tune a world.
@@ -224,52 +224,93 @@ func (w *World) AddServerAddr(a netip.Addr) error {
 	return NetnsIP(w.Server, "addr add "+a.String()+"/64 dev up0 nodad")
 }
 
-// Bottleneck makes the router forward packets from src towards the client link with a
-// locked route MTU (a tunnel mid-path, both ends keeping 1500). With dropPTB it also
-// drops the ICMPv6 Packet Too Big messages the router sends back to src: a PMTU
-// blackhole. It uses a policy rule plus a tc filter, so other addresses are unaffected.
+// Bottleneck puts a link of the given MTU mid-path between the client and the server
+// address src (a tunnel, both ends keeping 1500): the router forwards packets from src
+// to the client link, and from the client to src, over routes with a locked MTU. The
+// server routes traffic from src through its own table, so the path MTU it learns for
+// src's clients stays apart from other addresses' (Linux keeps PMTU exceptions per
+// route). With dropPTB the router also drops the ICMPv6 Packet Too Big messages about
+// src, in both directions: a PMTU blackhole. Policy rules and htb+u32 filters do it, so
+// other addresses are unaffected and nftables is not needed.
 func (w *World) Bottleneck(src netip.Addr, mtu int, dropPTB bool) error {
 	if mtu < 1280 {
 		return fmt.Errorf("IPv6 path MTU cannot be below 1280")
 	}
+	if !src.Is6() || !netip.MustParsePrefix(worldULA+":2::/64").Contains(src) {
+		return fmt.Errorf("bottleneck source %s is not on the server link", src)
+	}
 	table := strconv.Itoa(100 + int(src.As16()[15]))
-	for _, args := range [][]string{
-		{"route", "replace", worldULA + ":1::/64", "dev", "c6", "table", table, "mtu", "lock", strconv.Itoa(mtu)},
-		{"rule", "add", "from", src.String(), "table", table, "priority", table},
+	m := strconv.Itoa(mtu)
+	run := func(ns string, args ...string) error {
+		if out, err := exec.Command("ip", append([]string{"-6", "-n", ns}, args...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip -6 -n %s %s: %v\n%s", ns, strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		ns   string
+		args []string
+	}{
+		{w.Router, []string{"route", "replace", worldULA + ":1::/64", "dev", "c6", "table", table, "mtu", "lock", m}},
+		{w.Router, []string{"rule", "add", "from", src.String(), "table", table, "priority", table}},
+		{w.Router, []string{"route", "replace", src.String() + "/128", "dev", "s6", "mtu", "lock", m}},
+		{w.Server, []string{"route", "replace", worldULA + ":2::/64", "dev", "up0", "table", table}},
+		{w.Server, []string{"route", "replace", "default", "via", worldULA + ":2::1", "dev", "up0", "table", table}},
+		{w.Server, []string{"rule", "add", "from", src.String(), "table", table, "priority", table}},
 	} {
-		if out, err := exec.Command("ip", append([]string{"-6", "-n", w.Router}, args...)...).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip -6 %s: %v\n%s", strings.Join(args, " "), err, out)
+		if err := run(c.ns, c.args...); err != nil {
+			return err
 		}
 	}
 	if !dropPTB {
 		return nil
 	}
-	// tc: an htb qdisc on the router's server-side link whose default class passes
-	// everything, and a second class whose fifo holds nothing; a u32 filter sends ICMPv6
-	// type 2 towards src into it. (This kernel has neither prio nor the gact "drop"
-	// action, and nft may be missing.)
+	// Packet Too Big (ICMPv6 type 2) to src on s6; to the client on c6 when the packet
+	// it quotes was addressed to src (inner destination at byte 72).
+	b := src.As16()
+	var inner []string
+	for i := 0; i < 16; i += 4 {
+		inner = append(inner, "match", "u32", fmt.Sprintf("0x%02x%02x%02x%02x", b[i], b[i+1], b[i+2], b[i+3]), "0xffffffff", "at", strconv.Itoa(72+i))
+	}
+	if err := w.dropFilter("s6", "match", "ip6", "dst", src.String()+"/128"); err != nil {
+		return err
+	}
+	return w.dropFilter("c6", inner...)
+}
+
+// dropFilter drops ICMPv6 Packet Too Big leaving the router on dev when match matches.
+// tc: an htb qdisc whose default class passes everything and a second class whose fifo
+// holds nothing; a u32 filter sends the matching packets there. (This kernel has neither
+// the prio qdisc nor the gact "drop" action.)
+func (w *World) dropFilter(dev string, match ...string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.dropQdisc {
+	tc := func(args ...string) error {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", w.Router, "tc"}, args...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("tc %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if w.dropQdisc == nil {
+		w.dropQdisc = map[string]bool{}
+	}
+	if !w.dropQdisc[dev] {
 		for _, args := range [][]string{
-			{"qdisc", "add", "dev", "s6", "root", "handle", "1:", "htb", "default", "10"},
-			{"class", "add", "dev", "s6", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
-			{"class", "add", "dev", "s6", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"},
-			{"qdisc", "add", "dev", "s6", "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"},
+			{"qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10"},
+			{"class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
+			{"class", "add", "dev", dev, "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit"},
+			{"qdisc", "add", "dev", dev, "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"},
 		} {
-			if out, err := exec.Command("ip", append([]string{"netns", "exec", w.Router, "tc"}, args...)...).CombinedOutput(); err != nil {
-				return fmt.Errorf("tc %s: %v\n%s", strings.Join(args, " "), err, out)
+			if err := tc(args...); err != nil {
+				return err
 			}
 		}
-		w.dropQdisc = true
+		w.dropQdisc[dev] = true
 	}
-	out, err := exec.Command("ip", "netns", "exec", w.Router, "tc", "filter", "add", "dev", "s6", "parent", "1:", "protocol", "ipv6", "prio", "1",
-		"u32", "match", "ip6", "dst", src.String()+"/128", "match", "ip6", "protocol", "58", "0xff",
-		"match", "u8", "2", "0xff", "at", "40", "flowid", "1:20").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("tc filter: %v\n%s", err, out)
-	}
-	return nil
+	args := []string{"filter", "add", "dev", dev, "parent", "1:", "protocol", "ipv6", "prio", "1", "u32"}
+	args = append(args, match...)
+	args = append(args, "match", "ip6", "protocol", "58", "0xff", "match", "u8", "2", "0xff", "at", "40", "flowid", "1:20")
+	return tc(args...)
 }
 
 // FlushPMTU forgets learned path MTUs on the client and the server.
