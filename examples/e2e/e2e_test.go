@@ -66,7 +66,14 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {
 		os.Exit(probeChild(spec))
 	}
-	os.Exit(testenv.PostgresMain(m))
+	code := testenv.PostgresMain(m)
+	buildOnce.Range(func(_, v any) bool {
+		if b := v.(*built); b.path != "" {
+			_ = os.RemoveAll(filepath.Dir(b.path))
+		}
+		return true
+	})
+	os.Exit(code)
 }
 
 func probeChild(spec string) int {
