@@ -48,9 +48,11 @@ func checkFor(id string) checkFunc {
 	case "inbound.parity":
 		return checkParity
 	case "local.puma":
-		return checkListen("mastodon-web", "puma needs BIND=[::] (or ::1) and PORT in its unit", func(o Options) netip.AddrPort { return o.WebBind })
+		return checkListen("mastodon-web", "puma needs BIND=[::] (or ::1) and PORT in its unit", "/health",
+			func(o Options) bool { return o.Release.HasHealth() }, func(o Options) netip.AddrPort { return o.WebBind })
 	case "local.streaming":
-		return checkListen("mastodon-streaming", "streaming needs BIND=:: (or ::1) and PORT in its unit", func(o Options) netip.AddrPort { return o.StreamingBind })
+		return checkListen("mastodon-streaming", "streaming needs BIND=:: (or ::1) and PORT in its unit", "/api/v1/streaming/health",
+			func(o Options) bool { return o.Release.AtLeast(2, 9, 0) }, func(o Options) netip.AddrPort { return o.StreamingBind })
 	case "local.redis@::1":
 		return checkRedis(netip.IPv6Loopback())
 	case "local.redis@127.0.0.1":

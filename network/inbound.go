@@ -301,6 +301,11 @@ func gatewayDetail(code int) string {
 
 // checkHealth is inbound.health.
 func checkHealth(ctx context.Context, r *run, c *Check) {
+	if !r.o.Release.HasHealth() {
+		c.State = NotChecked
+		c.Detail = "Mastodon " + r.o.Release.String() + " has no /health (3.0+)"
+		return
+	}
 	resp, body, err := r.get(ctx, r.client(c.Addr, false, false), r.httpsURL(r.o.WebDomain, "/health"), nil)
 	if err != nil {
 		c.fail("check the site over https", "GET /health failed: %v", err)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,7 +26,10 @@ func probeAddr(b netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a, b.Port())
 }
 
-func checkListen(unit, envHint string, bind func(o Options) netip.AddrPort) checkFunc {
+// checkListen dials a unit's bind address, then asks its health path over plain HTTP
+// (Rails /health since 3.0 and streaming /api/v1/streaming/health since 2.9 answer OK
+// whatever the Host), so that a port held by something else is told apart.
+func checkListen(unit, envHint, healthPath string, hasHealth func(o Options) bool, bind func(o Options) netip.AddrPort) checkFunc {
 	return func(ctx context.Context, r *run, c *Check) {
 		b := bind(r.o)
 		t := probeAddr(b)
@@ -36,7 +42,25 @@ func checkListen(unit, envHint string, bind func(o Options) netip.AddrPort) chec
 			return
 		}
 		conn.Close()
-		c.ok("%s accepts connections", t)
+		if !hasHealth(r.o) {
+			c.ok("%s accepts connections", t)
+			return
+		}
+		cl := &http.Client{Transport: &http.Transport{DialContext: r.o.Dialer.DialContext, DisableKeepAlives: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		u := "http://" + t.String() + healthPath
+		resp, body, err := r.get(ctx, cl, u, nil)
+		if err != nil {
+			c.warn("something listens on "+t.String()+" but does not speak HTTP: is it "+unit+"?", "%s accepts connections, GET %s failed: %v", t, healthPath, err)
+			return
+		}
+		set(c, "health", strconv.Itoa(resp.StatusCode))
+		if resp.StatusCode != http.StatusOK {
+			c.warn("something listens on "+t.String()+" but "+healthPath+" answers "+strconv.Itoa(resp.StatusCode)+": is it "+unit+"?",
+				"%s accepts connections, %s answers %d", t, healthPath, resp.StatusCode)
+			return
+		}
+		c.ok("%s answers %s: %s", t, healthPath, strings.TrimSpace(string(truncate(body, 20))))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/network"
 )
@@ -344,15 +345,9 @@ func TestLoopbackLocal(t *testing.T) {
 	_, err := testenv.StartRedis(t, snip)
 	require.NoError(t, err)
 	pumaL, pumaPort := listen6(t)
-	go func() {
-		for {
-			c, err := pumaL.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	puma := &http.Server{Handler: mastodonStub(s.domain), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = puma.Serve(pumaL) }()
+	t.Cleanup(func() { _ = puma.Close() })
 	rc := filepath.Join(t.TempDir(), "resolv.conf")
 	require.NoError(t, os.WriteFile(rc, []byte("nameserver ::1\n"), 0o644))
 
@@ -379,6 +374,8 @@ func TestLoopbackLocal(t *testing.T) {
 	assert.Contains(t, c.Hint, "systemctl status mastodon-streaming")
 	c, _ = rep.Find("local.postgres@::1")
 	assert.NotEmpty(t, c.Values["server_version"])
+	c, _ = rep.Find("local.puma")
+	assert.Equal(t, "200", c.Values["health"])
 
 	// wrong credentials: each reported separately, with the fix
 	o.RedisPassword = "wrong"
@@ -464,4 +461,20 @@ func TestICMPNeedsCapNetRaw(t *testing.T) {
 	assert.True(t, rep.OK(), "an optional check that could not run does not fail the report: %s", rep.Verdict())
 	m, _ := rep.Find(addr1("mtu.transfer"))
 	assert.Equal(t, network.OK, m.State)
+}
+
+// TestLoopbackOldRelease: Mastodon before 3.0 has no /health; the check says so and does
+// not fail the report.
+func TestLoopbackOldRelease(t *testing.T) {
+	t.Parallel()
+	s := newLoopSite(t, loopConfig{})
+	o := s.options()
+	o.Release = mastodon.MustLookup("2.9")
+	rep := probeLoop(t, o, 30*time.Second)
+	c, _ := rep.Find(addr1("inbound.health"))
+	assert.Equal(t, network.NotChecked, c.State)
+	assert.False(t, c.Required)
+	assert.Contains(t, c.Detail, "has no /health")
+	assert.True(t, rep.OK(), rep.Verdict())
+	assert.Equal(t, "2.9.4", rep.Mastodon)
 }

@@ -79,7 +79,7 @@ func plan(o Options) []Step {
 		add(Step{ID: "inbound.redirect", Group: GroupInbound, Title: "http:// answers 301 to https://", Required: true, PerAddr: src, After: []string{"inbound.tcp80"}})
 		add(Step{ID: "inbound.hsts", Group: GroupInbound, Title: "Strict-Transport-Security header", PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.http2", Group: GroupInbound, Title: "HTTP/2 offered (ALPN h2)", PerAddr: src, After: []string{"inbound.tls"}})
-		add(Step{ID: "inbound.health", Group: GroupInbound, Title: "GET /health answers 200", Required: true, PerAddr: src, After: []string{"inbound.tls"}})
+		add(Step{ID: "inbound.health", Group: GroupInbound, Title: "GET /health answers 200", Required: o.Release.HasHealth(), PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.websocket", Group: GroupInbound, Title: "websocket handshake on /api/v1/streaming (HTTP/1.1)", Required: true, PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.instance", Group: GroupInbound, Title: "GET /api/v2/instance (or v1) answers JSON", Required: true, PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.webfinger", Group: GroupInbound, Title: "webfinger via LOCAL_DOMAIN " + o.Domain, Required: true, PerAddr: src, After: []string{"inbound.tls"}})
