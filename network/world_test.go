@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -281,6 +282,33 @@ func TestWorld(t *testing.T) {
 		assert.Equal(t, "h2", tlsc.Values["alpn"])
 		icmp := requireCheck(t, rep, good("mtu.icmp"), network.OK, "")
 		assert.Equal(t, "≥1500", icmp.Values["path_mtu"])
+	})
+	t.Run("v6-probe CLI in the client namespace", func(t *testing.T) {
+		t.Parallel()
+		// the real binary under `ip netns exec`, which bind-mounts the client's
+		// /etc/netns resolv.conf (the DNS64 resolver) over /etc/resolv.conf
+		goTool := testenv.Tool(t, "go", "golang-go", "/usr/local/go/bin")
+		bin := filepath.Join(testenv.TempDir(t), "v6-probe")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		build := exec.CommandContext(ctx, goTool, "build", "-o", bin, "github.com/v6kit/v6kit/cmd/v6-probe")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		args := []string{"--domain", pw.fqdn("good"), "--ca-cert", pw.pki.CAFile, "--outbound",
+			"--outbound-url", "http://" + pw.PeerName + "/whoami", "--allowed-private-addresses", pw.NAT64Prefix.String(), "--timeout", "20s"}
+		out, err := pw.Command(ctx, pw.Client, bin, args...).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "PASS: "+pw.fqdn("good")+" is ready over IPv6")
+		out, err = pw.Command(ctx, pw.Client, bin, append(args[:len(args)-4], "--json", "--timeout", "20s")...).CombinedOutput()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "without ALLOWED_PRIVATE_ADDRESSES the prefix is blocked: exit 1")
+		require.Equal(t, 1, ee.ExitCode())
+		var rep network.Report
+		require.NoError(t, json.Unmarshal(out, &rep), "%s", out)
+		requireCheck(t, &rep, "outbound.private", network.Fail, "ALLOWED_PRIVATE_ADDRESSES")
+		c := requireCheck(t, &rep, "outbound.dns64", network.OK, "")
+		assert.Equal(t, pw.DNS64.String(), c.Values["resolv_conf"])
 	})
 	t.Run("no AAAA", func(t *testing.T) {
 		t.Parallel()
