@@ -55,7 +55,6 @@ func NetnsDelete(name string) {
 		_ = exec.Command("ip", "netns", "del", name).Run()
 	}
 	_ = os.RemoveAll(filepath.Join("/etc/netns", name))
-	_ = os.Remove("/etc/netns") // only when empty: other users' namespaces keep it
 }
 
 // NetnsPids lists the processes whose network namespace is the named one.
