@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -266,8 +267,11 @@ func StartDBusDaemon(t testing.TB) string {
 	p := Start(t, exec.Command(daemon, "--config-file="+conf, "--nofork", "--nosyslog"), 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// The socket file exists from bind(), before listen(): wait until a connection is
+	// accepted, or a client racing the daemon gets "connection refused".
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		select {
