@@ -651,3 +651,15 @@ www.old.test = %[2]s
 	require.NoError(t, err, "certbot's directory is kept")
 	require.NoError(t, readPair(filepath.Join(cb, "live", "old.test")))
 }
+
+func TestObtainWithRetryAfterFromCA(t *testing.T) {
+	t.Parallel()
+	// Pebble sends Retry-After (seconds or an HTTP date, at random) on processing
+	// authorizations and orders; the poll loops read it through the transport.
+	e := newEnv(t, testenv.PebbleOptions{RetryAfterAuthz: 1, RetryAfterOrder: 1})
+	c := e.client(t, nil)
+	rep := e.obtain(t, c, acme.Request{Names: []string{"patient.test"}}, acme.Request{Names: []string{"calm.patient.test"}})
+	for _, o := range rep.Outcomes {
+		assert.Equal(t, acme.Issued, o.Action)
+	}
+}

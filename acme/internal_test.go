@@ -1,0 +1,75 @@
+package acme
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPollHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	d, ok := parseRetryAfter("3", now)
+	require.True(t, ok)
+	assert.Equal(t, 3*time.Second, d)
+	d, ok = parseRetryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now)
+	require.True(t, ok)
+	assert.Equal(t, 90*time.Second, d)
+	_, ok = parseRetryAfter("soon", now)
+	assert.False(t, ok)
+
+	// Back-off from 200 ms: the CA's Retry-After wins when longer, capped at a minute.
+	assert.Equal(t, 200*time.Millisecond, nextPoll(200*time.Millisecond, 0))
+	assert.Equal(t, 3*time.Second, nextPoll(200*time.Millisecond, 3*time.Second))
+	assert.Equal(t, time.Minute, nextPoll(200*time.Millisecond, time.Hour))
+	i := DefaultPollInterval
+	var waits []time.Duration
+	for range 10 {
+		waits = append(waits, i)
+		i = growPoll(i)
+	}
+	assert.Equal(t, []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 450 * time.Millisecond}, waits[:3])
+	assert.Equal(t, MaxPollInterval, waits[9])
+}
+
+func TestBuiltinServerIPv6Only(t *testing.T) {
+	t.Parallel()
+	// Find a port free on both families, then listen IPv6-only on [::]:port.
+	l, err := net.Listen("tcp6", "[::1]:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	r, err := startHTTPResponder(Challenge{Listen: netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port))})
+	require.NoError(t, err)
+	defer r.Close()
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("::1", strconv.Itoa(port)), 5*time.Second)
+	require.NoError(t, err)
+	c.Close()
+	_, err = net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+	assert.Error(t, err, "an IPv6-only server must not accept IPv4")
+
+	// The same port again: taken.
+	_, err = startHTTPResponder(Challenge{Listen: netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port))})
+	assert.ErrorIs(t, err, ErrPortBusy)
+}
+
+func TestAccountDirPerDirectoryURL(t *testing.T) {
+	t.Parallel()
+	s := &Store{Root: "/etc/letsencrypt"}
+	assert.Equal(t, "/etc/letsencrypt/accounts/acme-v02.api.letsencrypt.org/directory/v6-certs", s.accountDir(LetsEncrypt))
+	assert.Equal(t, "/etc/letsencrypt/accounts/[::1]:14000/dir/v6-certs", s.accountDir("https://[::1]:14000/dir"))
+	assert.Equal(t, "/etc/letsencrypt/accounts/ca.example/_/a_b/v6-certs", s.accountDir("https://ca.example/../a b"))
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, time.Hour, backoff(1))
+	assert.Equal(t, 2*time.Hour, backoff(2))
+	assert.Equal(t, 24*time.Hour, backoff(10))
+}
