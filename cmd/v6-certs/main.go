@@ -78,7 +78,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "v6-certs %s: unexpected argument %q (names go after -d)\n", cmd, fs.Arg(0))
 		return 2
 	}
-	cfg, err := o.config(cmd)
+	cfg, err := o.config(cmd, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "v6-certs %s: %v\n", cmd, err)
 		return 2

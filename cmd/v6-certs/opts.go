@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -24,11 +25,11 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 // opts holds every flag; each command binds the ones it uses.
 type opts struct {
 	dir, server, caCert, email, eabKID, eabHMAC      string
-	staging, jsonOut, separate, force, verbose, dual bool
+	staging, jsonOut, separate, force, verbose       bool
 	domains, certNames                               multi
 	challenge, webroot, listen, dnsProvider, profile string
 	keyType, certbot, deployHook, checkCmd, family   string
-	reloadNginx                                      bool
+	reloadNginx, logProgress                         bool
 	concurrency                                      int
 	lockWait                                         time.Duration
 }
@@ -41,6 +42,7 @@ func (o *opts) common(fs *flag.FlagSet) {
 	fs.StringVar(&o.caCert, "ca-cert", "", "PEM file of an extra CA trusted for the ACME server's own TLS")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "orders in flight at once (0: 8)")
 	fs.DurationVar(&o.lockWait, "lock-wait", 0, "wait this long for another run's lock (0: exit at once)")
+	fs.BoolVar(&o.logProgress, "log", false, "log progress (orders, ARI checks, installs) to stderr")
 }
 
 func (o *opts) obtainFlags(fs *flag.FlagSet) {
@@ -66,7 +68,7 @@ func (o *opts) deployFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.checkCmd, "check-cmd", "", "shell command that must pass before the reload (default with --reload-nginx: nginx -t)")
 }
 
-func (o *opts) config(cmd string) (acme.Config, error) {
+func (o *opts) config(cmd string, stderr io.Writer) (acme.Config, error) {
 	cfg := acme.Config{Root: o.dir, Server: o.server, Email: o.email, EAB: acme.EAB{KID: o.eabKID, HMAC: o.eabHMAC},
 		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, UserAgent: "v6-certs"}
 	if o.staging {
@@ -121,6 +123,9 @@ func (o *opts) config(cmd string) (acme.Config, error) {
 	}
 	if o.deployHook != "" {
 		cfg.Deploy.Reload = []string{"/bin/sh", "-c", o.deployHook}
+	}
+	if o.logProgress {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	if err := cfg.Validate().Err(); err != nil {
 		return cfg, err
