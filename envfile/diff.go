@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/internal/textdiff"
 )
 
 // Diff returns a unified-style line diff from old (nil: no file) to new, for showing
@@ -24,8 +25,10 @@ func Diff(old, new *File) string {
 	name := new.name()
 	var out strings.Builder
 	fmt.Fprintf(&out, "--- %s\n+++ %s (new)\n", name, name)
-	for _, op := range diffLines(a, b) {
-		out.WriteString(op)
+	for _, o := range textdiff.Ops(a, b) {
+		out.WriteByte(o.Kind)
+		out.WriteByte(' ')
+		out.WriteString(o.Text)
 		out.WriteByte('\n')
 	}
 	return out.String()
@@ -51,41 +54,6 @@ func masked(f *File, prev *File) []string {
 			s = l.Key + "=<unwritable>"
 		}
 		out = append(out, s)
-	}
-	return out
-}
-
-// diffLines returns the edit script from a to b ("  same", "- removed", "+ added") by
-// longest common subsequence; files are a few hundred lines at most.
-func diffLines(a, b []string) []string {
-	n, m := len(a), len(b)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var out []string
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && a[i] == b[j]:
-			out = append(out, "  "+a[i])
-			i, j = i+1, j+1
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			out = append(out, "- "+a[i])
-			i++
-		default:
-			out = append(out, "+ "+b[j])
-			j++
-		}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/v6kit/v6kit/internal/textdiff"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -197,29 +198,12 @@ func (f *HBAFile) RemoveBlock(name string) (bool, error) {
 	return true, nil
 }
 
-// Diff returns a minimal line diff between two versions of a file: the unchanged lines
-// around the change are left out, removed lines start with "-", added ones with "+".
-// It is empty when the contents are equal.
+// Diff returns a unified diff (no context lines) between two versions of a file, as
+// patch(1) reads it. It is empty when the contents are equal.
 func Diff(name string, old, new []byte) string {
 	if string(old) == string(new) {
 		return ""
 	}
-	a, b := strings.Split(string(old), "\n"), strings.Split(string(new), "\n")
-	p := 0
-	for p < len(a) && p < len(b) && a[p] == b[p] {
-		p++
-	}
-	s := 0
-	for s < len(a)-p && s < len(b)-p && a[len(a)-1-s] == b[len(b)-1-s] {
-		s++
-	}
-	var w strings.Builder
-	fmt.Fprintf(&w, "--- %s\n+++ %s (new)\n@@ -%d,%d +%d,%d @@\n", name, name, p+1, len(a)-p-s, p+1, len(b)-p-s)
-	for _, l := range a[p : len(a)-s] {
-		w.WriteString("-" + l + "\n")
-	}
-	for _, l := range b[p : len(b)-s] {
-		w.WriteString("+" + l + "\n")
-	}
-	return w.String()
+	return fmt.Sprintf("--- %s\n+++ %s (new)\n", name, name) +
+		textdiff.Unified(textdiff.Lines(string(old)), textdiff.Lines(string(new)), 0)
 }

@@ -127,7 +127,9 @@ func JoinPath(parent, child string) string {
 func (ps Problems) Errors() Problems { return ps.filter(func(s Severity) bool { return s == Error }) }
 
 // Warnings returns only the problems of severity Warning.
-func (ps Problems) Warnings() Problems { return ps.filter(func(s Severity) bool { return s == Warning }) }
+func (ps Problems) Warnings() Problems {
+	return ps.filter(func(s Severity) bool { return s == Warning })
+}
 
 func (ps Problems) filter(keep func(Severity) bool) Problems {
 	var out Problems

@@ -29,6 +29,7 @@ check node nodejs
 check npm npm
 check runuser util-linux
 check sysctl procps
+check patch patch
 check unshare util-linux
 check nft nftables
 if [ "${1:-}" = "--bench" ]; then

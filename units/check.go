@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/v6kit/v6kit/internal/textdiff"
 )
 
 // ErrVerify means systemd-analyze verify printed something or failed: a unit has a
@@ -83,43 +85,11 @@ func (p *Plan) Diff(dir string) (string, error) {
 			continue
 		}
 		fmt.Fprintf(&b, "~ %s\n", f.Name)
-		for _, l := range lineDiff(strings.Split(string(old), "\n"), strings.Split(string(f.Bytes()), "\n")) {
-			b.WriteString("  " + l + "\n")
-		}
-	}
-	return b.String(), nil
-}
-
-// lineDiff is a longest-common-subsequence diff: removed lines as "-x", added as "+x".
-func lineDiff(a, b []string) []string {
-	n, m := len(a), len(b)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+		for _, o := range textdiff.Ops(strings.Split(string(old), "\n"), strings.Split(string(f.Bytes()), "\n")) {
+			if o.Kind != ' ' {
+				b.WriteString("  " + string(o.Kind) + o.Text + "\n")
 			}
 		}
 	}
-	var out []string
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && a[i] == b[j]:
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			out = append(out, "-"+a[i])
-			i++
-		default:
-			out = append(out, "+"+b[j])
-			j++
-		}
-	}
-	return out
+	return b.String(), nil
 }
