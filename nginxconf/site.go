@@ -22,7 +22,8 @@
 // streaming to 127.0.0.1 (defaults since 2.9.3), streaming before 4.3 mishandled
 // bracketed IPv6 in BIND, and `localhost` resolves to IPv4 only on many hosts (Debian's
 // /etc/hosts may lack `::1 localhost`). IPv6 is needed on the public listeners, not on
-// loopback between nginx and puma. [Backend] selects [::1] or a unix socket instead.
+// loopback between nginx and puma. [Backend] selects [::1] or a unix socket instead, or
+// lists several hosts (a split topology's web1 and web2) in [Backend.Addrs].
 package nginxconf
 
 import (
@@ -86,10 +87,15 @@ func (f *Family) UnmarshalText(b []byte) error {
 }
 
 // Backend is where nginx reaches puma or the streaming server: an IP address and port,
-// or a unix socket.
+// several hosts on the same port, or a unix socket.
 type Backend struct {
 	// Addr is the IP address. Zero: 127.0.0.1 (see the package documentation for why).
 	Addr netip.Addr
+	// Addrs lists several hosts that each run the process on Port (a split topology's
+	// web hosts), written in this order into the upstream block, which nginx balances
+	// (round robin for puma, least_conn for streaming). Each host runs every streaming
+	// instance: Port, Port+1, … on each. Set Addr or Addrs, not both. Empty: Addr alone.
+	Addrs []netip.Addr
 	// Port is the TCP port. Zero: 3000 for puma, 4000 for streaming (Mastodon's
 	// defaults). The streaming instances use Port, Port+1, … like the
 	// mastodon-streaming@PORT units.
@@ -158,6 +164,7 @@ const (
 	letsencryptLive  = "/etc/letsencrypt/live"
 	maxSocketPath    = 107
 	maxStreaming     = 64
+	maxUpstreamHosts = 64
 )
 
 // resolved is a validated Site with every default filled in, ready to render.
@@ -273,7 +280,7 @@ func (s Site) resolve() (resolved, report.Problems) {
 	backend := func(field string, b Backend, defPort, count int) []string {
 		if b.Socket != "" {
 			bad := false
-			if b.Addr.IsValid() || b.Port != 0 {
+			if b.Addr.IsValid() || b.Port != 0 || len(b.Addrs) > 0 {
 				ps.Errorf(field+".socket", ErrUpstream, "give either a socket or an address and port, not both")
 				bad = true
 			}
@@ -291,12 +298,43 @@ func (s Site) resolve() (resolved, report.Problems) {
 			}
 			return []string{"unix:" + p}
 		}
-		addr := b.Addr
-		if !addr.IsValid() {
-			addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		type host struct {
+			field string
+			addr  netip.Addr
 		}
-		if addr.Zone() != "" || addr.Is4In6() || addr.IsUnspecified() || addr.IsMulticast() {
-			ps.Errorf(field+".addr", ErrUpstream, "upstream address %s: use a unicast address without zone (127.0.0.1, ::1 or the host's)", addr)
+		var hosts []host
+		switch {
+		case len(b.Addrs) > 0 && b.Addr.IsValid():
+			ps.Errorf(field+".addrs", ErrUpstream, "give addr (one host) or addrs (several), not both; put %s into addrs", b.Addr)
+			return nil
+		case len(b.Addrs) > maxUpstreamHosts:
+			ps.Errorf(field+".addrs", ErrUpstream, "%d hosts; give at most %d", len(b.Addrs), maxUpstreamHosts)
+			return nil
+		case len(b.Addrs) > 0:
+			for i, a := range b.Addrs {
+				hosts = append(hosts, host{fmt.Sprintf("%s.addrs[%d]", field, i), a})
+			}
+		case b.Addr.IsValid():
+			hosts = []host{{field + ".addr", b.Addr}}
+		default:
+			hosts = []host{{field + ".addr", netip.AddrFrom4([4]byte{127, 0, 0, 1})}}
+		}
+		ok := true
+		for i, h := range hosts {
+			a := h.addr
+			if !a.IsValid() || a.Zone() != "" || a.Is4In6() || a.IsUnspecified() || a.IsMulticast() {
+				ps.Errorf(h.field, ErrUpstream, "upstream address %s: use a unicast address without zone (127.0.0.1, ::1 or the host's)", a)
+				ok = false
+				continue
+			}
+			for _, prev := range hosts[:i] {
+				if prev.addr == a {
+					ps.Errorf(h.field, ErrUpstream, "%s is already given as %s; list each host once", a, prev.field)
+					ok = false
+				}
+			}
+		}
+		if !ok {
 			return nil
 		}
 		port := b.Port
@@ -308,15 +346,17 @@ func (s Site) resolve() (resolved, report.Problems) {
 			return nil
 		}
 		var out []string
-		for i := range count {
-			p := port + i
-			for _, u := range used {
-				if u.port == p && u.addr == addr {
-					ps.Errorf(field+".port", ErrPortCollision, "%s also uses %s", u.field, netip.AddrPortFrom(addr, uint16(p)))
+		for _, h := range hosts {
+			for i := range count {
+				p := port + i
+				for _, u := range used {
+					if u.port == p && u.addr == h.addr {
+						ps.Errorf(field+".port", ErrPortCollision, "%s also uses %s", u.field, netip.AddrPortFrom(h.addr, uint16(p)))
+					}
 				}
+				used = append(used, tcp{field, h.addr, p})
+				out = append(out, netip.AddrPortFrom(h.addr, uint16(p)).String())
 			}
-			used = append(used, tcp{field, addr, p})
-			out = append(out, netip.AddrPortFrom(addr, uint16(p)).String())
 		}
 		return out
 	}

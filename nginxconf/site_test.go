@@ -103,6 +103,26 @@ func TestValidateRefusesHostileInput(t *testing.T) {
 		{"upstream zone", func(s *Site) { s.Web = Backend{Addr: netip.MustParseAddr("fe80::1%eth0")} }, "web.addr", ErrUpstream, "zone"},
 		{"upstream unspecified", func(s *Site) { s.Web = Backend{Addr: netip.IPv6Unspecified()} }, "web.addr", ErrUpstream, "unicast"},
 		{"too many streaming", func(s *Site) { s.StreamingInstances = 1000 }, "streaming_instances", ErrUpstream, "1000"},
+		{"addr and addrs", func(s *Site) {
+			s.Web = Backend{Addr: netip.MustParseAddr("fd00:1::31"), Addrs: []netip.Addr{netip.MustParseAddr("fd00:1::32")}}
+		}, "web.addrs", ErrUpstream, "not both"},
+		{"addrs duplicate", func(s *Site) {
+			s.Web = Backend{Addrs: []netip.Addr{netip.MustParseAddr("fd00:1::31"), netip.MustParseAddr("fd00:1::31")}}
+		}, "web.addrs[1]", ErrUpstream, "already given as web.addrs[0]"},
+		{"addrs zone", func(s *Site) {
+			s.Streaming = Backend{Addrs: []netip.Addr{netip.MustParseAddr("fd00:1::31"), netip.MustParseAddr("fe80::1%eth0")}}
+		}, "streaming.addrs[1]", ErrUpstream, "zone"},
+		{"addrs invalid", func(s *Site) { s.Web = Backend{Addrs: []netip.Addr{{}}} }, "web.addrs[0]", ErrUpstream, "unicast"},
+		{"addrs and socket", func(s *Site) {
+			s.Web = Backend{Socket: "/run/mastodon/web.sock", Addrs: []netip.Addr{netip.MustParseAddr("fd00:1::31")}}
+		}, "web.socket", ErrUpstream, "not both"},
+		{"addrs port collision", func(s *Site) {
+			s.Web = Backend{Addrs: []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("fd00:1::31")}, Port: 4000}
+			s.Streaming = Backend{Addr: netip.MustParseAddr("::1")}
+		}, "streaming.port", ErrPortCollision, "[::1]:4000"},
+		{"addrs on a listener port", func(s *Site) {
+			s.Web = Backend{Addrs: []netip.Addr{netip.MustParseAddr("fd00:1::31"), netip.MustParseAddr("::1")}, Port: 443}
+		}, "https_port", ErrPortCollision, "443"},
 		{"streaming beyond 65535", func(s *Site) { s.Streaming.Port = 65535; s.StreamingInstances = 2 }, "streaming.port", ErrUpstream, "outside"},
 	}
 	for _, c := range cases {

@@ -3,7 +3,7 @@
 //
 //	v6-nginxgen --domain social.example.org [--web-domain NAME] [--family v6only|dual]
 //	    [--nginx-version 1.22] [--mastodon 4.7] [--cert FILE --key FILE] [--root DIR]
-//	    [--out FILE] [--check] [--diff] [--json] [--strict]
+//	    [--backend ADDR]... [--out FILE] [--check] [--diff] [--json] [--strict]
 //
 // Without --out the site goes to stdout. --check runs `nginx -t` on it in a temporary
 // prefix and writes nothing; --diff shows what would change in --out and writes nothing.
@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -43,6 +44,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.ACMEWebroot, "acme-webroot", "", "webroot for /.well-known/acme-challenge/ (default --root)")
 	fs.IntVar(&s.HTTPPort, "http-port", 0, "HTTP port (default 80)")
 	fs.IntVar(&s.HTTPSPort, "https-port", 0, "HTTPS port (default 443)")
+	fs.Func("backend", "`ADDR` of a host running puma and streaming (repeat for several web hosts; default 127.0.0.1)", func(v string) error {
+		a, err := netip.ParseAddr(v)
+		s.Web.Addrs, s.Streaming.Addrs = append(s.Web.Addrs, a), append(s.Streaming.Addrs, a)
+		return err
+	})
 	fs.IntVar(&s.StreamingInstances, "streaming-instances", 0, "streaming processes on ports 4000, 4001, … (default 1)")
 	fs.StringVar(&s.CachePath, "cache-path", "", "proxy_cache_path directory (default /var/cache/nginx)")
 	fs.StringVar(&s.AccessLog, "access-log", "", "per-site access log (default: the main config's)")

@@ -30,6 +30,20 @@ func TestStdout(t *testing.T) {
 	assert.Contains(t, out, "client_max_body_size 99m;")
 }
 
+func TestBackends(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI("--domain", "social.example.org", "--backend", "fd00:1::31", "--backend", "fd00:1::32", "--streaming-instances", "2")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "upstream backend {\n  server [fd00:1::31]:3000 fail_timeout=0;\n  server [fd00:1::32]:3000 fail_timeout=0;\n}\n")
+	assert.Contains(t, out, "  least_conn;\n  server [fd00:1::31]:4000 fail_timeout=0;\n  server [fd00:1::31]:4001 fail_timeout=0;\n"+
+		"  server [fd00:1::32]:4000 fail_timeout=0;\n  server [fd00:1::32]:4001 fail_timeout=0;\n}\n")
+	code, _, errs = runCLI("--domain", "social.example.org", "--backend", "fd00:1::31", "--backend", "fd00:1::31")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "web.addrs[1]: ")
+	code, _, _ = runCLI("--domain", "social.example.org", "--backend", "web1.example")
+	assert.Equal(t, 2, code, "not an IP literal")
+}
+
 func TestUsage(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{{}, {"--bogus"}, {"--domain", "a.example", "extra"}, {"--domain", "a.example", "--family", "v4only"}, {"--domain", "a.example", "--diff"}} {
