@@ -66,6 +66,9 @@ type PebbleOptions struct {
 	AlwaysValid bool
 	// CommandPrefix runs both programs under a wrapper, e.g. ["ip", "netns", "exec", "NS"].
 	CommandPrefix []string
+	// Dial opens the harness's own connections (readiness checks, the management API,
+	// [Pebble.HTTPClient]). Nil: the root namespace's net.Dialer.
+	Dial DialFunc
 }
 
 // Pebble is a running Pebble ACME server with its challtestsrv DNS server.
@@ -272,10 +275,14 @@ func StartPebble(t testing.TB, opt PebbleOptions) *Pebble {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(p.CAPEM)
-	p.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	dial := opt.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	p.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := WaitTCP(ctx, p.DNSProc, hp(dnsMgmtPort)); err != nil {
+	if err := WaitTCPWith(ctx, dial, p.DNSProc, hp(dnsMgmtPort)); err != nil {
 		t.Fatalf("pebble-challtestsrv: %v", err)
 	}
 	p.Start(t)

@@ -157,6 +157,34 @@ func initTemplate() (string, error) {
 // (for example "logging_collector=on"; Log then holds only the collector's start-up lines).
 func StartPostgres(t testing.TB, settings ...string) *Postgres {
 	t.Helper()
+	p, logf := newPostgresCluster(t)
+	for attempt := 0; ; attempt++ {
+		p.Port = FreePort(t)
+		cmd, err := postgresCmd("postgres", append(p.serverArgs(), "-c", "listen_addresses=127.0.0.1,::1")...)
+		if err != nil {
+			Unavailable(t, "%v", err)
+		}
+		for _, kv := range settings {
+			cmd.Args = append(cmd.Args, "-c", kv)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		p.Proc = Start(t, cmd, syscall.SIGINT)
+		err = p.waitReady()
+		if err == nil {
+			return p
+		}
+		if attempt < 2 && strings.Contains(p.LogText(), "Address already in use") {
+			continue // lost the free port to another process: try a new one
+		}
+		t.Fatalf("PostgreSQL did not start: %v\n%s", err, p.LogText())
+	}
+}
+
+// newPostgresCluster checks the tools, makes the template cluster once per test binary
+// and copies it into a fresh directory for this test, with the server log opened for
+// appending (closed at cleanup). The caller starts the server.
+func newPostgresCluster(t testing.TB) (*Postgres, *os.File) {
+	t.Helper()
 	Tool(t, "initdb", "postgresql-15", PostgresBinDir)
 	Tool(t, "postgres", "postgresql-15", PostgresBinDir)
 	if _, _, _, err := postgresCred(); err != nil {
@@ -177,29 +205,16 @@ func StartPostgres(t testing.TB, settings ...string) *Postgres {
 		t.Fatalf("server log: %v", err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	for attempt := 0; ; attempt++ {
-		p.Port = FreePort(t)
-		cmd, err := postgresCmd("postgres", "-D", p.DataDir, "-p", strconv.Itoa(p.Port), "-k", d,
-			"-c", "listen_addresses=127.0.0.1,::1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off", "-c", "log_connections=on", "-c", "logging_collector=off",
-			"-c", "shared_buffers=16MB")
-		if err != nil {
-			Unavailable(t, "%v", err)
-		}
-		for _, kv := range settings {
-			cmd.Args = append(cmd.Args, "-c", kv)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		p.Proc = Start(t, cmd, syscall.SIGINT)
-		err = p.waitReady()
-		if err == nil {
-			return p
-		}
-		if attempt < 2 && strings.Contains(p.LogText(), "Address already in use") {
-			continue // lost the free port to another process: try a new one
-		}
-		t.Fatalf("PostgreSQL did not start: %v\n%s", err, p.LogText())
-	}
+	return p, logf
+}
+
+// serverArgs are the postgres arguments every test server runs with: its data directory,
+// port and socket directory, no durability (throwaway data) and log_connections, whose
+// lines name the pg_hba.conf line a login matched.
+func (p *Postgres) serverArgs() []string {
+	return []string{"-D", p.DataDir, "-p", strconv.Itoa(p.Port), "-k", p.Dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "log_connections=on", "-c", "logging_collector=off", "-c", "shared_buffers=16MB"}
 }
 
 func (p *Postgres) waitReady() error {

@@ -143,6 +143,14 @@ func Start(t testing.TB, cmd *exec.Cmd, stopSignal syscall.Signal) *Process {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
+	return adopt(t, cmd, stopSignal, out)
+}
+
+// adopt watches a command that is already running in its own process group (Start, or
+// a server forked from a thread inside a network namespace) and stops it at cleanup with
+// stopSignal, then SIGKILL after 10 s. out (what the command writes, if anything) is
+// logged when the test fails.
+func adopt(t testing.TB, cmd *exec.Cmd, stopSignal syscall.Signal, out *SyncBuffer) *Process {
 	p := &Process{Cmd: cmd, Output: out, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
@@ -158,7 +166,7 @@ func Start(t testing.TB, cmd *exec.Cmd, stopSignal syscall.Signal) *Process {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("output of %s:\n%s", strings.Join(cmd.Args, " "), out.String())
+			t.Logf("output of %s:\n%s", strings.Join(cmd.Args, " "), p.Output.String())
 		}
 	})
 	return p
@@ -167,8 +175,17 @@ func Start(t testing.TB, cmd *exec.Cmd, stopSignal syscall.Signal) *Process {
 // WaitTCP waits until addr accepts TCP connections, the process exits, or ctx ends.
 func WaitTCP(ctx context.Context, p *Process, addr string) error {
 	var d net.Dialer
+	return WaitTCPWith(ctx, d.DialContext, p, addr)
+}
+
+// DialFunc opens a connection, like net.Dialer.DialContext (or a [NetnsDialer]'s, to
+// connect from inside a network namespace).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// WaitTCPWith is [WaitTCP] with connections opened by dial.
+func WaitTCPWith(ctx context.Context, dial DialFunc, p *Process, addr string) error {
 	for {
-		c, err := d.DialContext(ctx, "tcp", addr)
+		c, err := dial(ctx, "tcp", addr)
 		if err == nil {
 			c.Close()
 			return nil
