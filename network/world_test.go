@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,22 +17,28 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/network"
+	"github.com/v6kit/v6kit/nginxconf"
 )
 
-// site is one Mastodon-shaped site behind the world's nginx, on its own server address.
+// site is one Mastodon host on its own server address, behind its own nginx running the
+// site nginxconf renders for it. A failure case breaks the typed Site (site) or the
+// rendered directive tree (tree), never nginx text.
 type site struct {
-	name     string // label in the world's zone
-	addr     netip.Addr
-	cert     string // "valid", "expired", "wrongname"
-	no443    bool
-	brokenWS bool
-	pumaDown bool
+	name string // label in the world's zone
+	addr netip.Addr
+	cert string // "valid", "expired", "wrongname"
+	// site changes the typed Site before rendering.
+	site func(*nginxconf.Site)
+	// tree edits the rendered directives and returns how many it changed (0 fails the
+	// test: the template no longer has what the case breaks).
+	tree func([]nginxconf.Directive) int
 }
 
-// probeWorld is a world with nginx and stub puma/streaming servers in the server
-// namespace, built once for all the world cases.
+// probeWorld is a world with one nginx per site and stub puma/streaming servers in the
+// server namespace, built once for all the world cases.
 type probeWorld struct {
 	*testenv.World
 	pki   *testPKI
@@ -48,20 +54,34 @@ func sAddr(last byte) netip.Addr {
 	return netip.AddrFrom16(b)
 }
 
+// stubPumaPort is where no puma listens: the "pumadown" site's upstream.
+const stubPumaPort = 3999
+
 func newProbeWorld(t testing.TB) *probeWorld {
 	testenv.WorldTools(t)
-	nginx := testenv.Tool(t, "nginx", "nginx")
+	nginxBin := testenv.Tool(t, "nginx", "nginx")
 	w := testenv.NewWorld(t, testenv.WorldOptions{})
 	pw := &probeWorld{World: w, dir: testenv.TempDir(t), sites: map[string]site{}}
 	pw.pki = newPKI(t, pw.dir)
 
 	sites := []site{
 		{name: "good", addr: sAddr(0x80), cert: "valid"},
-		{name: "no443", addr: sAddr(0x81), cert: "valid", no443: true},
+		// `listen 443 ssl;` without `listen [::]:443`: HTTPS on IPv4 only, so port 443 of
+		// the site's IPv6 address is closed while port 80 answers.
+		{name: "no443", addr: sAddr(0x81), cert: "valid", site: func(s *nginxconf.Site) {
+			s.HTTPSListen = []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:443")}
+		}},
 		{name: "expired", addr: sAddr(0x82), cert: "expired"},
 		{name: "wrongname", addr: sAddr(0x83), cert: "wrongname"},
-		{name: "brokenws", addr: sAddr(0x84), cert: "valid", brokenWS: true},
-		{name: "pumadown", addr: sAddr(0x85), cert: "valid", pumaDown: true},
+		// the streaming location without the Upgrade and Connection headers: nginx
+		// forwards the handshake as a plain GET
+		{name: "brokenws", addr: sAddr(0x84), cert: "valid", tree: func(ds []nginxconf.Directive) int {
+			return dropProxyHeaders(ds, "/api/v1/streaming", "Upgrade", "Connection")
+		}},
+		// puma's upstream on a port where nothing listens
+		{name: "pumadown", addr: sAddr(0x85), cert: "valid", site: func(s *nginxconf.Site) {
+			s.Web.Port = stubPumaPort
+		}},
 		{name: "mtu", addr: sAddr(0x86), cert: "valid"},
 		{name: "mtuok", addr: sAddr(0x87), cert: "valid"},
 	}
@@ -84,110 +104,124 @@ func newProbeWorld(t testing.TB) *probeWorld {
 	require.NoError(t, w.AddRecords(rrs...))
 
 	now := time.Now()
-	_, validCrt, validKey := pw.pki.issue(t, "valid", now.Add(-time.Hour), now.Add(90*24*time.Hour), valid...)
-	_, expCrt, expKey := pw.pki.issue(t, "expired", now.Add(-90*24*time.Hour), now.Add(-48*time.Hour), pw.fqdn("expired"))
-	_, wrongCrt, wrongKey := pw.pki.issue(t, "wrongname", now.Add(-time.Hour), now.Add(90*24*time.Hour), "other.example.net")
+	certs := map[string][2]string{}
+	for _, c := range []struct {
+		name        string
+		from, until time.Time
+		names       []string
+	}{
+		{"valid", now.Add(-time.Hour), now.Add(90 * 24 * time.Hour), valid},
+		{"expired", now.Add(-90 * 24 * time.Hour), now.Add(-48 * time.Hour), []string{pw.fqdn("expired")}},
+		{"wrongname", now.Add(-time.Hour), now.Add(90 * 24 * time.Hour), []string{"other.example.net"}},
+	} {
+		_, crt, key := pw.pki.issue(t, c.name, c.from, c.until, c.names...)
+		certs[c.name] = [2]string{crt, key}
+	}
 
-	// stub puma and streaming on the server's loopback, as the units bind them
+	// stub puma and streaming on the server's loopback, where the sites' upstreams point
+	loopback := netip.IPv6Loopback()
 	for _, s := range []struct {
-		addr string
+		addr netip.AddrPort
 		h    http.Handler
-	}{{"[::1]:3000", mastodonStub(pw.fqdn("good"))}, {"[::1]:4000", streamingStub()}} {
-		l, err := w.Listen(w.Server, "tcp6", s.addr)
+	}{
+		{netip.AddrPortFrom(loopback, mastodon.DefaultWebPort), railsHeaders(mastodonStub(pw.fqdn("good")))},
+		{netip.AddrPortFrom(loopback, mastodon.DefaultStreamingPort), streamingStub()},
+	} {
+		l, err := w.Listen(w.Server, "tcp6", s.addr.String())
 		require.NoError(t, err)
 		srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(l) }()
 		t.Cleanup(func() { _ = srv.Close() })
 	}
 
-	// nginx: one server block pair per site address
-	var conf strings.Builder
-	fmt.Fprintf(&conf, `user root;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fcgi; uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-  upstream backend   { server [::1]:3000; }
-  upstream streaming { server [::1]:4000; }
-  upstream nopuma    { server [::1]:3999; }
-`, pw.dir)
-	for _, s := range sites {
-		crt, key := validCrt, validKey
-		switch s.cert {
-		case "expired":
-			crt, key = expCrt, expKey
-		case "wrongname":
-			crt, key = wrongCrt, wrongKey
-		}
-		fmt.Fprintf(&conf, "  server {\n    listen [%s]:80;\n    server_name %s;\n    location / { return 301 https://$host$request_uri; }\n  }\n", s.addr, pw.fqdn(s.name))
-		if s.no443 {
-			continue
-		}
-		ws := "proxy_http_version 1.1;\n      proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection $connection_upgrade;"
-		if s.brokenWS {
-			ws = "# broken on purpose: no proxy_http_version 1.1, no Upgrade/Connection headers"
-		}
-		backend := "backend"
-		if s.pumaDown {
-			backend = "nopuma"
-		}
-		fmt.Fprintf(&conf, `  server {
-    listen [%s]:443 ssl http2;
-    server_name %s;
-    ssl_certificate %s;
-    ssl_certificate_key %s;
-    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
-    location / {
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_pass http://%s;
-    }
-    location ^~ /api/v1/streaming {
-      proxy_set_header Host $host;
-      %s
-      proxy_buffering off;
-      proxy_pass http://streaming;
-    }
-  }
-`, s.addr, pw.fqdn(s.name), crt, key, backend, ws)
-	}
-	conf.WriteString("}\n")
-	confFile := filepath.Join(pw.dir, "nginx.conf")
-	require.NoError(t, os.WriteFile(confFile, []byte(conf.String()), 0o644))
-	p := testenv.Start(t, w.Command(context.Background(), w.Server, nginx, "-p", pw.dir, "-c", confFile, "-e", filepath.Join(pw.dir, "error.log"), "-g", "daemon off;"), 0)
+	// Mastodon's public directory, with the error page the site serves for 5xx
+	public := filepath.Join(pw.dir, "public")
+	require.NoError(t, os.Mkdir(public, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(public, "500.html"), []byte("<!doctype html><title>We're sorry, but something went wrong</title>\n"), 0o644))
+
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := w.Dialer(w.Client)
+	ver, err := nginxconf.InstalledVersion(ctx, nginxBin)
+	require.NoError(t, err)
+
+	// one nginx per site: a rendered site declares the upstreams, the upgrade map and
+	// the cache zone, so one nginx holds one site
 	for _, s := range sites {
-		port := "443"
-		if s.no443 {
-			port = "80"
+		px := testenv.NewNginxPrefix(t)
+		cfg := nginxconf.Site{
+			Domain:       pw.fqdn(s.name),
+			NginxVersion: ver.String(),
+			Family:       nginxconf.Explicit,
+			HTTPListen:   []netip.AddrPort{netip.AddrPortFrom(s.addr, 80)},
+			HTTPSListen:  []netip.AddrPort{netip.AddrPortFrom(s.addr, 443)},
+			Cert:         certs[s.cert][0],
+			Key:          certs[s.cert][1],
+			Root:         public,
+			CachePath:    px.CachePath(),
+			Web:          nginxconf.Backend{Addr: loopback},
+			Streaming:    nginxconf.Backend{Addr: loopback},
 		}
-		for {
-			c, err := d.DialContext(ctx, "tcp6", "["+s.addr.String()+"]:"+port)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-p.Done():
-				t.Fatalf("nginx exited: %v\n%s", p.Err(), p.Output.String())
-			case <-ctx.Done():
-				t.Fatalf("nginx not listening on %s: %v", s.addr, err)
-			case <-time.After(20 * time.Millisecond):
+		if s.site != nil {
+			s.site(&cfg)
+		}
+		tree, err := cfg.Directives()
+		require.NoError(t, err, "site %s", s.name)
+		if s.tree != nil {
+			require.NotZero(t, s.tree(tree), "site %s: the rendered tree has nothing to break", s.name)
+		}
+		var text bytes.Buffer
+		require.NoError(t, nginxconf.Print(&text, tree), "site %s", s.name)
+		px.WriteSite(t, s.name, text.Bytes())
+		var ready []string
+		for _, l := range append(cfg.HTTPListen, cfg.HTTPSListen...) {
+			if l.Addr() == s.addr {
+				ready = append(ready, l.String())
 			}
 		}
+		w.StartE2ENginx(t, w.Server, px, ready...)
 	}
 	// a 1280 bottleneck mid-path for the "mtu" site, with Packet Too Big dropped
 	require.NoError(t, w.Bottleneck(pw.sites["mtu"].addr, 1280, true))
 	// the same bottleneck for "mtuok", with Packet Too Big delivered: PMTU discovery works
 	require.NoError(t, w.Bottleneck(pw.sites["mtuok"].addr, 1280, false))
 	return pw
+}
+
+// railsHeaders adds what Mastodon's Rails app sends on every response and the rendered
+// site relies on: HSTS from force_ssl (Mastodon 3.4+; the newer templates add it only
+// on static locations) and Rails' default Cache-Control for dynamic responses, which
+// keeps nginx's proxy cache from storing them.
+func railsHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			w.Header().Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		w.Header().Set("Cache-Control", "max-age=0, private, must-revalidate")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// dropProxyHeaders removes `proxy_set_header NAME …` for each of names from every
+// location whose last argument is path, and returns how many it removed.
+func dropProxyHeaders(ds []nginxconf.Directive, path string, names ...string) int {
+	n := 0
+	for i := range ds {
+		d := &ds[i]
+		if d.Name == "location" && len(d.Args) > 0 && d.Args[len(d.Args)-1] == path {
+			kept := d.Block[:0]
+			for _, in := range d.Block {
+				if in.Name == "proxy_set_header" && len(in.Args) > 0 && slices.ContainsFunc(names, func(h string) bool { return strings.EqualFold(h, in.Args[0]) }) {
+					n++
+					continue
+				}
+				kept = append(kept, in)
+			}
+			d.Block = kept
+			continue
+		}
+		n += dropProxyHeaders(d.Block, path, names...)
+	}
+	return n
 }
 
 // probe runs the probe inside node's namespace (the test binary re-executed there) and
@@ -449,4 +483,48 @@ func TestWorld(t *testing.T) {
 		requireCheck(t, rep, "inbound.tls@"+a, network.Fail, "path-MTU blackhole")
 		requireDiagnosis(t, rep, "path MTU blackhole")
 	})
+}
+
+// TestDropProxyHeaders: the edit that breaks the "brokenws" site removes the upgrade
+// headers from the streaming location only, and nginx still loads the result.
+func TestDropProxyHeaders(t *testing.T) {
+	t.Parallel()
+	dir := testenv.TempDir(t)
+	crt, key := testenv.NginxSelfSignedCert(t, dir, "social.example.org")
+	s := nginxconf.Site{Domain: "social.example.org", Cert: crt, Key: key, Root: dir, CachePath: filepath.Join(dir, "cache"),
+		Family:      nginxconf.Explicit,
+		HTTPListen:  []netip.AddrPort{netip.AddrPortFrom(netip.IPv6Loopback(), uint16(testenv.FreePort(t)))},
+		HTTPSListen: []netip.AddrPort{netip.AddrPortFrom(netip.IPv6Loopback(), uint16(testenv.FreePort(t)))}}
+	tree, err := s.Directives()
+	require.NoError(t, err)
+	require.Equal(t, 2, dropProxyHeaders(tree, "/api/v1/streaming", "Upgrade", "Connection"))
+	require.Zero(t, dropProxyHeaders(tree, "/api/v1/streaming", "Upgrade", "Connection"), "already gone")
+	var text bytes.Buffer
+	require.NoError(t, nginxconf.Print(&text, tree))
+	back, err := nginxconf.Parse(text.Bytes())
+	require.NoError(t, err)
+	headers := func(path string) []string {
+		var hs []string
+		var walk func([]nginxconf.Directive)
+		walk = func(ds []nginxconf.Directive) {
+			for _, d := range ds {
+				if d.Name == "location" && len(d.Args) > 0 && d.Args[len(d.Args)-1] == path {
+					for _, in := range d.Block {
+						if in.Name == "proxy_set_header" {
+							hs = append(hs, in.Args[0])
+						}
+					}
+				}
+				walk(d.Block)
+			}
+		}
+		walk(back)
+		return hs
+	}
+	streaming := headers("/api/v1/streaming")
+	require.NotEmpty(t, streaming)
+	assert.NotContains(t, streaming, "Upgrade")
+	assert.NotContains(t, streaming, "Connection")
+	assert.Contains(t, streaming, "Host")
+	testenv.NginxCheck(t, text.Bytes())
 }
