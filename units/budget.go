@@ -15,8 +15,11 @@ type Budget struct {
 	WebWorkers int
 	// WebThreads is puma's MAX_THREADS, the pool of each worker. Zero: Mastodon's default, 5.
 	WebThreads int
-	// WebHosts is how many hosts run the web service. Zero: 1.
+	// WebHosts is how many hosts run the web service. Zero: 1 (unless NoWeb).
 	WebHosts int
+	// NoWeb means no host in the budget runs puma (a worker-only host's own budget):
+	// the web pool is 0 whatever WebWorkers, WebThreads and WebHosts say.
+	NoWeb bool
 	// Sidekiq is the concurrency (= DB_POOL) of each sidekiq process, across all hosts.
 	Sidekiq []int
 	// StreamingInstances is how many streaming processes run, across all hosts.
@@ -60,6 +63,9 @@ func (b Budget) Compute() BudgetReport {
 	workers := orDefault(b.WebWorkers, 2)
 	threads := orDefault(b.WebThreads, 5)
 	hosts := orDefault(b.WebHosts, 1)
+	if b.NoWeb {
+		hosts = 0
+	}
 	pool := orDefault(b.StreamingPool, 10)
 	r := BudgetReport{
 		Web:       hosts * workers * threads,

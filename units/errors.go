@@ -37,6 +37,12 @@ var (
 	ErrExporter = errors.New("the prometheus exporter unit exists from mastodon 4.6")
 	// ErrTimer means a renewal timer setting is invalid.
 	ErrTimer = errors.New("invalid certificate renewal timer setting")
+	// ErrProcesses means an unknown or repeated process in Deployment.Processes, none
+	// mixed with others, or settings for a process the host does not run.
+	ErrProcesses = errors.New("invalid processes: list web, sidekiq and streaming (each once), or none alone")
+	// ErrCluster means the hosts of a cluster disagree (release, host names) or leave a
+	// job to nobody (no sidekiq, no scheduler) or to several (two schedulers).
+	ErrCluster = errors.New("the cluster's hosts do not fit together: one release, distinct host names, every queue served, exactly one scheduler")
 	// ErrJob means systemd finished a start, restart or reload job with a result other than "done".
 	ErrJob = errors.New("systemd job failed: see `journalctl -u UNIT`")
 )

@@ -80,12 +80,32 @@ const (
 	SandboxNone Sandbox = "none"
 )
 
+// Process is one of the Mastodon processes a host runs (see [Deployment.Processes]).
+type Process string
+
+const (
+	// ProcessWeb is puma: mastodon-web.service.
+	ProcessWeb Process = "web"
+	// ProcessSidekiq is every sidekiq process of [Deployment.Sidekiq].
+	ProcessSidekiq Process = "sidekiq"
+	// ProcessStreaming is the streaming server (its unit, or the shim and its instances).
+	ProcessStreaming Process = "streaming"
+	// ProcessNone, alone, means no Mastodon process at all: a front nginx host or a
+	// database host that gets only the certificate renewal timer (or the exporter).
+	ProcessNone Process = "none"
+)
+
 // Deployment is the typed model of a Mastodon host's processes. The zero value is the
 // newest release, all-in-one on Debian: user mastodon, web and streaming on 127.0.0.1,
 // one sidekiq process for every queue, one streaming instance.
 type Deployment struct {
 	// Mastodon is the target release ("4.5", "v4.5.2"). Empty: the newest v6kit knows.
 	Mastodon string `json:"mastodon"`
+	// Processes chooses which Mastodon processes this host runs: any of web, sidekiq and
+	// streaming (a worker-only host is [ProcessSidekiq] alone), or [ProcessNone] alone for
+	// a host with only the renewal timer. Units, enable and start lists and the
+	// connection budget cover only these. Empty: all three, the all-in-one host.
+	Processes []Process `json:"processes,omitempty"`
 	// Layout is the distribution family. Empty: Debian.
 	Layout Layout `json:"layout"`
 	// User runs every Mastodon process. Empty: mastodon.
@@ -227,19 +247,41 @@ func (d Deployment) resolvedPaths() Paths {
 	return p
 }
 
+// Runs reports whether the deployment runs process p (every process when
+// [Deployment.Processes] is empty).
+func (d Deployment) Runs(p Process) bool {
+	if len(d.Processes) == 0 {
+		return p != ProcessNone
+	}
+	for _, x := range d.Processes {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
 // Budget returns the deployment's PostgreSQL connection budget: web workers × threads,
 // every sidekiq concurrency, streaming processes × pool, reserve, against MaxConnections.
+// Only the processes the host runs count: a worker-only host has no web or streaming pool.
 func (d Deployment) Budget() Budget {
 	b := Budget{
-		WebWorkers:         d.Web.Workers,
-		WebThreads:         d.Web.Threads,
-		StreamingInstances: fallback(d.Streaming.Instances, 1),
-		StreamingPool:      d.Streaming.Pool,
-		Reserve:            d.Reserve,
-		MaxConnections:     d.MaxConnections,
+		WebWorkers:     d.Web.Workers,
+		WebThreads:     d.Web.Threads,
+		StreamingPool:  d.Streaming.Pool,
+		Reserve:        d.Reserve,
+		MaxConnections: d.MaxConnections,
 	}
-	for _, s := range d.sidekiqs() {
-		b.Sidekiq = append(b.Sidekiq, s.Concurrency)
+	if !d.Runs(ProcessWeb) {
+		b.NoWeb = true
+	}
+	if d.Runs(ProcessStreaming) {
+		b.StreamingInstances = fallback(d.Streaming.Instances, 1)
+	}
+	if d.Runs(ProcessSidekiq) {
+		for _, s := range d.sidekiqs() {
+			b.Sidekiq = append(b.Sidekiq, s.Concurrency)
+		}
 	}
 	return b
 }

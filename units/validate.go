@@ -28,7 +28,12 @@ var reservedEnv = []string{"RAILS_ENV", "NODE_ENV", "PORT", "BIND", "SOCKET", "W
 
 // spec is a Deployment with every default resolved; build renders from it.
 type spec struct {
-	rel       mastodon.Release
+	rel        mastodon.Release
+	web1       bool // runs puma
+	streaming1 bool // runs streaming
+	sidekiq1   bool // runs sidekiq
+	served     map[string]bool
+	schedulers []string
 	layout    Layout
 	user      string
 	paths     Paths
@@ -93,16 +98,19 @@ func (d Deployment) sidekiqs() []Sidekiq {
 // one, port collisions between web, streaming instances and the exporter, and a
 // connection budget over max_connections.
 func (d Deployment) Validate() report.Problems {
-	_, ps := d.build()
+	_, ps := d.build(false)
 	return ps.Sorted()
 }
 
 // resolve applies the defaults and checks the model; build then renders and adds the
-// escaping problems.
-func (d Deployment) resolve() (spec, report.Problems) {
+// escaping problems. In a cluster, what only the whole cluster can judge (unserved
+// queues, the number of schedulers, the connection budget) is left to [Cluster].
+func (d Deployment) resolve(inCluster bool) (spec, report.Problems) {
 	var ps report.Problems
 	s := spec{rel: mastodon.Newest(), layout: fallback(d.Layout, Debian), user: fallback(d.User, "mastodon"),
-		bind: d.Bind, web: d.Web, exporter: d.Exporter, renew: d.CertRenew, sandbox: d.Sandbox, local: d.LocalServices}
+		bind: d.Bind, web: d.Web, exporter: d.Exporter, renew: d.CertRenew, sandbox: d.Sandbox, local: d.LocalServices,
+		web1: d.Runs(ProcessWeb), streaming1: d.Runs(ProcessStreaming), sidekiq1: d.Runs(ProcessSidekiq)}
+	checkProcesses(&ps, d.Processes)
 	if d.Mastodon != "" {
 		r, err := mastodon.Lookup(d.Mastodon)
 		if err != nil {
@@ -162,11 +170,14 @@ func (d Deployment) resolve() (spec, report.Problems) {
 		ps.Errorf("bind", ErrBind, "%s has a zone: BIND cannot carry one; bind to :: or a global address", s.bind)
 	}
 	s.bind = s.bind.Unmap()
-	if s.bind != netip.AddrFrom4([4]byte{127, 0, 0, 1}) {
-		if !s.rel.PumaHasBind() {
+	if !s.web1 && !s.streaming1 && d.Bind.IsValid() {
+		ps.Warnf("bind", ErrProcesses, "bind %s is ignored: this host runs neither web nor streaming", d.Bind)
+	}
+	if s.bind != netip.AddrFrom4([4]byte{127, 0, 0, 1}) && (s.web1 || s.streaming1) {
+		if s.web1 && !s.rel.PumaHasBind() {
 			ps.Warnf("bind", ErrBind, "Mastodon %s's puma ignores BIND and listens on 0.0.0.0:PORT (IPv4 only); %s applies only from 2.9.3", s.rel, s.bind)
 		}
-		if !s.rel.StreamingHasBind() {
+		if s.streaming1 && !s.rel.StreamingHasBind() {
 			ps.Warnf("bind", ErrBind, "Mastodon %s's streaming ignores BIND and listens on Node's any-address; %s applies only from 2.1", s.rel, s.bind)
 		}
 	}
@@ -178,7 +189,17 @@ func (d Deployment) resolve() (spec, report.Problems) {
 	s.web.Workers = fallback(d.Web.Workers, mastodon.DefaultWebConcurrency)
 	s.web.Threads = fallback(d.Web.Threads, mastodon.DefaultMaxThreads)
 
-	s.sidekiq = d.resolveSidekiq(&ps, s.rel)
+	if !s.web1 && d.Web != (Web{}) {
+		ps.Warnf("web", ErrProcesses, "web settings are ignored: this host does not run web (processes %s)", processList(d.Processes))
+	}
+	if s.sidekiq1 {
+		s.sidekiq, s.served, s.schedulers = d.resolveSidekiq(&ps, s.rel, inCluster)
+	} else if len(d.Sidekiq) > 0 {
+		ps.Warnf("sidekiq", ErrProcesses, "%d sidekiq processes are listed but this host does not run sidekiq (processes %s): add sidekiq to processes or drop the list", len(d.Sidekiq), processList(d.Processes))
+	}
+	if !s.streaming1 && (d.Streaming.Instances != 0 || d.Streaming.Pool != 0 || len(d.Streaming.Ports) > 0) {
+		ps.Warnf("streaming", ErrProcesses, "streaming settings are ignored: this host does not run streaming (processes %s)", processList(d.Processes))
+	}
 
 	// Streaming.
 	checkCount(&ps, "streaming.instances", d.Streaming.Instances)
@@ -201,7 +222,7 @@ func (d Deployment) resolve() (spec, report.Problems) {
 	default:
 		s.ports = d.Streaming.Ports
 	}
-	if s.rel.StreamingTemplated() && s.instances > 1 && s.bind.IsUnspecified() {
+	if s.streaming1 && s.rel.StreamingTemplated() && s.instances > 1 && s.bind.IsUnspecified() {
 		ps.Infof("bind", "all %d streaming instances bind to the unspecified address (BIND=%s), each on its own port: list every port in nginx's streaming upstream", s.instances, s.bind)
 	}
 
@@ -218,9 +239,13 @@ func (d Deployment) resolve() (spec, report.Problems) {
 		}
 		seen[p] = field
 	}
-	addPort("web.port", s.web.Port)
-	for i, p := range s.ports {
-		addPort(fmt.Sprintf("streaming.ports[%d]", i), p)
+	if s.web1 {
+		addPort("web.port", s.web.Port)
+	}
+	if s.streaming1 {
+		for i, p := range s.ports {
+			addPort(fmt.Sprintf("streaming.ports[%d]", i), p)
+		}
 	}
 	if s.exporter != nil {
 		e := *s.exporter
@@ -257,6 +282,10 @@ func (d Deployment) resolve() (spec, report.Problems) {
 		s.renew = &r
 	}
 
+	if !s.web1 && !s.streaming1 && !s.sidekiq1 && s.exporter == nil && s.renew == nil {
+		ps.Warnf("processes", ErrProcesses, "processes none without exporter or cert_renew: there is no unit to render")
+	}
+
 	// Environment.
 	for i, v := range d.Env {
 		f := fmt.Sprintf("env[%d]", i)
@@ -272,7 +301,7 @@ func (d Deployment) resolve() (spec, report.Problems) {
 	}
 
 	// Connection budget, once the numbers are sane.
-	if !ps.HasErrors() {
+	if !ps.HasErrors() && !inCluster {
 		for _, p := range d.Budget().Validate() {
 			if p.Severity == report.Error || p.Severity == report.Warning {
 				ps.Add(p)
@@ -295,12 +324,11 @@ func within(p, q string) bool {
 	return p == q || strings.HasPrefix(p, strings.TrimSuffix(q, "/")+"/")
 }
 
-// resolveSidekiq names the processes and checks their queues against the release.
-func (d Deployment) resolveSidekiq(ps *report.Problems, rel mastodon.Release) []sidekiqSpec {
+// resolveSidekiq names the processes and checks their queues against the release. It
+// returns the queues served and the processes serving the scheduler (by field path).
+func (d Deployment) resolveSidekiq(ps *report.Problems, rel mastodon.Release, inCluster bool) (out []sidekiqSpec, served map[string]bool, schedulers []string) {
 	procs := d.sidekiqs()
-	var out []sidekiqSpec
-	served := map[string]bool{}
-	var schedulers []string
+	served = map[string]bool{}
 	units := map[string]string{}
 	for i, p := range procs {
 		f := fmt.Sprintf("sidekiq[%d]", i)
@@ -361,6 +389,9 @@ func (d Deployment) resolveSidekiq(ps *report.Problems, rel mastodon.Release) []
 		units[unitName] = f
 		out = append(out, sidekiqSpec{unit: unitName, label: label, Sidekiq: p})
 	}
+	if inCluster {
+		return out, served, schedulers
+	}
 	if len(schedulers) > 1 {
 		ps.Errorf("sidekiq", ErrScheduler, "%s all serve the scheduler queue: scheduled jobs would be enqueued by each of them; keep scheduler in exactly one process", strings.Join(schedulers, ", "))
 	}
@@ -372,7 +403,38 @@ func (d Deployment) resolveSidekiq(ps *report.Problems, rel mastodon.Release) []
 			ps.Warnf("sidekiq", ErrUnknownQueue, "no process serves queue %q of Mastodon %s: its jobs would never run; add it to one process", q.Name, rel)
 		}
 	}
-	return out
+	return out, served, schedulers
+}
+
+// checkProcesses reports unknown or repeated process names, and none mixed with others.
+func checkProcesses(ps *report.Problems, procs []Process) {
+	for i, p := range procs {
+		f := fmt.Sprintf("processes[%d]", i)
+		switch p {
+		case ProcessWeb, ProcessSidekiq, ProcessStreaming:
+		case ProcessNone:
+			if len(procs) > 1 {
+				ps.Errorf(f, ErrProcesses, "none means no Mastodon process: give it alone, or list web, sidekiq and streaming without it")
+			}
+		default:
+			ps.Errorf(f, ErrProcesses, "%q is not a Mastodon process: use web, sidekiq, streaming, or none alone", p)
+		}
+		if slices.Contains(procs[:i], p) {
+			ps.Errorf(f, ErrProcesses, "%s is listed twice: list each process once", p)
+		}
+	}
+}
+
+// processList prints the processes for messages ("web, sidekiq, streaming" when empty).
+func processList(procs []Process) string {
+	if len(procs) == 0 {
+		return "web, sidekiq, streaming"
+	}
+	var n []string
+	for _, p := range procs {
+		n = append(n, string(p))
+	}
+	return strings.Join(n, ", ")
 }
 
 func queueNames(rel mastodon.Release) string {

@@ -4,6 +4,7 @@
 //
 //	v6-unitgen --mastodon 4.7 --bind :: --sidekiq default:8,ingress:4@25 --sidekiq push,pull@10 \
 //	  --sidekiq mailers@5 --sidekiq scheduler@5 --streaming 4 --max-connections 200 --out /etc/systemd/system
+//	v6-unitgen --processes sidekiq --sidekiq push,pull@10 --sidekiq mailers@5   # a worker-only host
 //
 // Exit status: 0 ok, 1 invalid deployment or failed check/write/apply, 2 usage.
 package main
@@ -38,6 +39,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("v6-unitgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&d.Mastodon, "mastodon", "", "Mastodon `version` (default: the newest line, 4.7)")
+	fs.Func("processes", "`LIST` of processes this host runs: web,sidekiq,streaming (default all), or none", parseProcesses(&d))
 	fs.StringVar((*string)(&d.Layout), "layout", "debian", "distribution layout: debian or rhel")
 	fs.StringVar(&d.User, "user", "mastodon", "Unix user that runs Mastodon")
 	fs.StringVar(&d.Paths.Home, "home", "", "the user's home (default /home/USER)")
@@ -79,6 +81,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	d.Bind = a
+	dropUnusedDefaults(fs, &d)
 	for _, s := range sidekiq {
 		sk, err := units.ParseSidekiq(s)
 		if err != nil {

@@ -137,6 +137,34 @@ func TestApplyWithoutSystemd(t *testing.T) {
 	assert.Contains(t, errs, "apply: units: connect to systemd")
 }
 
+func TestProcesses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, out, errs := runCLI("--processes", "sidekiq", "--sidekiq", "push,pull@10", "--sidekiq", "mailers@5", "--out", dir, "--strict")
+	require.Equal(t, 1, code, "the queues no process on this host serves are warnings, fatal with --strict")
+	assert.Contains(t, errs, `no process serves queue "default"`)
+	code, out, errs = runCLI("--processes", "sidekiq", "--sidekiq", "push,pull@10", "--sidekiq", "mailers@5", "--out", dir)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "wrote 2 of 2 units")
+	assert.Contains(t, out, "connection budget: web 0×2×5 + sidekiq 10+5 + streaming 0×10 + reserve 5 = 20")
+	assert.NotContains(t, errs, "ignored", "the flags' defaults for web and streaming are not the user's settings")
+	names, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	assert.Len(t, names, 2)
+
+	code, out, errs = runCLI("--processes", "none", "--cert-renew", "--strict")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "# ---- v6-certs-renew.timer")
+	assert.NotContains(t, out, "mastodon-")
+
+	code, _, errs = runCLI("--processes", "sidekiq", "--web-workers", "4")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, errs, "v6-unitgen: web: ", "a typed value for a process the host doesn't run is reported")
+	code, _, errs = runCLI("--processes", "web,puma")
+	require.Equal(t, 1, code)
+	assert.Contains(t, errs, "processes[1]: ")
+}
+
 func TestPrintWithoutOut(t *testing.T) {
 	t.Parallel()
 	code, out, _ := runCLI("--mastodon", "1.6", "--layout", "rhel", "--sidekiq", "default,push,pull,mailers@10")
