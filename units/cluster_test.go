@@ -139,7 +139,9 @@ func TestClusterBadInput(t *testing.T) {
 		sentinel error
 		mention  string
 	}{
-		{"two schedulers", func(c *Cluster) { c.Hosts[2].Deployment.Sidekiq = append(c.Hosts[2].Deployment.Sidekiq, sk("scheduler@5")) },
+		{"two schedulers", func(c *Cluster) {
+			c.Hosts[2].Deployment.Sidekiq = append(c.Hosts[2].Deployment.Sidekiq, sk("scheduler@5"))
+		},
 			report.Error, "hosts", ErrScheduler, "web1.sidekiq[1], worker1.sidekiq[2]"},
 		{"no scheduler", func(c *Cluster) { c.Hosts[0].Deployment.Sidekiq = c.Hosts[0].Deployment.Sidekiq[:1] },
 			report.Error, "hosts", ErrScheduler, "no host serves the scheduler"},

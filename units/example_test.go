@@ -119,3 +119,37 @@ func ExampleFile_Write() {
 	// [Install]
 	// WantedBy=timers.target
 }
+
+// A split topology judged as one cluster: two web hosts, a worker host, and a front
+// host with only the renewal timer. Each host renders only its processes; the
+// scheduler, the queues and the connection budget are checked across all of them.
+func ExampleCluster() {
+	web := func(bind string, sk ...units.Sidekiq) units.Deployment {
+		return units.Deployment{Mastodon: "4.7", Bind: netip.MustParseAddr(bind), Sidekiq: sk,
+			Processes: []units.Process{units.ProcessWeb, units.ProcessStreaming, units.ProcessSidekiq}}
+	}
+	c := units.Cluster{MaxConnections: 200, Hosts: []units.Host{
+		{Name: "web1", Deployment: web("fd00:1::31", units.Sidekiq{Queues: []units.Queue{{Name: "scheduler"}}, Concurrency: 5})},
+		{Name: "web2", Deployment: web("fd00:1::32", units.Sidekiq{Queues: []units.Queue{{Name: "mailers"}}, Concurrency: 5})},
+		{Name: "worker1", Deployment: units.Deployment{Mastodon: "4.7", Processes: []units.Process{units.ProcessSidekiq},
+			Sidekiq: []units.Sidekiq{{Queues: []units.Queue{{Name: "default", Weight: 8}, {Name: "ingress", Weight: 4},
+				{Name: "fasp"}, {Name: "push"}, {Name: "pull"}}, Concurrency: 25}}}},
+		{Name: "front", Deployment: units.Deployment{Mastodon: "4.7", Processes: []units.Process{units.ProcessNone},
+			CertRenew: &units.CertRenew{Args: []string{"--reload-nginx"}}}},
+	}}
+	plans, err := c.Render()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, p := range plans {
+		fmt.Println(c.Hosts[i].Name, p.Start)
+	}
+	fmt.Println(plans[0].Budget.Formula)
+	// Output:
+	// web1 [mastodon-web.service mastodon-sidekiq.service mastodon-streaming.service]
+	// web2 [mastodon-web.service mastodon-sidekiq.service mastodon-streaming.service]
+	// worker1 [mastodon-sidekiq.service]
+	// front [v6-certs-renew.timer]
+	// web 2×2×5 + sidekiq 5+5+25 + streaming 2×10 + reserve 5 = 80 of 197 available (max_connections 200 − 3 superuser-reserved)
+}

@@ -34,21 +34,21 @@ type spec struct {
 	sidekiq1   bool // runs sidekiq
 	served     map[string]bool
 	schedulers []string
-	layout    Layout
-	user      string
-	paths     Paths
-	bind      netip.Addr
-	web       Web
-	sidekiq   []sidekiqSpec
-	instances int
-	ports     []int
-	pool      int
-	exporter  *Exporter
-	renew     *CertRenew
-	rw        []string
-	env       []Var
-	sandbox   Sandbox
-	local     bool
+	layout     Layout
+	user       string
+	paths      Paths
+	bind       netip.Addr
+	web        Web
+	sidekiq    []sidekiqSpec
+	instances  int
+	ports      []int
+	pool       int
+	exporter   *Exporter
+	renew      *CertRenew
+	rw         []string
+	env        []Var
+	sandbox    Sandbox
+	local      bool
 }
 
 type sidekiqSpec struct {
