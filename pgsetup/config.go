@@ -1,8 +1,8 @@
 // Package pgsetup sets up PostgreSQL for a Mastodon host over IPv6: a managed block of
 // pg_hba.conf rules ([HBAFile], [HBARule]), the role and its database through pgx, logins
 // verified over ::1, 127.0.0.1 and the socket, the server version checked against the
-// Mastodon release, a tuning snippet ([Tuning]) and the connection budget against the
-// live max_connections.
+// Mastodon release, a tuning snippet ([Tuning]), the listen_addresses snippet written as
+// IP literals ([Listen]) and the connection budget against the live max_connections.
 //
 // It exists because every installer in the field either leaves pg_hba.conf alone or sets
 // "trust" for loopback, creates the role by hand, and never checks that web, sidekiq and

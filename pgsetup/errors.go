@@ -31,6 +31,8 @@ var (
 	ErrNotSuperuser = errors.New("the setup connection is not a superuser: connect as postgres (for example over the socket with peer)")
 	// ErrLogin: a login as the role failed.
 	ErrLogin = errors.New("login as the role failed: check pg_hba.conf and the password")
+	// ErrListen: a listen address PostgreSQL can't bind as written, or one given twice.
+	ErrListen = errors.New("invalid listen address: give the host's own unicast IP literals, each once, without zone")
 	// ErrTuning: a tuning input is out of range.
 	ErrTuning = errors.New("invalid tuning input: give RAM of at least 256 MiB, 1 or more CPUs and 1 or more connections")
 )

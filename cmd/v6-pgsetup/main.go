@@ -1,11 +1,12 @@
 // Command v6-pgsetup sets up PostgreSQL for a Mastodon host: the pg_hba.conf managed
 // block (peer over the socket, scram-sha-256 over ::1 and 127.0.0.1), the role and its
 // database, the server version check and the connection budget; or, with --tune, prints
-// a postgresql.conf tuning snippet.
+// a postgresql.conf tuning snippet, and with --listen the listen_addresses snippet.
 //
 //	v6-pgsetup --dsn "host=/var/run/postgresql user=postgres" --role mastodon \
 //	    --database mastodon_production --password-file /etc/mastodon/db-password
 //	v6-pgsetup --tune --ram 2GiB --cpus 2
+//	v6-pgsetup --listen --no-ipv4 --listen-addr fd00:db::5
 package main
 
 import (
@@ -30,8 +31,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var c pgsetup.Config
 	var t pgsetup.Tuning
+	var l pgsetup.Listen
 	var auth, pwFile, version, ram, storage string
-	var check, tune, jsonOut, strict, verify bool
+	var check, tune, listen, jsonOut, strict, verify bool
 	fs := flag.NewFlagSet("v6-pgsetup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.DSN, "dsn", "host=/var/run/postgresql user=postgres", "superuser connection (key=value or URL)")
@@ -46,7 +48,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&auth, "auth", "scram-sha-256", "TCP method: scram-sha-256, peer (socket only) or trust (loopback, unsafe)")
 	fs.StringVar(&pwFile, "password-file", "", "file holding the role's password (mode 0600)")
 	fs.StringVar(&version, "mastodon", mastodon.Newest().Line(), "target Mastodon version")
-	fs.BoolVar(&c.NoIPv4, "no-ipv4", false, "leave out the 127.0.0.1/32 rule (IPv6-only host)")
+	fs.BoolVar(&c.NoIPv4, "no-ipv4", false, "leave out the 127.0.0.1/32 rule and, with --listen, 127.0.0.1 (IPv6-only host)")
 	fs.StringVar(&c.ServerLog, "server-log", "", "server log file, to report which pg_hba line each login matched")
 	fs.BoolVar(&verify, "verify", true, "log in as the role afterwards over ::1, 127.0.0.1 (and the socket when possible)")
 	fs.BoolVar(&check, "check", false, "report what would change and the budget; change nothing")
@@ -57,6 +59,13 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&t.CPUs, "cpus", 1, "CPUs for --tune")
 	fs.StringVar(&storage, "storage", "ssd", "storage for --tune: ssd, hdd or network")
 	fs.IntVar(&t.Connections, "connections", 100, "max_connections for --tune")
+	fs.BoolVar(&listen, "listen", false, "print the listen_addresses snippet (::1, 127.0.0.1 unless --no-ipv4, each --listen-addr) and exit")
+	fs.Func("listen-addr", "`ADDR` of this host PostgreSQL listens on too, for --listen (repeatable)", func(s string) error {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		l.Addrs = append(l.Addrs, a)
+		return err
+	})
+	fs.IntVar(&c.Budget.WebHosts, "web-hosts", 1, "budget: hosts running puma, each with --web-workers × --web-threads")
 	fs.IntVar(&c.Budget.WebWorkers, "web-workers", 0, "budget: puma WEB_CONCURRENCY (0: 2)")
 	fs.IntVar(&c.Budget.WebThreads, "web-threads", 0, "budget: puma MAX_THREADS (0: 5)")
 	fs.IntVar(&c.Budget.StreamingInstances, "streaming", 1, "budget: streaming processes")
@@ -79,6 +88,10 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		t.RAM, t.Storage = n, pgsetup.Storage(storage)
 		return finish(stderr, t.Validate(), strict, func() error { return t.Write(stdout) })
+	}
+	if listen {
+		l.NoIPv4 = c.NoIPv4
+		return finish(stderr, l.Validate(), strict, func() error { return l.Write(stdout) })
 	}
 	rel, err := mastodon.Lookup(version)
 	if err != nil {
@@ -108,55 +121,4 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		printResult(stdout, res)
 	}
 	return finish(stderr, res.Problems, strict, func() error { return err })
-}
-
-func finish(stderr io.Writer, ps report.Problems, strict bool, do func() error) int {
-	for _, p := range ps.Sorted() {
-		fmt.Fprintf(stderr, "v6-pgsetup: %s\n", p.Error())
-	}
-	if ps.Err() != nil {
-		return 1
-	}
-	if strict && ps.Strict() != nil {
-		return 1
-	}
-	if err := do(); err != nil {
-		if report.AsProblems(err) == nil {
-			fmt.Fprintf(stderr, "v6-pgsetup: %v\n", err)
-		}
-		return 1
-	}
-	return 0
-}
-
-func printResult(w io.Writer, r *pgsetup.Result) {
-	verb := "changed"
-	if r.DryRun {
-		verb = "would change"
-	}
-	if r.Server.Version != "" {
-		fmt.Fprintf(w, "server: PostgreSQL %s, max_connections %d, hba_file %s\n", r.Server.Version, r.Server.MaxConnections, r.Server.HBAFile)
-	}
-	if r.HBA.Diff != "" {
-		fmt.Fprint(w, r.HBA.Diff)
-	}
-	for _, c := range r.Changes {
-		fmt.Fprintf(w, "%s: %s: %s\n", verb, c.What, c.Detail)
-	}
-	if len(r.Changes) == 0 && r.Server.Version != "" {
-		fmt.Fprintln(w, "nothing to change")
-	}
-	if r.Budget.Formula != "" {
-		fmt.Fprintf(w, "budget: %s\n", r.Budget.Formula)
-	}
-	for _, l := range r.Logins {
-		switch {
-		case !l.OK:
-			fmt.Fprintf(w, "login over %s: FAILED: %v\n", l.Via, l.Err)
-		case l.HBALine > 0:
-			fmt.Fprintf(w, "login over %s: ok (%s, pg_hba.conf line %d)\n", l.Via, l.Method, l.HBALine)
-		default:
-			fmt.Fprintf(w, "login over %s: ok\n", l.Via)
-		}
-	}
 }

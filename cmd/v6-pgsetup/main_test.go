@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,6 +37,30 @@ func TestTune(t *testing.T) {
 	code, _, stderr = runCLI("--tune", "--ram", "100MiB")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "ram: RAM is 100MB; give at least 256MiB")
+}
+
+func TestListen(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := runCLI("--listen", "--no-ipv4", "--listen-addr", "fd00:db::5")
+	require.Equal(t, 0, code, stderr)
+	want, err := pgsetup.Listen{NoIPv4: true, Addrs: []netip.Addr{netip.MustParseAddr("fd00:db::5")}}.Snippet()
+	require.NoError(t, err)
+	assert.Equal(t, string(want), out)
+	assert.Contains(t, out, "listen_addresses = '::1,fd00:db::5'\n")
+
+	code, out, _ = runCLI("--listen")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "listen_addresses = '127.0.0.1,::1'\n")
+
+	code, out, stderr = runCLI("--listen", "--listen-addr", "fe80::1%eth0")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Contains(t, stderr, "addrs[0]: ")
+	code, _, stderr = runCLI("--listen", "--listen-addr", "::", "--strict")
+	assert.Equal(t, 1, code, "the unspecified address warns; --strict fails")
+	assert.Contains(t, stderr, "only guard")
+	code, _, _ = runCLI("--listen", "--listen-addr", "db1.example")
+	assert.Equal(t, 2, code)
 }
 
 func TestUsage(t *testing.T) {
@@ -78,6 +103,11 @@ func TestAgainstServer(t *testing.T) {
 	assert.Contains(t, stderr, "warning: mode 0644 lets every user on this host read the database password")
 	after, _ := os.ReadFile(pg.HBAFile)
 	assert.Equal(t, string(before), string(after))
+
+	code, out, stderr = runCLI(append(args, "--check", "--web-hosts", "2", "--web-workers", "3", "--streaming", "2", "--sidekiq", "40")...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "budget: web 2×3×5 + sidekiq 40 + streaming 2×10 + reserve 5 = 95 of 97 available")
+	assert.Contains(t, stderr, "less than 10% headroom")
 
 	code, _, stderr = runCLI(append(args, "--check", "--strict")...)
 	assert.Equal(t, 1, code, "--strict fails on the warning")

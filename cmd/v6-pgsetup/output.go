@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/v6kit/v6kit/pgsetup"
+	"github.com/v6kit/v6kit/report"
+)
+
+func finish(stderr io.Writer, ps report.Problems, strict bool, do func() error) int {
+	for _, p := range ps.Sorted() {
+		fmt.Fprintf(stderr, "v6-pgsetup: %s\n", p.Error())
+	}
+	if ps.Err() != nil {
+		return 1
+	}
+	if strict && ps.Strict() != nil {
+		return 1
+	}
+	if err := do(); err != nil {
+		if report.AsProblems(err) == nil {
+			fmt.Fprintf(stderr, "v6-pgsetup: %v\n", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func printResult(w io.Writer, r *pgsetup.Result) {
+	verb := "changed"
+	if r.DryRun {
+		verb = "would change"
+	}
+	if r.Server.Version != "" {
+		fmt.Fprintf(w, "server: PostgreSQL %s, max_connections %d, hba_file %s\n", r.Server.Version, r.Server.MaxConnections, r.Server.HBAFile)
+	}
+	if r.HBA.Diff != "" {
+		fmt.Fprint(w, r.HBA.Diff)
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "%s: %s: %s\n", verb, c.What, c.Detail)
+	}
+	if len(r.Changes) == 0 && r.Server.Version != "" {
+		fmt.Fprintln(w, "nothing to change")
+	}
+	if r.Budget.Formula != "" {
+		fmt.Fprintf(w, "budget: %s\n", r.Budget.Formula)
+	}
+	for _, l := range r.Logins {
+		switch {
+		case !l.OK:
+			fmt.Fprintf(w, "login over %s: FAILED: %v\n", l.Via, l.Err)
+		case l.HBALine > 0:
+			fmt.Fprintf(w, "login over %s: ok (%s, pg_hba.conf line %d)\n", l.Via, l.Method, l.HBALine)
+		default:
+			fmt.Fprintf(w, "login over %s: ok\n", l.Via)
+		}
+	}
+}
