@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,7 +179,10 @@ func newProbeWorld(t testing.TB) *probeWorld {
 				ready = append(ready, l.String())
 			}
 		}
-		w.StartE2ENginx(t, w.Server, px, ready...)
+		ngx := w.StartE2ENginx(t, w.Server, px, ready...)
+		// Stop fast (SIGTERM) before the harness's graceful SIGQUIT: the "mtu" site keeps
+		// blackholed connections that would hold a graceful shutdown until its timeout.
+		t.Cleanup(func() { _ = ngx.Cmd.Process.Signal(syscall.SIGTERM) })
 	}
 	// a 1280 bottleneck mid-path for the "mtu" site, with Packet Too Big dropped
 	require.NoError(t, w.Bottleneck(pw.sites["mtu"].addr, 1280, true))
