@@ -43,6 +43,10 @@ func TestGolden(t *testing.T) {
 	assert.Contains(t, env, "DB_HOST=fd7a:6b69:7400:20::5\n")
 	site := string(snap["front/"+bundle.SitePath].Data)
 	assert.Contains(t, site, "server [fd7a:6b69:7400:10::31]:3000 fail_timeout=0;\n  server [fd7a:6b69:7400:10::32]:3000 fail_timeout=0;")
+	assert.Contains(t, site, "least_conn;\n  server [fd7a:6b69:7400:10::31]:4000 fail_timeout=0;\n  server [fd7a:6b69:7400:10::32]:4000 fail_timeout=0;")
+	assert.Contains(t, string(snap["db1/"+bundle.ListenPath].Data), "listen_addresses = '::1,fd7a:6b69:7400:20::5'\n")
+	// front renews the certificate its nginx serves, and reloads it
+	assert.Contains(t, string(snap["front/"+bundle.UnitDir+"/v6-certs-renew.service"].Data), "ExecStart=/usr/local/bin/v6-certs renew --reload-nginx\n")
 	// exactly one scheduler across the hosts
 	var schedulers int
 	for p := range snap {

@@ -212,6 +212,52 @@ func (t *Tree) Units(dir string, d units.Deployment) *units.Plan {
 	return plan
 }
 
+// ClusterUnits validates the hosts of c together (one scheduler, every queue served,
+// one connection budget) and renders each host's units into directory dir of its tree:
+// trees[i] is c.Hosts[i]'s. A problem of one host goes to that host's tree; a problem
+// of the cluster as a whole goes to whole's, under "cluster.units".
+func ClusterUnits(dir string, c units.Cluster, trees []*Tree, whole *Tree) []*units.Plan {
+	if len(trees) != len(c.Hosts) {
+		whole.Problems.Errorf("cluster.units", units.ErrCluster, "%d hosts but %d trees", len(c.Hosts), len(trees))
+		return nil
+	}
+	for _, p := range c.Validate() {
+		to, at := whole, report.JoinPath("cluster.units", p.Path)
+		for i, h := range c.Hosts {
+			if rest, ok := strings.CutPrefix(p.Path, h.Name); ok && h.Name != "" && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+				to, at = trees[i], report.JoinPath("units", strings.TrimPrefix(rest, "."))
+			}
+		}
+		p.Path = at
+		to.Problems.Add(p)
+	}
+	plans, err := c.Render()
+	if err != nil {
+		return nil // the problems are recorded above
+	}
+	for i, plan := range plans {
+		for _, f := range plan.Files {
+			trees[i].Add(File{Path: path.Join(dir, f.Name), Data: f.Bytes(), Mode: 0o644})
+		}
+	}
+	return plans
+}
+
+// Listen renders PostgreSQL's listen_addresses snippet to p.
+func (t *Tree) Listen(p string, l pgsetup.Listen) {
+	ps := l.Validate()
+	t.Problem(p, ps)
+	if ps.HasErrors() {
+		return
+	}
+	b, err := l.Snippet()
+	if err != nil {
+		t.Problems.Errorf(p, pgsetup.ErrListen, "%v", err)
+		return
+	}
+	t.Add(File{Path: p, Data: b, Mode: 0o644})
+}
+
 // Site renders the nginx site to p.
 func (t *Tree) Site(p string, s nginxconf.Site) {
 	ps := s.Validate()

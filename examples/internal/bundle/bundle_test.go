@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/pgsetup"
+	"github.com/v6kit/v6kit/units"
 )
 
 func TestAddRefusesBadPaths(t *testing.T) {
@@ -134,4 +137,65 @@ func FuzzShellQuote(f *testing.F) {
 			t.Fatalf("ShellQuote(%q) = %q left unsafe characters bare", s, q)
 		}
 	})
+}
+
+// TestClusterUnits: each host's units land in its own tree; a host's problem is
+// reported in that host's tree, the cluster's (two schedulers) in the whole's.
+func TestClusterUnits(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rel := mastodon.Newest()
+	split := SplitSidekiq(rel)
+	app := []units.Process{units.ProcessWeb, units.ProcessStreaming, units.ProcessSidekiq}
+	cluster := func() units.Cluster {
+		return units.Cluster{MaxConnections: 200, Hosts: []units.Host{
+			{Name: "web1", Deployment: units.Deployment{Mastodon: rel.String(), Processes: app, Sidekiq: split[:2]}},
+			{Name: "worker1", Deployment: units.Deployment{Mastodon: rel.String(), Processes: []units.Process{units.ProcessSidekiq}, Sidekiq: split[2:]}},
+		}}
+	}
+	trees := func() []*Tree {
+		return []*Tree{New("web1", filepath.Join(dir, "web1")), New("worker1", filepath.Join(dir, "worker1"))}
+	}
+
+	ts := trees()
+	plans := ClusterUnits(UnitDir, cluster(), ts, ts[0])
+	require.Len(t, plans, 2)
+	require.NoError(t, ts[0].Problems.Err())
+	assert.Empty(t, ts[0].Problems.Warnings(), "the queues worker1 serves are not web1's problem")
+	_, ok := ts[0].File(UnitDir + "/" + units.WebUnit)
+	assert.True(t, ok)
+	for _, f := range ts[1].Files() {
+		assert.True(t, strings.HasPrefix(f.Path, UnitDir+"/mastodon-sidekiq-"), f.Path)
+	}
+	assert.Len(t, ts[1].Files(), len(split)-2)
+
+	c := cluster()
+	c.Hosts[1].Deployment.Sidekiq = append(slices.Clone(split[2:]), units.Sidekiq{Queues: []units.Queue{{Name: "scheduler"}}, Concurrency: 0})
+	ts = trees()
+	assert.Nil(t, ClusterUnits(UnitDir, c, ts, ts[0]))
+	assert.Empty(t, ts[0].Files())
+	assert.Empty(t, ts[1].Files())
+	paths := func(tr *Tree) []string {
+		var p []string
+		for _, x := range tr.Problems.Errors() {
+			p = append(p, x.Path)
+		}
+		return p
+	}
+	assert.Contains(t, paths(ts[1]), "units.sidekiq["+strconv.Itoa(len(split)-2)+"].concurrency")
+	assert.Contains(t, paths(ts[0]), "cluster.units.hosts", "two schedulers is the cluster's problem")
+	assert.ErrorIs(t, ts[0].Problems.Err(), units.ErrScheduler)
+}
+
+func TestListen(t *testing.T) {
+	t.Parallel()
+	tr := New("db1", t.TempDir())
+	tr.Listen(ListenPath, pgsetup.Listen{NoIPv4: true, Addrs: []netip.Addr{netip.MustParseAddr("fd00:db::5")}})
+	f, ok := tr.File(ListenPath)
+	require.True(t, ok)
+	assert.Contains(t, string(f.Data), "listen_addresses = '::1,fd00:db::5'\n")
+	tr.Listen("other.conf", pgsetup.Listen{Addrs: []netip.Addr{netip.MustParseAddr("fe80::1%eth0")}})
+	_, ok = tr.File("other.conf")
+	assert.False(t, ok)
+	assert.ErrorIs(t, tr.Problems.Err(), pgsetup.ErrListen)
 }
