@@ -14,6 +14,11 @@
 // function (quoting, % as %%, $ as $$ in commands) and newlines or control characters
 // are refused naming the field.
 //
+// A host may run part of Mastodon ([Deployment.Processes]: a worker-only host, a front
+// host with only the renewal timer); the hosts of a split topology are judged together
+// as a [Cluster]: one release, exactly one scheduler, every queue served somewhere, and
+// one connection budget against the database's max_connections.
+//
 // [Apply] runs daemon-reload, enable and start/restart through a small [Manager]
 // interface; [DBusManager] implements it with go-systemd's dbus package. What is tested
 // and what is not: systemd is not PID 1 on the machines the tests run on, so nothing here
