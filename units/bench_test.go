@@ -23,3 +23,22 @@ func BenchmarkRenderSplit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenderCluster validates and renders the four-host split cluster of
+// cluster_test.go (two web hosts, a worker host, a front host), budget included, and
+// serializes every file.
+func BenchmarkRenderCluster(b *testing.B) {
+	c := split()
+	b.ReportAllocs()
+	for b.Loop() {
+		plans, err := c.Render()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range plans {
+			for _, f := range p.Files {
+				_ = f.Bytes()
+			}
+		}
+	}
+}
