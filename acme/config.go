@@ -212,8 +212,8 @@ type EAB struct {
 	HMAC string
 }
 
-// Reloader reloads the web server. The units package's D-Bus applier satisfies it
-// through an adapter; a Go program may pass its own.
+// Reloader reloads the web server. units.UnitReloader satisfies it (nginx.service through
+// systemd's D-Bus API, what v6-certs --reload-nginx uses); a Go program may pass its own.
 type Reloader interface {
 	Reload(ctx context.Context) error
 }

@@ -61,6 +61,41 @@ func Apply(ctx context.Context, m Manager, p *Plan, opt ApplyOptions) error {
 
 func isTimer(name string) bool { return len(name) > 6 && name[len(name)-6:] == ".timer" }
 
+// ConnectDBusManager connects to the systemd manager at address, or to the system's
+// systemd when address is empty ([NewDBusManager]); the CLIs' --dbus-address.
+func ConnectDBusManager(ctx context.Context, address string) (*DBusManager, error) {
+	if address == "" {
+		return NewDBusManager(ctx)
+	}
+	return DialDBusManager(ctx, address)
+}
+
+// UnitReloader reloads one unit through systemd: the systemd path of a deploy step,
+// such as acme's (acme.Deploy.Reloader) reloading nginx.service after a renewal.
+type UnitReloader struct {
+	// Unit is the unit to reload, e.g. "nginx.service".
+	Unit string
+	// Manager reloads it. Nil: connect over D-Bus for each reload, to Address, and
+	// close the connection afterwards (a run that reloads nothing never connects).
+	Manager Manager
+	// Address is the D-Bus address of the systemd manager when Manager is nil.
+	// Empty: the system's systemd.
+	Address string
+}
+
+// Reload reloads the unit and waits for systemd's job to finish.
+func (r UnitReloader) Reload(ctx context.Context) error {
+	if r.Manager != nil {
+		return r.Manager.ReloadUnit(ctx, r.Unit)
+	}
+	m, err := ConnectDBusManager(ctx, r.Address)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	return m.ReloadUnit(ctx, r.Unit)
+}
+
 // DBusManager is a [Manager] over systemd's D-Bus API (go-systemd's dbus package).
 type DBusManager struct {
 	conn *sddbus.Conn

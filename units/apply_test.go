@@ -109,3 +109,20 @@ func TestDialDBusManagerWithoutBus(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "units: connect to "+addr)
 }
+
+func TestUnitReloader(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := &MemoryManager{Fail: map[string]string{"broken.service": "failed"}}
+	require.NoError(t, UnitReloader{Unit: "nginx.service", Manager: m}.Reload(ctx))
+	assert.Equal(t, []string{"reload nginx.service"}, m.Calls)
+	assert.Error(t, UnitReloader{Unit: "broken.service", Manager: m}.Reload(ctx), "a failed job is an error")
+
+	// Without a Manager it connects for the reload only, here to a fake systemd.
+	addr := testenv.StartDBusDaemon(t)
+	fake := testenv.NewFakeSystemd(t, addr, nil)
+	require.NoError(t, UnitReloader{Unit: "nginx.service", Address: addr}.Reload(ctx))
+	assert.Equal(t, []string{"ReloadUnit nginx.service replace"}, fake.Calls())
+	err := UnitReloader{Unit: "nginx.service", Address: "unix:path=" + filepath.Join(t.TempDir(), "no-bus")}.Reload(ctx)
+	assert.ErrorContains(t, err, "units: connect to unix:path=")
+}

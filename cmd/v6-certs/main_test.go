@@ -112,6 +112,14 @@ func TestCLIAgainstPebble(t *testing.T) {
 	hook, _ = os.ReadFile(marker)
 	assert.Equal(t, 1, strings.Count(string(hook), "\n"))
 
+	// --reload-nginx reloads nginx.service through systemd's D-Bus API, once, after the
+	// check (here a fake systemd manager on a private bus).
+	bus := testenv.StartDBusDaemon(t)
+	fake := testenv.NewFakeSystemd(t, bus, nil)
+	code, _, stderr = runCLI(append([]string{"renew", "--force", "--check-cmd", "true", "--reload-nginx", "--dbus-address", bus}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, []string{"ReloadUnit nginx.service replace"}, fake.Calls())
+
 	// An unknown profile: exit 1, named in the message.
 	code, _, stderr = runCLI(append([]string{"obtain", "-d", "three.cli.test", "--listen", listen, "--profile", "eternal"}, common...)...)
 	assert.Equal(t, 1, code)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/v6kit/v6kit/acme"
+	"github.com/v6kit/v6kit/units"
 )
 
 type multi []string
@@ -29,6 +30,7 @@ type opts struct {
 	domains, certNames                               multi
 	challenge, webroot, listen, dnsProvider, profile string
 	keyType, certbot, deployHook, checkCmd, family   string
+	dbusAddress                                      string
 	reloadNginx, logProgress                         bool
 	concurrency                                      int
 	lockWait                                         time.Duration
@@ -64,7 +66,8 @@ func (o *opts) obtainFlags(fs *flag.FlagSet) {
 
 func (o *opts) deployFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.deployHook, "deploy-hook", "", "shell command run once after certificates changed (after --check-cmd passes)")
-	fs.BoolVar(&o.reloadNginx, "reload-nginx", false, "after a change: nginx -t, then systemctl reload nginx")
+	fs.BoolVar(&o.reloadNginx, "reload-nginx", false, "after a change: nginx -t, then reload nginx.service through systemd's D-Bus API")
+	fs.StringVar(&o.dbusAddress, "dbus-address", "", "with --reload-nginx: the systemd manager's D-Bus `ADDRESS` (default: the system's systemd)")
 	fs.StringVar(&o.checkCmd, "check-cmd", "", "shell command that must pass before the reload (default with --reload-nginx: nginx -t)")
 }
 
@@ -119,7 +122,7 @@ func (o *opts) config(cmd string, stderr io.Writer) (acme.Config, error) {
 		if o.checkCmd == "" {
 			cfg.Deploy.Check = []string{"nginx", "-t", "-q"}
 		}
-		cfg.Deploy.Reload = []string{"systemctl", "reload", "nginx"}
+		cfg.Deploy.Reloader = units.UnitReloader{Unit: "nginx.service", Address: o.dbusAddress}
 	}
 	if o.deployHook != "" {
 		cfg.Deploy.Reload = []string{"/bin/sh", "-c", o.deployHook}

@@ -66,6 +66,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&check, "check", false, "run systemd-analyze verify on the rendered units; write nothing")
 	fs.BoolVar(&diff, "diff", false, "show what would change in --out; write nothing")
 	fs.BoolVar(&apply, "apply", false, "after --out: daemon-reload, enable and (re)start through systemd's D-Bus API")
+	bus := fs.String("dbus-address", "", "with --apply: the systemd manager's D-Bus `ADDRESS` (default: the system's systemd)")
 	fs.BoolVar(&asJSON, "json", false, "print the plan (units, enable/start lists, budget, problems) as JSON")
 	fs.BoolVar(&strict, "strict", false, "treat warnings as errors")
 	if err := fs.Parse(args); err != nil {
@@ -158,7 +159,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "connection budget: %s; headroom %d\n", plan.Budget.Formula, plan.Budget.Headroom)
 	}
 	if apply {
-		m, err := units.NewDBusManager(ctx)
+		m, err := units.ConnectDBusManager(ctx, *bus)
 		if err == nil {
 			defer m.Close()
 			err = units.Apply(ctx, m, plan, units.ApplyOptions{Restart: true})

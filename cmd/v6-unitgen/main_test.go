@@ -126,15 +126,31 @@ func TestBadInput(t *testing.T) {
 
 func TestApplyWithoutSystemd(t *testing.T) {
 	t.Parallel()
-	// No systemd is PID 1 on the test machines: --apply writes the units, then fails
-	// clearly at the connection, with exit status 1.
+	// A manager that is not there (as on the test machines, where systemd is not PID 1):
+	// --apply writes the units, then fails clearly at the connection, with exit status 1.
 	dir := t.TempDir()
-	code, _, errs := runCLI("--out", dir, "--apply")
-	if code == 0 {
-		t.Skip("a systemd manager is reachable here")
-	}
+	addr := "unix:path=" + filepath.Join(dir, "no-bus")
+	code, _, errs := runCLI("--out", dir, "--apply", "--dbus-address", addr)
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errs, "apply: units: connect to systemd")
+	assert.Contains(t, errs, "apply: units: connect to "+addr)
+	_, err := os.Stat(filepath.Join(dir, "mastodon-web.service"))
+	assert.NoError(t, err, "the units were written before the apply step")
+}
+
+func TestApplyThroughDBus(t *testing.T) {
+	t.Parallel()
+	// The whole --apply sequence against a fake systemd manager on a private bus.
+	addr := testenv.StartDBusDaemon(t)
+	fake := testenv.NewFakeSystemd(t, addr, nil)
+	dir := t.TempDir()
+	code, out, errs := runCLI("--out", dir, "--apply", "--dbus-address", addr, "--cert-renew")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "applied: enabled ")
+	calls := fake.Calls()
+	require.NotEmpty(t, calls)
+	assert.Equal(t, "Reload", calls[0], "daemon-reload comes first")
+	assert.Contains(t, strings.Join(calls, "\n"), "RestartUnit mastodon-web.service replace")
+	assert.Contains(t, strings.Join(calls, "\n"), "StartUnit v6-certs-renew.timer replace")
 }
 
 func TestProcesses(t *testing.T) {
