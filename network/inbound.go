@@ -152,13 +152,26 @@ func tlsVersionName(v uint16) string {
 	return fmt.Sprintf("0x%04x", v)
 }
 
-// checkTLS is inbound.tls: chain and name verified, expiry, version, ALPN.
-func checkTLS(ctx context.Context, r *run, c *Check) {
+// dialHTTPS opens the TCP connection of a per-address HTTPS check, in the address's own
+// family, bounded by ctx's deadline; on failure it fails c with the dial's diagnosis.
+func dialHTTPS(ctx context.Context, r *run, c *Check) (net.Conn, bool) {
 	t := netip.AddrPortFrom(c.Addr, r.o.HTTPSPort)
 	raw, err := r.o.Dialer.DialContext(ctx, tcpFamily(c.Addr), t.String())
 	if err != nil {
 		d, h := dialErr(err, t.String())
 		c.fail(h, "%s", d)
+		return nil, false
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	return raw, true
+}
+
+// checkTLS is inbound.tls: chain and name verified, expiry, version, ALPN.
+func checkTLS(ctx context.Context, r *run, c *Check) {
+	raw, ok := dialHTTPS(ctx, r, c)
+	if !ok {
 		return
 	}
 	defer raw.Close()
@@ -175,7 +188,7 @@ func checkTLS(ctx context.Context, r *run, c *Check) {
 				"TLS handshake timed out")
 			return
 		}
-		c.fail("check the TLS configuration on "+t.String()+" (ssl_certificate, ssl_protocols)", "TLS handshake failed: %v", err)
+		c.fail("check the TLS configuration on "+raw.RemoteAddr().String()+" (ssl_certificate, ssl_protocols)", "TLS handshake failed: %v", err)
 		return
 	}
 	st := tc.ConnectionState()
@@ -338,17 +351,11 @@ func wsAccept(key string) string {
 
 // checkWebsocket is inbound.websocket: a real RFC 6455 handshake over HTTP/1.1.
 func checkWebsocket(ctx context.Context, r *run, c *Check) {
-	t := netip.AddrPortFrom(c.Addr, r.o.HTTPSPort)
-	raw, err := r.o.Dialer.DialContext(ctx, tcpFamily(c.Addr), t.String())
-	if err != nil {
-		d, h := dialErr(err, t.String())
-		c.fail(h, "%s", d)
+	raw, ok := dialHTTPS(ctx, r, c)
+	if !ok {
 		return
 	}
 	defer raw.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = raw.SetDeadline(dl)
-	}
 	tc := tls.Client(raw, r.tlsConfig(r.o.WebDomain, "http/1.1"))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.fail("fix TLS first (see inbound.tls)", "TLS handshake failed: %v", err)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -52,17 +51,11 @@ const mtuHint = "Packet Too Big is being dropped on the path (a PMTU blackhole):
 // checkTransfer is mtu.transfer: a TLS handshake plus a GET of MTUPath, so that the
 // server sends full-sized packets; a stall after TCP connects means a blackhole.
 func checkTransfer(ctx context.Context, r *run, c *Check) {
-	t := netip.AddrPortFrom(c.Addr, r.o.HTTPSPort)
-	raw, err := r.o.Dialer.DialContext(ctx, tcpFamily(c.Addr), t.String())
-	if err != nil {
-		d, h := dialErr(err, t.String())
-		c.fail(h, "%s", d)
+	raw, ok := dialHTTPS(ctx, r, c)
+	if !ok {
 		return
 	}
 	defer raw.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = raw.SetDeadline(dl)
-	}
 	cc := &countConn{Conn: raw}
 	cfg := r.tlsConfig(r.o.WebDomain, "http/1.1")
 	cfg.InsecureSkipVerify = true // inbound.tls verifies; this check measures bytes
