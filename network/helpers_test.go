@@ -5,16 +5,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"math/big"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,34 +89,6 @@ func (p *testPKI) issue(t testing.TB, base string, notBefore, notAfter time.Time
 	return c, cf, kf
 }
 
-// mastodonStub answers like Mastodon's web service (puma) for the endpoints the probe uses.
-func mastodonStub(localDomain string) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
-	mux.HandleFunc("/api/v2/instance", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"domain": hostOnly(r.Host, localDomain), "version": "4.5.0", "title": "stub"})
-	})
-	mux.HandleFunc("/.well-known/webfinger", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/jrd+json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"subject": r.URL.Query().Get("resource")})
-	})
-	mux.HandleFunc("/.well-known/host-meta", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/xrd+xml")
-		fmt.Fprintf(w, `<?xml version="1.0"?><XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0"><Link rel="lrdd" template="https://%s/.well-known/webfinger?resource={uri}"/></XRD>`, r.Host)
-	})
-	mux.HandleFunc("/.well-known/nodeinfo", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"links":[{"rel":"http://nodeinfo.diaspora.software/ns/schema/2.0","href":"https://%s/nodeinfo/2.0"}]}`, r.Host)
-	})
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<!doctype html><title>stub</title>")
-		fmt.Fprint(w, strings.Repeat("<p>landing page padding, as Mastodon's is tens of kilobytes</p>\n", 1200))
-	})
-	return mux
-}
-
 func hostOnly(h, def string) string {
 	if h == "" {
 		return def
@@ -130,36 +97,4 @@ func hostOnly(h, def string) string {
 		return h[:i]
 	}
 	return h
-}
-
-// streamingStub performs a websocket handshake on /api/v1/streaming (and answers 400 to
-// a plain GET, as a request without Upgrade gets).
-func streamingStub() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/streaming/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
-	mux.HandleFunc("/api/v1/streaming", func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("Sec-WebSocket-Key")
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
-			http.Error(w, "websocket upgrade required", http.StatusBadRequest)
-			return
-		}
-		h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			http.Error(w, "no hijack", 500)
-			return
-		}
-		c, brw, err := hj.Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
-		// one text frame, then a close frame, as a stream would start and end
-		msg := `{"event":"update","payload":"{}"}`
-		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
-		_, _ = brw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
-		_ = brw.Flush()
-	})
-	return mux
 }

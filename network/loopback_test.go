@@ -161,7 +161,7 @@ func newLoopSite(t testing.TB, cfg loopConfig) *loopSite {
 	}
 	front := cfg.front
 	if front == nil {
-		puma, streaming := mastodonStub(s.domain), streamingStub()
+		puma, streaming := testenv.MastodonStub{}, testenv.StreamingStub()
 		front = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !cfg.noHSTS {
 				w.Header().Set("Strict-Transport-Security", "max-age=63072000")
@@ -274,14 +274,14 @@ func TestLoopbackFailures(t *testing.T) {
 				http.Error(w, "websocket upgrade required", http.StatusBadRequest)
 				return
 			}
-			mastodonStub("social.example.net").ServeHTTP(w, r)
+			testenv.MastodonStub{}.ServeHTTP(w, r)
 		})}, "inbound.websocket", network.Fail, "proxy_http_version 1.1", "websocket broken by the proxy"},
 		{"streaming down", loopConfig{front: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasPrefix(r.URL.Path, "/api/v1/streaming") {
 				http.Error(w, "bad gateway", http.StatusBadGateway)
 				return
 			}
-			mastodonStub("social.example.net").ServeHTTP(w, r)
+			testenv.MastodonStub{}.ServeHTTP(w, r)
 		})}, "inbound.websocket", network.Fail, "systemctl status mastodon-streaming", "streaming service down"},
 	}
 	for _, tc := range cases {
@@ -345,7 +345,7 @@ func TestLoopbackLocal(t *testing.T) {
 	_, err := testenv.StartRedis(t, snip)
 	require.NoError(t, err)
 	pumaL, pumaPort := listen6(t)
-	puma := &http.Server{Handler: mastodonStub(s.domain), ReadHeaderTimeout: 10 * time.Second}
+	puma := &http.Server{Handler: testenv.MastodonStub{}, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = puma.Serve(pumaL) }()
 	t.Cleanup(func() { _ = puma.Close() })
 	rc := filepath.Join(t.TempDir(), "resolv.conf")

@@ -125,8 +125,8 @@ func newProbeWorld(t testing.TB) *probeWorld {
 		addr netip.AddrPort
 		h    http.Handler
 	}{
-		{netip.AddrPortFrom(loopback, mastodon.DefaultWebPort), railsHeaders(mastodonStub(pw.fqdn("good")))},
-		{netip.AddrPortFrom(loopback, mastodon.DefaultStreamingPort), streamingStub()},
+		{netip.AddrPortFrom(loopback, mastodon.DefaultWebPort), testenv.MastodonStub{Rails: true}},
+		{netip.AddrPortFrom(loopback, mastodon.DefaultStreamingPort), testenv.StreamingStub()},
 	} {
 		l, err := w.Listen(w.Server, "tcp6", s.addr.String())
 		require.NoError(t, err)
@@ -189,20 +189,6 @@ func newProbeWorld(t testing.TB) *probeWorld {
 	// the same bottleneck for "mtuok", with Packet Too Big delivered: PMTU discovery works
 	require.NoError(t, w.Bottleneck(pw.sites["mtuok"].addr, 1280, false))
 	return pw
-}
-
-// railsHeaders adds what Mastodon's Rails app sends on every response and the rendered
-// site relies on: HSTS from force_ssl (Mastodon 3.4+; the newer templates add it only
-// on static locations) and Rails' default Cache-Control for dynamic responses, which
-// keeps nginx's proxy cache from storing them.
-func railsHeaders(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/health" {
-			w.Header().Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
-		w.Header().Set("Cache-Control", "max-age=0, private, must-revalidate")
-		h.ServeHTTP(w, r)
-	})
 }
 
 // dropProxyHeaders removes `proxy_set_header NAME …` for each of names from every

@@ -12,10 +12,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -274,9 +272,9 @@ func runScenario(t *testing.T, sc scenario) {
 
 	// 4. Stub puma and streaming where the rendered units bind them.
 	webBind, streamBinds := unitBinds(t, read(bundle.UnitDir+"/mastodon-web.service"), read(bundle.UnitDir+"/mastodon-streaming@.service"), read(bundle.SitePath))
-	serve(t, w, webBind, mastodonStub(local, rel.String()))
+	serve(t, w, webBind, testenv.MastodonStub{LocalDomain: local, Version: rel.String(), Rails: true})
 	for _, b := range streamBinds {
-		serve(t, w, b, streamingStub())
+		serve(t, w, b, testenv.StreamingStub())
 	}
 
 	// 5. Redis with the rendered snippet, PostgreSQL with the rendered pg_hba block and
@@ -620,62 +618,4 @@ func servedSerial(t *testing.T, w *testenv.World, name string, addr netip.Addr, 
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	return resp.TLS.PeerCertificates[0].SerialNumber.String()
-}
-
-func mastodonStub(localDomain, version string) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
-	mux.HandleFunc("/api/v2/instance", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"domain": localDomain, "version": version, "title": "stub"})
-	})
-	mux.HandleFunc("/.well-known/webfinger", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/jrd+json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"subject": r.URL.Query().Get("resource")})
-	})
-	mux.HandleFunc("/.well-known/host-meta", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/xrd+xml")
-		fmt.Fprintf(w, `<?xml version="1.0"?><XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0"><Link rel="lrdd" template="https://%s/.well-known/webfinger?resource={uri}"/></XRD>`, r.Host)
-	})
-	mux.HandleFunc("/.well-known/nodeinfo", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"links":[{"rel":"http://nodeinfo.diaspora.software/ns/schema/2.0","href":"https://%s/nodeinfo/2.0"}]}`, r.Host)
-	})
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprint(w, "<!doctype html><title>stub</title>")
-		fmt.Fprint(w, strings.Repeat("<p>landing page padding, as Mastodon's is tens of kilobytes</p>\n", 1200))
-	})
-	// Rails' force_ssl (Mastodon 3.4+) sends HSTS on every app response; the 4.6+
-	// template adds it only on static locations, relying on that.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/health" {
-			w.Header().Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-func streamingStub() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/streaming/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
-	mux.HandleFunc("/api/v1/streaming", func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("Sec-WebSocket-Key")
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
-			http.Error(w, "websocket upgrade required", http.StatusBadRequest)
-			return
-		}
-		h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		c, brw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
-		msg := `{"event":"update","payload":"{}"}`
-		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
-		_, _ = brw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
-		_ = brw.Flush()
-	})
-	return mux
 }
