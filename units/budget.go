@@ -77,14 +77,22 @@ func (b Budget) Compute() BudgetReport {
 		r.Sidekiq += c
 		sk = append(sk, fmt.Sprint(c))
 	}
-	if len(sk) == 0 {
-		sk = []string{"0"}
-	}
 	r.Total = r.Web + r.Sidekiq + r.Streaming + r.Reserve
 	r.Available = orDefault(b.MaxConnections, 100) - orDefault(b.SuperuserReserved, 3)
 	r.Headroom = r.Available - r.Total
-	r.Formula = fmt.Sprintf("web %d×%d×%d + sidekiq %s + streaming %d×%d + reserve %d = %d of %d available (max_connections %d − %d superuser-reserved)",
-		hosts, workers, threads, strings.Join(sk, "+"), b.StreamingInstances, pool, r.Reserve, r.Total, r.Available,
+	// A process a host does not run reads "none", not a product with a zero in it.
+	web, sidekiq, streaming := "none", "none", "none"
+	if hosts > 0 {
+		web = fmt.Sprintf("%d×%d×%d", hosts, workers, threads)
+	}
+	if len(sk) > 0 {
+		sidekiq = strings.Join(sk, "+")
+	}
+	if b.StreamingInstances > 0 {
+		streaming = fmt.Sprintf("%d×%d", b.StreamingInstances, pool)
+	}
+	r.Formula = fmt.Sprintf("web %s + sidekiq %s + streaming %s + reserve %d = %d of %d available (max_connections %d − %d superuser-reserved)",
+		web, sidekiq, streaming, r.Reserve, r.Total, r.Available,
 		orDefault(b.MaxConnections, 100), orDefault(b.SuperuserReserved, 3))
 	return r
 }

@@ -36,3 +36,12 @@ func TestBudgetBadNumbers(t *testing.T) {
 	assert.Equal(t, "budget.sidekiq[0]", ps[0].Path)
 	assert.Equal(t, "budget.web_threads", ps[1].Path)
 }
+
+func TestBudgetFormulaNamesAbsentProcesses(t *testing.T) {
+	t.Parallel()
+	// A worker-only host: no web and no streaming pool, written as such.
+	r := Budget{NoWeb: true, Sidekiq: []int{25, 10}}.Compute()
+	assert.Equal(t, "web none + sidekiq 25+10 + streaming none + reserve 5 = 40 of 97 available (max_connections 100 − 3 superuser-reserved)", r.Formula)
+	r = Budget{StreamingInstances: 2}.Compute()
+	assert.Contains(t, r.Formula, "web 1×2×5 + sidekiq none + streaming 2×10")
+}

@@ -42,13 +42,13 @@ func TestProcesses(t *testing.T) {
 			[]string{WebUnit, "mastodon-sidekiq.service", StreamingUnit, StreamingTemplate},
 			[]string{WebUnit, "mastodon-sidekiq.service", StreamingUnit}, "web 1×2×5 + sidekiq 25 + streaming 1×10 + reserve 5 = 50"},
 		{"worker only", Deployment{Mastodon: "4.7", Processes: []Process{ProcessSidekiq}},
-			[]string{"mastodon-sidekiq.service"}, []string{"mastodon-sidekiq.service"}, "web 0×2×5 + sidekiq 25 + streaming 0×10 + reserve 5 = 30"},
+			[]string{"mastodon-sidekiq.service"}, []string{"mastodon-sidekiq.service"}, "web none + sidekiq 25 + streaming none + reserve 5 = 30"},
 		{"web and streaming", Deployment{Mastodon: "4.7", Processes: []Process{ProcessWeb, ProcessStreaming}, Streaming: Streaming{Instances: 2}},
-			[]string{WebUnit, StreamingUnit, StreamingTemplate}, []string{WebUnit, StreamingUnit}, "web 1×2×5 + sidekiq 0 + streaming 2×10 + reserve 5 = 35"},
+			[]string{WebUnit, StreamingUnit, StreamingTemplate}, []string{WebUnit, StreamingUnit}, "web 1×2×5 + sidekiq none + streaming 2×10 + reserve 5 = 35"},
 		{"streaming before 4.2", Deployment{Mastodon: "4.1", Processes: []Process{ProcessStreaming}},
-			[]string{StreamingUnit}, []string{StreamingUnit}, "web 0×2×5 + sidekiq 0 + streaming 1×10 + reserve 5 = 15"},
+			[]string{StreamingUnit}, []string{StreamingUnit}, "web none + sidekiq none + streaming 1×10 + reserve 5 = 15"},
 		{"none with the renewal timer", Deployment{Mastodon: "4.7", Processes: []Process{ProcessNone}, CertRenew: &CertRenew{}},
-			[]string{CertRenewUnit, CertRenewTimer}, []string{CertRenewTimer}, "web 0×2×5 + sidekiq 0 + streaming 0×10 + reserve 5 = 5"},
+			[]string{CertRenewUnit, CertRenewTimer}, []string{CertRenewTimer}, "web none + sidekiq none + streaming none + reserve 5 = 5"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -162,7 +162,7 @@ func TestProcesses(t *testing.T) {
 	code, out, errs = runCLI("--processes", "sidekiq", "--sidekiq", "push,pull@10", "--sidekiq", "mailers@5", "--out", dir)
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "wrote 2 of 2 units")
-	assert.Contains(t, out, "connection budget: web 0×2×5 + sidekiq 10+5 + streaming 0×10 + reserve 5 = 20")
+	assert.Contains(t, out, "connection budget: web none + sidekiq 10+5 + streaming none + reserve 5 = 20")
 	assert.NotContains(t, errs, "ignored", "the flags' defaults for web and streaming are not the user's settings")
 	names, err := filepath.Glob(filepath.Join(dir, "*"))
 	require.NoError(t, err)
