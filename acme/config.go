@@ -273,6 +273,9 @@ type Config struct {
 	Timeout time.Duration
 	// LockWait is how long to wait for another run's lock. Zero: don't wait, return ErrLocked.
 	LockWait time.Duration
+	// Keep is how many versions older than the live one each lineage keeps after a
+	// switch ([Store.Keep]). Zero: 5 (as certbot). Negative: keep every version.
+	Keep int
 	// Deploy runs after a run changed something.
 	Deploy Deploy
 	// Logger receives progress. Nil: discarded.

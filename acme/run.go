@@ -38,8 +38,13 @@ type Outcome struct {
 	Version  int       `json:"version,omitempty"`
 	NotAfter time.Time `json:"not_after,omitzero"`
 	Due      *Due      `json:"due,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Err      error     `json:"-"`
+	// Pruned lists the old versions removed after the switch ([Store.Prune]).
+	Pruned []int `json:"pruned,omitempty"`
+	// Warnings are problems that did not fail the lineage, such as old versions
+	// that could not be removed (the live version is untouched by them).
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Err      error    `json:"-"`
 }
 
 // Report is the result of [Client.Obtain] or [Client.Renew].
@@ -304,7 +309,20 @@ func (c *Client) issue(ctx context.Context, s *session, name string, m Meta, pre
 		o.Action = Renewed
 	}
 	log.Info("installed", "version", n, "not_after", l.NotAfter)
+	c.prune(&o)
 	return o
+}
+
+// prune applies the retention policy after a switch; failures become warnings.
+func (c *Client) prune(o *Outcome) {
+	removed, err := c.store.Prune(o.Name)
+	o.Pruned = append(o.Pruned, removed...)
+	if err != nil {
+		c.cfg.logger().Warn("removing old versions failed", "lineage", o.Name, "err", err)
+		o.Warnings = append(o.Warnings, err.Error())
+	} else if len(removed) > 0 {
+		c.cfg.logger().Info("removed old versions", "lineage", o.Name, "versions", removed)
+	}
 }
 
 // RenewOptions narrows a [Client.Renew] run.
@@ -345,6 +363,7 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		id       string
 		due      Due
 		repaired bool
+		pruned   Outcome // Pruned and Warnings of the prune after a repair
 	}
 	// Scan every lineage in parallel: local reads only.
 	scanned := make([]*item, len(names))
@@ -364,7 +383,10 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		if repaired {
 			c.cfg.logger().Info("completed an interrupted switch", "lineage", n, "version", l.Version)
 		}
-		it := &item{l: l, id: ARICertID(l.Leaf), repaired: repaired}
+		it := &item{l: l, id: ARICertID(l.Leaf), repaired: repaired, pruned: Outcome{Name: n}}
+		if repaired {
+			c.prune(&it.pruned)
+		}
 		it.due = DueAt(l, it.id, now)
 		scanned[i] = it
 	})
@@ -422,7 +444,8 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		if it.repaired {
 			act = Repaired
 		}
-		rep.add(Outcome{Name: it.l.Name, Names: it.l.Names, Action: act, Version: it.l.Version, NotAfter: it.l.NotAfter, Due: &d})
+		rep.add(Outcome{Name: it.l.Name, Names: it.l.Names, Action: act, Version: it.l.Version, NotAfter: it.l.NotAfter, Due: &d,
+			Pruned: it.pruned.Pruned, Warnings: it.pruned.Warnings})
 	}
 	outs := make([]Outcome, len(due))
 	pool(c.cfg.concurrency(), len(due), func(i int) {
@@ -442,6 +465,8 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		m.Names = it.l.Meta.Names
 		o := c.issue(ctx, s, it.l.Name, m, &it.l)
 		o.Due = &d
+		o.Pruned = append(it.pruned.Pruned, o.Pruned...)
+		o.Warnings = append(it.pruned.Warnings, o.Warnings...)
 		outs[i] = o
 	})
 	for _, o := range outs {

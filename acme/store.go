@@ -49,6 +49,10 @@ const MetaSuffix = ".v6-certs.json"
 type Store struct {
 	// Root is the directory. Zero: /etc/letsencrypt.
 	Root string
+	// Keep is how many versions older than the live one each lineage keeps when
+	// [Store.Prune] runs (the [Client] prunes after every switch). Zero: 5
+	// ([DefaultKeep], as certbot). Negative: keep every version forever.
+	Keep int
 }
 
 func (s *Store) root() string {
@@ -130,6 +134,9 @@ type Lineage struct {
 	NotAfter  time.Time `json:"not_after"`
 	// Serial is the current certificate's serial number in hex.
 	Serial string `json:"serial"`
+	// Versions is how many versions the lineage holds on disk (live, older kept ones,
+	// and any newer one not switched in yet). Set by [Store.List]; zero from Load.
+	Versions int `json:"versions,omitempty"`
 	// Meta is the renewal metadata.
 	Meta Meta `json:"meta"`
 	// Leaf is the parsed current certificate.
@@ -356,7 +363,7 @@ func (s *Store) Names() ([]string, error) {
 	return out, nil
 }
 
-// List loads every lineage. Lineages that cannot be read are reported as problems
+// List loads every lineage, with the number of versions each holds. Lineages that cannot be read are reported as problems
 // (path "lineage NAME") and left out; they are never written to.
 func (s *Store) List() ([]Lineage, report.Problems) {
 	var ps report.Problems
@@ -371,6 +378,11 @@ func (s *Store) List() ([]Lineage, report.Problems) {
 		if err != nil {
 			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Error, Message: err.Error(), Err: ErrCorrupt})
 			continue
+		}
+		if vs, err := s.Versions(n); err == nil {
+			l.Versions = len(vs)
+		} else {
+			ps.Warnf("lineage "+n, ErrCorrupt, "cannot count its versions: %v", err)
 		}
 		out = append(out, l)
 	}
@@ -423,6 +435,7 @@ func (s *Store) readVersion(name string, n int) (Version, error) {
 // Install writes v as the next archive version of the lineage, writes meta, and
 // switches live/NAME to it with one rename. It returns the new version number. The
 // current files are untouched until the final rename; on error they stay current.
+// Older versions are left for [Store.Prune] (the [Client] calls it after Install).
 func (s *Store) Install(name string, v Version, m Meta, now time.Time) (int, error) {
 	if err := ValidateCertName(name); err != nil {
 		return 0, err

@@ -3,9 +3,13 @@
 //	v6-certs obtain -d NAME [-d NAME…] [--separate] [--email ADDR] [--challenge http-01|tls-alpn-01|dns-01]
 //	                [--webroot DIR | --listen [::]:80] [--dns-provider cloudflare] [--profile P]
 //	                [--key-type ec256] [--server URL | --staging] [--dir /etc/letsencrypt] [--ca-cert FILE]
-//	v6-certs renew  [--dir …] [--deploy-hook CMD | --reload-nginx] [--cert-name N]… [--force]
-//	v6-certs list   [--dir …] [--json]
+//	v6-certs renew  [--dir …] [--deploy-hook CMD | --reload-nginx] [--cert-name N]… [--force] [--keep 5]
+//	v6-certs list   [--dir …] [--json]            (with how many versions each lineage holds)
 //	v6-certs import --certbot /etc/letsencrypt [--webroot DIR]
+//
+// obtain and renew keep the live version and the --keep (default 5) versions before it
+// of each lineage they switch, and remove older ones (-1 keeps all); a removal that fails
+// is printed as a warning and does not change the exit code.
 //
 // Exit codes: 0 success (including nothing due, and a renew that found another run
 // holding the lock); 1 a certificate, the CA, the lock wait or the deploy step failed

@@ -32,7 +32,7 @@ type opts struct {
 	keyType, certbot, deployHook, checkCmd, family   string
 	dbusAddress                                      string
 	reloadNginx, logProgress                         bool
-	concurrency                                      int
+	concurrency, keep                                int
 	lockWait                                         time.Duration
 }
 
@@ -65,6 +65,7 @@ func (o *opts) obtainFlags(fs *flag.FlagSet) {
 }
 
 func (o *opts) deployFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.keep, "keep", 0, "versions older than the live one kept per lineage after a switch (0: 5, as certbot; -1: all)")
 	fs.StringVar(&o.deployHook, "deploy-hook", "", "shell command run once after certificates changed (after --check-cmd passes)")
 	fs.BoolVar(&o.reloadNginx, "reload-nginx", false, "after a change: nginx -t, then reload nginx.service through systemd's D-Bus API")
 	fs.StringVar(&o.dbusAddress, "dbus-address", "", "with --reload-nginx: the systemd manager's D-Bus `ADDRESS` (default: the system's systemd)")
@@ -73,7 +74,7 @@ func (o *opts) deployFlags(fs *flag.FlagSet) {
 
 func (o *opts) config(cmd string, stderr io.Writer) (acme.Config, error) {
 	cfg := acme.Config{Root: o.dir, Server: o.server, Email: o.email, EAB: acme.EAB{KID: o.eabKID, HMAC: o.eabHMAC},
-		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, UserAgent: "v6-certs"}
+		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, Keep: o.keep, UserAgent: "v6-certs"}
 	if o.staging {
 		if o.server != acme.LetsEncrypt {
 			return cfg, errors.New("--staging and --server exclude each other")
@@ -211,6 +212,9 @@ func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, al
 				fmt.Fprintf(stdout, "%-8s %s  %s  expires %s  %s\n", x.Action, x.Name, strings.Join(x.Names, ","),
 					x.NotAfter.UTC().Format(time.RFC3339), c.Store().LiveDir(x.Name)+"/fullchain.pem")
 			}
+			for _, w := range x.Warnings {
+				fmt.Fprintf(stderr, "warning  %s: %s\n", x.Name, w)
+			}
 		}
 		if rep.DeployError != "" {
 			fmt.Fprintf(stderr, "deploy: %s\n", rep.DeployError)
@@ -245,7 +249,7 @@ func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
 		_ = enc.Encode(map[string]any{"lineages": rows, "problems": ps})
 	} else {
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tEXPIRES\tPROFILE\tARI WINDOW\tRENEW AT\tNEXT CHECK\tNAMES")
+		fmt.Fprintln(tw, "NAME\tEXPIRES\tPROFILE\tARI WINDOW\tRENEW AT\tNEXT CHECK\tVERSIONS\tNAMES")
 		for _, r := range rows {
 			win := "-"
 			if a := r.Meta.ARI; a != nil && a.CertID == acme.ARICertID(r.Leaf) {
@@ -255,8 +259,8 @@ func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
 			if prof == "" {
 				prof = "(default)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\t%s\n", r.Name, r.NotAfter.UTC().Format("2006-01-02 15:04"), prof, win,
-				r.Due.At.UTC().Format("2006-01-02 15:04"), r.Due.Reason, r.Due.NextCheck.UTC().Format("2006-01-02 15:04"), strings.Join(r.Names, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\t%d\t%s\n", r.Name, r.NotAfter.UTC().Format("2006-01-02 15:04"), prof, win,
+				r.Due.At.UTC().Format("2006-01-02 15:04"), r.Due.Reason, r.Due.NextCheck.UTC().Format("2006-01-02 15:04"), r.Versions, strings.Join(r.Names, ","))
 		}
 		_ = tw.Flush()
 		for _, p := range ps {
