@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,34 +13,22 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/network"
 	"github.com/v6kit/v6kit/report"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 // TestPlanGolden renders the plan for each options file in testdata/plan/*.txtar and
 // compares it with the "plan" section (go test ./network -run TestPlanGolden -update).
 func TestPlanGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/plan/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
+	for _, f := range golden.Files(t, "testdata/plan/*.txtar") {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(f)
-			require.NoError(t, err)
+			ar := golden.Open(t, f)
 			var opts network.Options
-			var want []byte
-			for _, fl := range ar.Files {
-				switch fl.Name {
-				case "options.json":
-					require.NoError(t, json.Unmarshal(fl.Data, &opts))
-				case "plan":
-					want = fl.Data
-				}
+			if in, ok := ar.Input("options.json"); ok {
+				require.NoError(t, json.Unmarshal(in, &opts))
 			}
 			steps, err := network.Plan(opts)
 			require.NoError(t, err)
@@ -50,18 +36,7 @@ func TestPlanGolden(t *testing.T) {
 			for _, s := range steps {
 				got.WriteString(strings.TrimRight(s.String(), " ") + "\n")
 			}
-			if *update {
-				var files []txtar.File
-				for _, fl := range ar.Files {
-					if fl.Name != "plan" {
-						files = append(files, fl)
-					}
-				}
-				ar.Files = append(files, txtar.File{Name: "plan", Data: got.Bytes()})
-				require.NoError(t, os.WriteFile(f, txtar.Format(ar), 0o644))
-				return
-			}
-			require.Equal(t, string(want), got.String())
+			ar.Check(t, golden.Section{Name: "plan", Data: got.String()})
 		})
 	}
 }

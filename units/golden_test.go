@@ -3,7 +3,6 @@ package units
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,37 +12,32 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // Each testdata/*.txtar holds a deployment.json (the input) and every expected output:
 // one section per unit file, plus "budget" and "problems".
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, name := range files {
+	for _, name := range golden.Files(t, "testdata/*.txtar") {
 		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
 			t.Parallel()
-			ar, err := txtar.ParseFile(name)
-			require.NoError(t, err)
-			require.NotEmpty(t, ar.Files)
-			require.Equal(t, "deployment.json", ar.Files[0].Name, "the first section is the input")
+			ar := golden.Open(t, name)
+			require.NotEmpty(t, ar.Names())
+			require.Equal(t, "deployment.json", ar.Names()[0], "the first section is the input")
+			in, _ := ar.Input("deployment.json")
 			var d Deployment
-			dec := json.NewDecoder(bytes.NewReader(ar.Files[0].Data))
+			dec := json.NewDecoder(bytes.NewReader(in))
 			dec.DisallowUnknownFields()
 			require.NoError(t, dec.Decode(&d))
 
 			plan, err := d.Render()
 			require.NoError(t, err)
 
-			got := []txtar.File{ar.Files[0]}
+			var got []golden.Section
 			for _, f := range plan.Files {
-				got = append(got, txtar.File{Name: f.Name, Data: f.Bytes()})
+				got = append(got, golden.Section{Name: f.Name, Data: string(f.Bytes())})
 			}
 			// What `systemctl --root enable` makes of the [Install] sections, offline.
 			dir := testenv.TempDir(t)
@@ -51,20 +45,11 @@ func TestGolden(t *testing.T) {
 			require.NoError(t, err)
 			links := testenv.SystemctlEnable(t, dir, plan.Enable...)
 			got = append(got,
-				txtar.File{Name: "budget", Data: []byte(plan.Budget.Formula + "\n")},
-				txtar.File{Name: "enable", Data: []byte(strings.Join(plan.Enable, "\n") + "\n")},
-				txtar.File{Name: "systemctl-enable", Data: []byte(strings.Join(links, "\n") + "\n")},
-				txtar.File{Name: "problems", Data: []byte(plan.Problems.String())})
-			if *update {
-				ar.Files = got
-				require.NoError(t, os.WriteFile(name, txtar.Format(ar), 0o644))
-				return
-			}
-			require.Len(t, ar.Files, len(got), "sections differ; run go test ./units -update and review the diff")
-			for i := range got {
-				assert.Equal(t, got[i].Name, ar.Files[i].Name)
-				assert.Equal(t, string(ar.Files[i].Data), string(got[i].Data), "section %s", got[i].Name)
-			}
+				golden.Section{Name: "budget", Data: plan.Budget.Formula + "\n"},
+				golden.Section{Name: "enable", Data: strings.Join(plan.Enable, "\n") + "\n"},
+				golden.Section{Name: "systemctl-enable", Data: strings.Join(links, "\n") + "\n"},
+				golden.Section{Name: "problems", Data: plan.Problems.String()})
+			ar.Check(t, got...)
 
 			// Re-parse: go-systemd reads back exactly the options we built.
 			for _, f := range plan.Files {
