@@ -3,7 +3,6 @@ package envfile
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,13 +11,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the want sections of testdata/*.txtar")
 
 // seeded is a deterministic random source for golden files.
 type seeded struct{ r *rand.ChaCha8 }
@@ -37,28 +34,26 @@ func newSeeded(seed string) seeded {
 // problems) and "want.diff" (the masked diff from existing).
 type goldenCase struct {
 	name    string
-	archive *txtar.Archive
+	archive *golden.Archive
 }
 
-func (g goldenCase) section(name string) (string, bool) {
-	for _, f := range g.archive.Files {
-		if f.Name == name {
-			return string(f.Data), true
-		}
-	}
-	return "", false
+// input returns an input section (kept by -update).
+func (g goldenCase) input(name string) (string, bool) {
+	b, ok := g.archive.Input(name)
+	return string(b), ok
+}
+
+// want returns an expected output section.
+func (g goldenCase) want(name string) string {
+	b, _ := g.archive.Section(name)
+	return string(b)
 }
 
 func loadGoldens(t *testing.T) []goldenCase {
 	t.Helper()
-	names, err := filepath.Glob("testdata/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, names)
 	var out []goldenCase
-	for _, n := range names {
-		a, err := txtar.ParseFile(n)
-		require.NoError(t, err)
-		out = append(out, goldenCase{name: n, archive: a})
+	for _, n := range golden.Files(t, "testdata/*.txtar") {
+		out = append(out, goldenCase{name: n, archive: golden.Open(t, n)})
 	}
 	return out
 }
@@ -66,20 +61,20 @@ func loadGoldens(t *testing.T) []goldenCase {
 // run executes a golden case and returns its outputs.
 func (g goldenCase) run(t *testing.T) (existing, result *File, env string, problems, diff string) {
 	t.Helper()
-	ver, ok := g.section("mastodon")
+	ver, ok := g.input("mastodon")
 	require.True(t, ok, "%s: no mastodon section", g.name)
 	rel, err := mastodon.Lookup(strings.TrimSpace(ver))
 	require.NoError(t, err)
 	var cfg Config
-	if s, ok := g.section("config.json"); ok {
+	if s, ok := g.input("config.json"); ok {
 		require.NoError(t, json.Unmarshal([]byte(s), &cfg), "%s: config.json", g.name)
 	}
 	opt := Options{Release: rel, Rand: newSeeded(filepath.Base(g.name))}
-	if s, ok := g.section("options.json"); ok {
+	if s, ok := g.input("options.json"); ok {
 		require.NoError(t, json.Unmarshal([]byte(s), &opt), "%s: options.json", g.name)
 		opt.Release, opt.Rand = rel, newSeeded(filepath.Base(g.name))
 	}
-	if s, ok := g.section("existing"); ok {
+	if s, ok := g.input("existing"); ok {
 		existing, err = Parse([]byte(s))
 		require.NoError(t, err, "%s: existing", g.name)
 		result, ps := Merge(existing, cfg, opt)
@@ -102,26 +97,10 @@ func TestGolden(t *testing.T) {
 	for _, g := range loadGoldens(t) {
 		t.Run(filepath.Base(g.name), func(t *testing.T) {
 			_, result, env, problems, diff := g.run(t)
-			if *update {
-				var files []txtar.File
-				for _, f := range g.archive.Files {
-					if !strings.HasPrefix(f.Name, "want.") {
-						files = append(files, f)
-					}
-				}
-				files = append(files, txtar.File{Name: "want.env", Data: []byte(env)},
-					txtar.File{Name: "want.problems", Data: []byte(problems)},
-					txtar.File{Name: "want.diff", Data: []byte(diff)})
-				g.archive.Files = files
-				require.NoError(t, os.WriteFile(g.name, txtar.Format(g.archive), 0o644))
-				return
-			}
-			want, _ := g.section("want.env")
-			assert.Equal(t, want, env, "want.env (run go test -update to regenerate)")
-			wantP, _ := g.section("want.problems")
-			assert.Equal(t, wantP, problems, "want.problems")
-			wantD, _ := g.section("want.diff")
-			assert.Equal(t, wantD, diff, "want.diff")
+			g.archive.Check(t,
+				golden.Section{Name: "want.env", Data: env},
+				golden.Section{Name: "want.problems", Data: problems},
+				golden.Section{Name: "want.diff", Data: diff})
 
 			// Parse(Write(x)) == x, and writing again gives the same bytes.
 			if !strings.HasPrefix(env, "(not writable") {
@@ -155,7 +134,7 @@ func TestGoldenOracles(t *testing.T) {
 	t.Parallel()
 	dir := testenv.TempDir(t)
 	for _, g := range loadGoldens(t) {
-		env, _ := g.section("want.env")
+		env := g.want("want.env")
 		if env == "" || strings.HasPrefix(env, "(not writable") {
 			continue
 		}

@@ -3,7 +3,6 @@ package nginxconf_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,60 +11,34 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/nginxconf"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // goldenCase is one testdata/*.txtar: site.json (the input, a Site in JSON) and
 // site.conf (the expected rendering).
 type goldenCase struct {
 	name    string
-	file    string
-	archive *txtar.Archive
+	archive *golden.Archive
 	site    nginxconf.Site
 }
 
 func loadGolden(t *testing.T) []goldenCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.txtar"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
 	var out []goldenCase
-	for _, f := range files {
-		a, err := txtar.ParseFile(f)
-		require.NoError(t, err)
-		c := goldenCase{name: strings.TrimSuffix(filepath.Base(f), ".txtar"), file: f, archive: a}
-		in := section(a, "site.json")
-		require.NotNil(t, in, "%s: no site.json", f)
+	for _, f := range golden.Files(t, filepath.Join("testdata", "*.txtar")) {
+		a := golden.Open(t, f)
+		c := goldenCase{name: strings.TrimSuffix(filepath.Base(f), ".txtar"), archive: a}
+		in, ok := a.Input("site.json")
+		require.True(t, ok, "%s: no site.json", f)
 		dec := json.NewDecoder(bytes.NewReader(in))
 		dec.DisallowUnknownFields()
 		require.NoError(t, dec.Decode(&c.site), f)
 		out = append(out, c)
 	}
 	return out
-}
-
-func section(a *txtar.Archive, name string) []byte {
-	for _, f := range a.Files {
-		if f.Name == name {
-			return f.Data
-		}
-	}
-	return nil
-}
-
-func setSection(a *txtar.Archive, name string, data []byte) {
-	for i, f := range a.Files {
-		if f.Name == name {
-			a.Files[i].Data = data
-			return
-		}
-	}
-	a.Files = append(a.Files, txtar.File{Name: name, Data: data})
 }
 
 // TestGolden renders every case, compares it with site.conf, and reads it back with
@@ -77,14 +50,7 @@ func TestGolden(t *testing.T) {
 			require.NoError(t, ps.Err())
 			got, err := c.site.Bytes()
 			require.NoError(t, err)
-			if *update {
-				setSection(c.archive, "site.conf", got)
-				require.NoError(t, os.WriteFile(c.file, txtar.Format(c.archive), 0o644))
-				return
-			}
-			want := section(c.archive, "site.conf")
-			require.NotNil(t, want, "no site.conf in %s: run go test ./nginxconf -update", c.file)
-			assert.Equal(t, string(want), string(got), "run go test ./nginxconf -update and review the diff")
+			c.archive.Check(t, golden.Section{Name: "site.conf", Data: string(got)})
 
 			tree, err := c.site.Directives()
 			require.NoError(t, err)
