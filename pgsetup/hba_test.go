@@ -1,10 +1,8 @@
 package pgsetup
 
 import (
-	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,12 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/report"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // debianHBA is Debian's default pg_hba.conf for PostgreSQL 15, comments trimmed.
 const debianHBA = `# PostgreSQL Client Authentication Configuration File
@@ -244,17 +240,13 @@ func TestOverlaps(t *testing.T) {
 // compares the result and the problems with the archive; -update rewrites them.
 func TestGoldenHBA(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob("testdata/hba/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, name := range files {
+	for _, name := range golden.Files(t, "testdata/hba/*.txtar") {
 		t.Run(filepath.Base(name), func(t *testing.T) {
-			ar, err := txtar.ParseFile(name)
-			require.NoError(t, err)
-			c := configFromComment(t, string(ar.Comment))
-			in := fileOf(ar, "pg_hba.conf")
+			ar := golden.Open(t, name)
+			c := configFromComment(t, ar.Comment())
+			in, _ := ar.Input("pg_hba.conf")
 			var out, problems string
-			f, err := ParseHBA([]byte(in))
+			f, err := ParseHBA(in)
 			if err != nil {
 				problems = err.Error() + "\n"
 			} else {
@@ -270,7 +262,7 @@ func TestGoldenHBA(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, out, string(g.Bytes()))
 			}
-			checkGolden(t, name, ar, map[string]string{"want/pg_hba.conf": out, "want/problems": problems})
+			ar.Check(t, golden.Section{Name: "want/pg_hba.conf", Data: out}, golden.Section{Name: "want/problems", Data: problems})
 		})
 	}
 }
@@ -299,51 +291,6 @@ func configFromComment(t *testing.T, comment string) Config {
 		}
 	}
 	return c
-}
-
-func fileOf(ar *txtar.Archive, name string) string {
-	for _, f := range ar.Files {
-		if f.Name == name {
-			return string(f.Data)
-		}
-	}
-	return ""
-}
-
-func checkGolden(t *testing.T, name string, ar *txtar.Archive, want map[string]string) {
-	t.Helper()
-	if *update {
-		var files []txtar.File
-		for _, f := range ar.Files {
-			if _, ok := want[f.Name]; !ok {
-				files = append(files, f)
-			}
-		}
-		for _, k := range sortedKeys(want) {
-			files = append(files, txtar.File{Name: k, Data: []byte(want[k])})
-		}
-		ar.Files = files
-		require.NoError(t, os.WriteFile(name, txtar.Format(ar), 0o644))
-		return
-	}
-	for k, v := range want {
-		assert.Equal(t, fileOf(ar, k), v, "%s in %s (run go test -update after checking the change)", k, name)
-	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
-	return ks
 }
 
 func FuzzParseHBA(f *testing.F) {

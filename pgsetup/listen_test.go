@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/report"
 )
@@ -38,18 +38,16 @@ func listenFromComment(t *testing.T, comment string) Listen {
 // with the real postgres binary: `postgres -C listen_addresses` reads back the value.
 func TestGoldenListen(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob("testdata/listen/*.txtar")
-	require.NoError(t, err)
+	files := golden.Files(t, "testdata/listen/*.txtar")
 	require.Len(t, files, 3)
 	for _, name := range files {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			t.Parallel()
-			ar, err := txtar.ParseFile(name)
-			require.NoError(t, err)
-			l := listenFromComment(t, string(ar.Comment))
+			ar := golden.Open(t, name)
+			l := listenFromComment(t, ar.Comment())
 			snippet, err := l.Snippet()
 			require.NoError(t, err)
-			checkGolden(t, name, ar, map[string]string{"want/listen.conf": string(snippet)})
+			ar.Check(t, golden.Section{Name: "want/listen.conf", Data: string(snippet)})
 			v, err := l.Value()
 			require.NoError(t, err)
 			got, err := testenv.PostgresConfCheck(t, snippet, "listen_addresses")

@@ -8,8 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
 
@@ -44,18 +44,14 @@ func tuningFromComment(t *testing.T, comment string) Tuning {
 // resolves.
 func TestGoldenTuning(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob("testdata/tune/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, name := range files {
+	for _, name := range golden.Files(t, "testdata/tune/*.txtar") {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			t.Parallel()
-			ar, err := txtar.ParseFile(name)
-			require.NoError(t, err)
-			tu := tuningFromComment(t, string(ar.Comment))
+			ar := golden.Open(t, name)
+			tu := tuningFromComment(t, ar.Comment())
 			snippet, err := tu.Snippet()
 			require.NoError(t, err)
-			checkGolden(t, name, ar, map[string]string{"want/tuning.conf": string(snippet)})
+			ar.Check(t, golden.Section{Name: "want/tuning.conf", Data: string(snippet)})
 			settings, err := tu.Settings()
 			require.NoError(t, err)
 			for _, s := range settings {

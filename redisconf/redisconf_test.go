@@ -2,7 +2,6 @@ package redisconf
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,14 +14,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/report"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const testPassword = "r3dis-Pa55word-for-tests"
 
@@ -75,55 +72,27 @@ var envVersions = []string{"3.5", "4.1", "4.2", "4.3", "4.7"}
 // several Mastodon lines) and parses every snippet with the real redis-server.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob("testdata/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, name := range files {
+	for _, name := range golden.Files(t, "testdata/*.txtar") {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			t.Parallel()
-			ar, err := txtar.ParseFile(name)
-			require.NoError(t, err)
-			c := configFromComment(t, string(ar.Comment))
-			want := map[string]string{}
+			ar := golden.Open(t, name)
+			c := configFromComment(t, ar.Comment())
+			var want []golden.Section
 			snippet, err := c.Snippet()
 			if err != nil {
-				want["want/problems"] = report.AsProblems(err).Sorted().String()
+				want = append(want, golden.Section{Name: "want/problems", Data: report.AsProblems(err).Sorted().String()})
 			} else {
-				want["want/redis.conf"] = string(snippet)
+				want = append(want, golden.Section{Name: "want/redis.conf", Data: string(snippet)})
 				for _, v := range envVersions {
-					want["want/env-"+v] = envText(c, v)
+					want = append(want, golden.Section{Name: "want/env-" + v, Data: envText(c, v)})
 				}
 				f := filepath.Join(testenv.TempDir(t), "redis.conf")
 				require.NoError(t, os.WriteFile(f, snippet, 0o644))
 				require.NoError(t, testenv.RedisConfCheck(t, f))
 			}
-			checkGolden(t, name, ar, want)
+			ar.Check(t, want...)
 		})
 	}
-}
-
-func checkGolden(t *testing.T, name string, ar *txtar.Archive, want map[string]string) {
-	t.Helper()
-	if *update {
-		ar.Files = nil
-		for _, k := range []string{"want/problems", "want/redis.conf"} {
-			if v, ok := want[k]; ok {
-				ar.Files = append(ar.Files, txtar.File{Name: k, Data: []byte(v)})
-			}
-		}
-		for _, v := range envVersions {
-			if d, ok := want["want/env-"+v]; ok {
-				ar.Files = append(ar.Files, txtar.File{Name: "want/env-" + v, Data: []byte(d)})
-			}
-		}
-		require.NoError(t, os.WriteFile(name, txtar.Format(ar), 0o644))
-		return
-	}
-	got := map[string]string{}
-	for _, f := range ar.Files {
-		got[f.Name] = string(f.Data)
-	}
-	assert.Equal(t, got, want, "%s (run go test -update after checking the change)", name)
 }
 
 // TestRedisRejectsBrokenSnippet proves the --port 0 trick catches a bad line.
