@@ -7,7 +7,6 @@ package bundletest
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,9 +19,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/internal/golden"
 	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/pgsetup"
@@ -196,28 +195,13 @@ func Run(run RunFunc, args ...string) (int, string, string) {
 	return rc, stdout.String(), stderr.String()
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-// Golden compares sections (name → content) with the txtar file, or rewrites it
-// under -update.
+// Golden compares sections (name → content) and the comment with the txtar file, or
+// rewrites it under -update (internal/golden).
 func Golden(t testing.TB, file, comment string, sections [][2]string) {
 	t.Helper()
-	ar := &txtar.Archive{Comment: []byte(comment + "\n")}
+	var out []golden.Section
 	for _, s := range sections {
-		ar.Files = append(ar.Files, txtar.File{Name: s[0], Data: []byte(s[1])})
+		out = append(out, golden.Section{Name: s[0], Data: s[1]})
 	}
-	got := txtar.Format(ar)
-	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
-		require.NoError(t, os.WriteFile(file, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(file)
-	require.NoError(t, err, "run go test -update to create it")
-	wantAr := txtar.Parse(want)
-	require.Equal(t, len(wantAr.Files), len(ar.Files), "sections of %s", file)
-	for i, f := range wantAr.Files {
-		require.Equal(t, f.Name, ar.Files[i].Name, "%s", file)
-		require.Equal(t, string(f.Data), string(ar.Files[i].Data), "%s: section %s (go test -update rewrites it)", file, f.Name)
-	}
+	golden.Check(t, file, comment+"\n", out...)
 }
