@@ -53,3 +53,30 @@ func ExampleDueAt() {
 	// false ari-window 2026-12-12 ask CA again: false
 	// true ari-window ask CA again: true
 }
+
+// Bounded retention: after each switch, Prune keeps the live version and the Keep
+// versions before it (zero: 5, as certbot; negative: all). Client does this itself.
+func ExampleStore_Prune() {
+	root, _ := os.MkdirTemp("", "v6certs-example-")
+	defer os.RemoveAll(root)
+	st := &acme.Store{Root: root, Keep: 2}
+	now := time.Now()
+	for range 5 {
+		if _, err := st.Install("social.example", exampleVersion(now, "social.example"), acme.Meta{Server: acme.LetsEncrypt}, now); err != nil {
+			fmt.Println(err)
+			return
+		}
+		removed, err := st.Prune("social.example")
+		if err != nil {
+			fmt.Println("warning:", err)
+		}
+		vs, _ := st.Versions("social.example")
+		fmt.Println("versions", vs, "removed", removed)
+	}
+	// Output:
+	// versions [1] removed []
+	// versions [1 2] removed []
+	// versions [1 2 3] removed []
+	// versions [2 3 4] removed [1]
+	// versions [3 4 5] removed [2]
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,7 +38,8 @@ func mustPEM(t *testing.T, b []byte) []byte {
 func TestRenewKeepsBoundedArchive(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testenv.PebbleOptions{})
-	c := e.client(t, nil) // Keep zero: live + 5 previous, as certbot
+	e.cfg.PollInterval = 20 * time.Millisecond // many orders: poll Pebble sooner
+	c := e.client(t, nil)                      // Keep zero: live + 5 previous, as certbot
 	all := e.client(t, func(cfg *acme.Config) { cfg.Keep = -1 })
 	e.obtain(t, c, acme.Request{Names: []string{"keep.test"}}, acme.Request{Names: []string{"all.keep.test"}})
 	w := watchPair(c.Store().LiveDir("keep.test"))
@@ -101,6 +103,7 @@ func TestRenewKeepsBoundedArchive(t *testing.T) {
 func TestRenewRepairsCrashWithRetention(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testenv.PebbleOptions{})
+	e.cfg.PollInterval = 20 * time.Millisecond
 	c := e.client(t, func(cfg *acme.Config) { cfg.Keep = 1 })
 	e.obtain(t, c, acme.Request{Names: []string{"crash.test"}})
 	w := watchPair(c.Store().LiveDir("crash.test"))

@@ -120,6 +120,43 @@ func TestCLIAgainstPebble(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, []string{"ReloadUnit nginx.service replace"}, fake.Calls())
 
+	// Retention: one.cli.test holds versions 1..4; --keep 1 leaves 3 and 4 and says so.
+	code, out, stderr = runCLI(append([]string{"renew", "--force", "--cert-name", "one.cli.test", "--keep", "1", "--json"}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	var renewed struct {
+		Lineages []struct {
+			Name     string
+			Version  int
+			Pruned   []int
+			Warnings []string
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &renewed), out)
+	require.Len(t, renewed.Lineages, 1)
+	assert.Equal(t, 5, renewed.Lineages[0].Version)
+	assert.Equal(t, []int{1, 2, 3}, renewed.Lineages[0].Pruned)
+	assert.Empty(t, renewed.Lineages[0].Warnings)
+	code, out, stderr = runCLI("list", "--dir", dir, "--json")
+	require.Equal(t, 0, code, stderr)
+	var counted struct {
+		Lineages []struct {
+			Name     string
+			Versions int
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &counted))
+	versions := map[string]int{}
+	for _, l := range counted.Lineages {
+		versions[l.Name] = l.Versions
+	}
+	assert.Equal(t, map[string]int{"one.cli.test": 2, "two.cli.test": 4}, versions)
+	code, out, _ = runCLI("list", "--dir", dir)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "VERSIONS")
+	code, _, stderr = runCLI("renew", "--dir", dir, "--keep", "many")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "-keep")
+
 	// An unknown profile: exit 1, named in the message.
 	code, _, stderr = runCLI(append([]string{"obtain", "-d", "three.cli.test", "--listen", listen, "--profile", "eternal"}, common...)...)
 	assert.Equal(t, 1, code)
