@@ -21,8 +21,9 @@
 //   - [Store] is the certbot layout: archive/NAME/*N.pem, live/NAME/*.pem, plus
 //     renewal/NAME.v6-certs.json. A version switch is one rename of the live/NAME
 //     symlink, so nginx never reads a certificate with another version's key; an
-//     interrupted switch is completed by [Store.Repair]. [Store.ImportCertbot] adopts
-//     certbot lineages in place.
+//     interrupted switch is completed by [Store.Repair], and [Store.Prune] bounds the
+//     archive after each switch ([Store.Keep]: the live version and 5 before it, as
+//     certbot). [Store.ImportCertbot] adopts certbot lineages in place.
 //
 // Accounts (one per CA directory URL, key 0600) live in accounts/HOST/PATH/v6-certs/.
 package acme
