@@ -260,7 +260,12 @@ func (a *Archive) Check(t testing.TB, outputs ...Section) bool {
 // whole: no inputs, the given comment and the sections in order.
 func Check(t testing.TB, file, comment string, sections ...Section) bool {
 	t.Helper()
-	a := Open(t, file)
+	return check(t, file, comment, *update, sections)
+}
+
+func check(t testing.TB, file, comment string, update bool, sections []Section) bool {
+	t.Helper()
+	a := open(t, file, update)
 	a.SetComment(comment)
 	return a.Check(t, sections...)
 }

@@ -254,8 +254,8 @@ func TestCheckComparesTheGivenComment(t *testing.T) {
 	t.Parallel()
 	file := writeGolden(t, "old words\n-- stdout --\nok\n")
 	r := record(t, func(tb testing.TB) {
-		assert.True(t, Check(tb, file, "old words", Section{Name: "stdout", Data: "ok\n"}))
-		assert.False(t, Check(tb, file, "new words", Section{Name: "stdout", Data: "ok\n"}))
+		assert.True(t, check(tb, file, "old words", false, []Section{{Name: "stdout", Data: "ok\n"}}))
+		assert.False(t, check(tb, file, "new words", false, []Section{{Name: "stdout", Data: "ok\n"}}))
 	})
 	require.Len(t, r.errors, 1)
 	assert.Contains(t, r.errors[0], "the comment differs:\n@@ -1,1 +1,1 @@\n-old words\n+new words\n")
