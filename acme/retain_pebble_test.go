@@ -107,41 +107,41 @@ func TestRenewRepairsCrashWithRetention(t *testing.T) {
 	c := e.client(t, func(cfg *acme.Config) { cfg.Keep = 1 })
 	e.obtain(t, c, acme.Request{Names: []string{"crash.test"}})
 	w := watchPair(c.Store().LiveDir("crash.test"))
-	for range 3 {
+	for range 2 {
 		_, err := c.Renew(ctxT(t), acme.RenewOptions{Force: true})
 		require.NoError(t, err)
 	}
 	vs, _ := c.Store().Versions("crash.test")
-	require.Equal(t, []int{3, 4}, vs)
+	require.Equal(t, []int{2, 3}, vs)
 	v := issueOffline(t, e, c)
 	for k, b := range map[string][]byte{"cert": v.Cert, "chain": v.Chain, "fullchain": v.Fullchain(), "privkey": v.Key} {
-		require.NoError(t, os.WriteFile(filepath.Join(e.root, "archive", "crash.test", k+"5.pem"), b, 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(e.root, "archive", "crash.test", k+"4.pem"), b, 0o600))
 	}
 	rep, err := c.Renew(ctxT(t), acme.RenewOptions{})
 	require.NoError(t, err)
 	require.Len(t, rep.Outcomes, 1)
 	o := rep.Outcomes[0]
 	assert.Equal(t, acme.Repaired, o.Action)
-	assert.Equal(t, 5, o.Version)
-	assert.Equal(t, []int{3}, o.Pruned)
+	assert.Equal(t, 4, o.Version)
+	assert.Equal(t, []int{2}, o.Pruned)
 	assert.True(t, rep.Changed)
-	liveMatchesArchive(t, e, c, "crash.test", 5)
+	liveMatchesArchive(t, e, c, "crash.test", 4)
 	vs, _ = c.Store().Versions("crash.test")
-	assert.Equal(t, []int{4, 5}, vs)
+	assert.Equal(t, []int{3, 4}, vs)
 
-	// Crash again, then a forced run: repair to 6, renew to 7, keeping 6 and 7.
+	// Crash again, then a forced run: repair to 5, renew to 6, keeping 5 and 6.
 	v = issueOffline(t, e, c)
 	for k, b := range map[string][]byte{"cert": v.Cert, "chain": v.Chain, "fullchain": v.Fullchain(), "privkey": v.Key} {
-		require.NoError(t, os.WriteFile(filepath.Join(e.root, "archive", "crash.test", k+"6.pem"), b, 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(e.root, "archive", "crash.test", k+"5.pem"), b, 0o600))
 	}
 	rep, err = c.Renew(ctxT(t), acme.RenewOptions{Force: true})
 	require.NoError(t, err)
 	o = rep.Outcomes[0]
 	assert.Equal(t, acme.Renewed, o.Action)
-	assert.Equal(t, 7, o.Version)
-	assert.Equal(t, []int{4, 5}, o.Pruned, "4 after the repair to 6, 5 after the renewal to 7")
+	assert.Equal(t, 6, o.Version)
+	assert.Equal(t, []int{3, 4}, o.Pruned, "3 after the repair to 5, 4 after the renewal to 6")
 	vs, _ = c.Store().Versions("crash.test")
-	assert.Equal(t, []int{6, 7}, vs)
-	liveMatchesArchive(t, e, c, "crash.test", 7)
+	assert.Equal(t, []int{5, 6}, vs)
+	liveMatchesArchive(t, e, c, "crash.test", 6)
 	w.finish(t)
 }
