@@ -40,8 +40,7 @@ func TestRenewKeepsBoundedArchive(t *testing.T) {
 	e := newEnv(t, testenv.PebbleOptions{})
 	e.cfg.PollInterval = 20 * time.Millisecond // many orders: poll Pebble sooner
 	c := e.client(t, nil)                      // Keep zero: live + 5 previous, as certbot
-	all := e.client(t, func(cfg *acme.Config) { cfg.Keep = -1 })
-	e.obtain(t, c, acme.Request{Names: []string{"keep.test"}}, acme.Request{Names: []string{"all.keep.test"}})
+	e.obtain(t, c, acme.Request{Names: []string{"keep.test"}})
 	w := watchPair(c.Store().LiveDir("keep.test"))
 	for i := 2; i <= 9; i++ {
 		rep, err := c.Renew(ctxT(t), acme.RenewOptions{Names: []string{"keep.test"}, Force: true})
@@ -79,23 +78,28 @@ func TestRenewKeepsBoundedArchive(t *testing.T) {
 	assert.Empty(t, o.Pruned)
 	liveMatchesArchive(t, e, c, "keep.test", 10)
 
-	// Keep -1: every version stays.
+	ls, ps := c.Store().List()
+	require.NoError(t, ps.Err())
+	require.Len(t, ls, 1)
+	assert.Equal(t, 7, ls[0].Versions, "5..10 plus the stuck 4")
+}
+
+func TestRenewKeepAllKeepsEveryVersion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.PebbleOptions{})
+	e.cfg.PollInterval = 20 * time.Millisecond
+	all := e.client(t, func(cfg *acme.Config) { cfg.Keep = -1 })
+	e.obtain(t, all, acme.Request{Names: []string{"all.keep.test"}})
 	for range 7 {
-		rep, err := all.Renew(ctxT(t), acme.RenewOptions{Names: []string{"all.keep.test"}, Force: true})
+		rep, err := all.Renew(ctxT(t), acme.RenewOptions{Force: true})
 		require.NoError(t, err)
 		assert.Empty(t, rep.Outcomes[0].Pruned)
 	}
 	vs, err := all.Store().Versions("all.keep.test")
 	require.NoError(t, err)
-	assert.Equal(t, seq(1, 8), vs)
+	assert.Equal(t, seq(1, 8), vs, "Keep -1: every version stays")
+	assert.Equal(t, wantArchive(seq(1, 8)), archiveFiles(t, all.Store(), "all.keep.test"))
 	liveMatchesArchive(t, e, all, "all.keep.test", 8)
-	ls, ps := c.Store().List()
-	require.NoError(t, ps.Err())
-	counts := map[string]int{}
-	for _, l := range ls {
-		counts[l.Name] = l.Versions
-	}
-	assert.Equal(t, map[string]int{"keep.test": 7, "all.keep.test": 8}, counts, "keep.test: 5..10 plus the stuck 4")
 }
 
 // A crash between writing the archive files and the switch: the next run completes
