@@ -274,3 +274,26 @@ func TestStorePruneRefusesBadState(t *testing.T) {
 	vs, _ := st.Versions("odd.test")
 	assert.Equal(t, seq(2, 7), vs)
 }
+
+// BenchmarkStorePrune measures the steady state after a switch: a lineage at its
+// bound loses its oldest version (one live dir and four archive files).
+func BenchmarkStorePrune(b *testing.B) {
+	st := &acme.Store{Root: b.TempDir(), Keep: 5}
+	now := time.Now()
+	v := selfSigned(b, now, time.Hour, "bench.test")
+	for range 6 {
+		_, err := st.Install("bench.test", v, meta("bench.test"), now)
+		require.NoError(b, err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		_, err := st.Install("bench.test", v, meta("bench.test"), now)
+		require.NoError(b, err)
+		b.StartTimer()
+		removed, err := st.Prune("bench.test")
+		if err != nil || len(removed) != 1 {
+			b.Fatalf("removed %v, err %v", removed, err)
+		}
+	}
+}
