@@ -103,10 +103,11 @@ func envAssignment(field, name, value string) (string, error) {
 }
 
 // execLine renders a command line: the executable (an absolute path checked by the
-// caller) and its arguments, each quoted only when it must be. On error it also returns
-// the failing argument's path, field[i].
+// caller, its '%' doubled so no specifier is expanded in it) and its arguments, each
+// quoted only when it must be. On error it also returns the failing argument's path,
+// field[i].
 func execLine(field, exe string, args ...string) (string, string, error) {
-	words := []string{exe}
+	words := []string{strings.ReplaceAll(exe, "%", "%%")}
 	for i, a := range args {
 		if plainWord(a) {
 			words = append(words, a)

@@ -212,3 +212,35 @@ func TestWriteDirUnwritable(t *testing.T) {
 	_, err = plan.WriteDir(f)
 	require.Error(t, err)
 }
+
+// TestExecPathsKeepPercent renders executables whose paths hold '%' (bundle under the
+// home, kill, v6-certs) and asks systemd what it parsed: the command must name the path
+// as given, not one with a specifier expanded.
+func TestExecPathsKeepPercent(t *testing.T) {
+	t.Parallel()
+	d := Deployment{
+		Mastodon:  "4.7",
+		Paths:     Paths{Home: "/srv/m%ix", Kill: "/opt/k%nill/kill", Certs: "/opt/c%i/v6-certs"},
+		CertRenew: &CertRenew{},
+		Exporter:  &Exporter{},
+	}
+	plan, err := d.Render()
+	require.NoError(t, err)
+	dir := testenv.TempDir(t)
+	_, err = plan.WriteDir(dir)
+	require.NoError(t, err)
+
+	exporter := testenv.SystemdTest(t, dir, ExporterUnit)
+	require.Len(t, exporter.CommandLines, 2, exporter.Dump)
+	assert.Equal(t, "/srv/m%ix/.rbenv/shims/bundle", dumpWords(t, exporter.CommandLines[0])[0])
+	assert.Equal(t, "/opt/k%nill/kill", dumpWords(t, exporter.CommandLines[1])[0])
+
+	web := testenv.SystemdTest(t, dir, WebUnit)
+	require.Len(t, web.CommandLines, 2, web.Dump)
+	assert.Equal(t, []string{"/srv/m%ix/.rbenv/shims/bundle", "exec", "puma", "-C", "config/puma.rb"}, dumpWords(t, web.CommandLines[0]))
+	assert.Equal(t, "/opt/k%nill/kill", dumpWords(t, web.CommandLines[1])[0])
+
+	renew := testenv.SystemdTest(t, dir, CertRenewUnit)
+	require.Len(t, renew.CommandLines, 1, renew.Dump)
+	assert.Equal(t, []string{"/opt/c%i/v6-certs", "renew"}, dumpWords(t, renew.CommandLines[0]))
+}

@@ -287,7 +287,7 @@ func (s spec) webUnit(b *builder) {
 	b.exec("ExecStart", "paths.bundle", s.paths.Bundle, "exec", "puma", "-C", "config/puma.rb")
 	if s.rel.WebHasPhasedRestart() {
 		// $MAINPID is meant to expand: written as is, not through quote.
-		b.add("Service", "ExecReload", s.paths.Kill+" -SIGUSR1 $MAINPID")
+		b.add("Service", "ExecReload", strings.ReplaceAll(s.paths.Kill, "%", "%%")+" -SIGUSR1 $MAINPID")
 	}
 	s.serviceTail(b)
 	s.hardening(b, mastodon.ProcessWeb)
@@ -395,7 +395,7 @@ func (s spec) exporterUnit(b *builder) {
 	args := append([]string{"exec", "bin/prometheus_exporter", "-p", strconv.Itoa(e.Port),
 		"-b", s.rel.FormatBind(mastodon.ProcessExporter, e.Bind.Unmap().String())}, mastodon.DistExporterArgs...)
 	b.exec("ExecStart", "exporter", s.paths.Bundle, args...)
-	b.add("Service", "ExecReload", s.paths.Kill+" -SIGUSR1 $MAINPID")
+	b.add("Service", "ExecReload", strings.ReplaceAll(s.paths.Kill, "%", "%%")+" -SIGUSR1 $MAINPID")
 	s.serviceTail(b)
 	s.hardening(b, mastodon.ProcessExporter)
 	install(b, "multi-user.target")
