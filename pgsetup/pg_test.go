@@ -349,3 +349,21 @@ func TestRunFindsCollectorLog(t *testing.T) {
 		assert.Positive(t, l.HBALine)
 	}
 }
+
+// TestRunWithoutPasswordVerifies: the docs' default (no password: peer over the socket
+// only) must not end in failed TCP logins that no password could have passed.
+func TestRunWithoutPasswordVerifies(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	res, err := Run(testCtx(t), Config{DSN: pg.DSN(), Verify: true, ServerLog: pg.Log}, false)
+	require.NoError(t, err)
+	for _, l := range res.Logins {
+		assert.NotEqual(t, ViaIPv6, l.Via, "no TCP login without a password")
+		assert.NotEqual(t, ViaIPv4, l.Via, "no TCP login without a password")
+	}
+	var notes []string
+	for _, p := range res.Problems {
+		notes = append(notes, p.Message)
+	}
+	assert.Contains(t, strings.Join(notes, "\n"), "no password")
+}
