@@ -203,8 +203,12 @@ func (c Config) Validate() report.Problems {
 		switch {
 		case !a.IsValid() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast():
 			ps.Errorf(path, ErrAddr, "%q: give a unicast address of this host, without a zone", a)
+		case a.Is4In6():
+			ps.Errorf(path, ErrAddr, "%s is IPv4-mapped, which Redis can't bind (it sets IPV6_V6ONLY): write %s", a, a.Unmap())
 		case slices.Contains(c.bound()[:len(c.bound())-len(c.Bind)], a):
 			ps.Errorf(path, ErrAddr, "%s is already bound by the %s family", a, c.Family)
+		case slices.Contains(c.Bind[:i], a):
+			ps.Errorf(path, ErrAddr, "%s is listed twice (Redis aborts with \"Address already in use\"); list it once", a)
 		case !a.IsLoopback() && c.Password == "":
 			ps.Errorf(path, ErrExposed, "%s is reachable from the network; set a password", a)
 		}

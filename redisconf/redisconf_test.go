@@ -120,6 +120,11 @@ func TestValidate(t *testing.T) {
 		{Config{Bind: []netip.Addr{netip.MustParseAddr("2001:db8::5")}}, "bind[0]", ErrExposed},
 		{Config{Bind: []netip.Addr{netip.MustParseAddr("::")}}, "bind[0]", ErrAddr},
 		{Config{Bind: []netip.Addr{netip.MustParseAddr("::1")}}, "bind[0]", ErrAddr},
+		// redis-server aborts on both: "bind: Invalid argument" (it sets IPV6_V6ONLY) and
+		// "bind: Address already in use".
+		{Config{Bind: []netip.Addr{netip.MustParseAddr("::ffff:127.0.0.1")}}, "bind[0]", ErrAddr},
+		{Config{Password: testPassword, Bind: []netip.Addr{netip.MustParseAddr("::ffff:192.0.2.5")}}, "bind[0]", ErrAddr},
+		{Config{Password: testPassword, Bind: []netip.Addr{netip.MustParseAddr("fd00:1::5"), netip.MustParseAddr("fd00:1::5")}}, "bind[1]", ErrAddr},
 		{Config{Password: "has space in it 12345"}, "password", ErrPassword},
 		{Config{Password: "line\nrequirepass x"}, "password", ErrPassword},
 		{Config{Password: `quote"d-password-123`}, "password", ErrPassword},
