@@ -357,6 +357,8 @@ func TestValidatePitfalls(t *testing.T) {
 		{"4.2", map[string]string{"DATABASE_URL": "postgresql://u:p@[::1]/db"}, Options{}, ErrDatabaseURLBrackets, report.Error},
 		{"4.2", map[string]string{"DB_SSLMODE": "prefer"}, Options{}, ErrSSLModePrefer, report.Error},
 		{"4.2", map[string]string{"BIND": "::"}, Options{}, ErrBind, report.Warning},
+		{"4.7", map[string]string{"BIND": "::"}, Options{}, ErrBindBrackets, report.Warning},
+		{"4.3", map[string]string{"BIND": "fd00::5"}, Options{}, ErrBindBrackets, report.Warning},
 		{"4.4", map[string]string{"REDIS_NAMESPACE": "m"}, Options{}, ErrRemoved, report.Error},
 		{"4.7", map[string]string{"LOCAL_DOMAIN": "bücher.example"}, Options{}, ErrDomain, report.Error},
 		{"4.7", map[string]string{"WEB_DOMAIN": "a..b"}, Options{}, ErrDomain, report.Error},
@@ -388,6 +390,10 @@ func TestValidatePitfalls(t *testing.T) {
 	f := base.Clone()
 	f.Set("ALLOWED_PRIVATE_ADDRESSES", "fd00::/8, 64:ff9b::/32")
 	assert.Empty(t, f.Validate(Options{NAT64: netipPrefix("64:ff9b::/96")}))
+	// From 4.3 a bracketed BIND serves both puma and streaming.
+	f = base.Clone()
+	f.Set("BIND", "[::]")
+	assert.Empty(t, f.Validate(Options{}))
 	// Bare IPv6 literals that do not start with ':' are fine for DB_HOST; REDIS_URL brackets from 4.2.
 	f = reparse(t, newFile(t, "4.2", Config{}))
 	f.Set("DB_HOST", "fd00::5")

@@ -53,6 +53,8 @@ var (
 	ErrNAT64 = errors.New("ALLOWED_PRIVATE_ADDRESSES lacks the NAT64 prefix: IPv4-only peers are refused as private")
 	// ErrBind: BIND with an IPv6 address in .env.production before 4.3.
 	ErrBind = errors.New("before Mastodon 4.3 one BIND cannot serve puma and streaming with IPv6: set BIND per systemd unit")
+	// ErrBindBrackets: a bare IPv6 BIND in .env.production from 4.3 (puma needs brackets).
+	ErrBindBrackets = errors.New("puma reads BIND as part of a URI: write an IPv6 BIND in [brackets]")
 	// ErrRotate: a rotation request for a key that is not a secret of this release.
 	ErrRotate = errors.New("only the secrets this Mastodon release generates can be rotated")
 	// ErrRotateNeedsConfirmation: a destructive rotation without the second confirmation.

@@ -23,7 +23,7 @@ import (
 //   - invalid or non-ASCII domains, ports out of range, bad switches and prefixes;
 //   - the IPv6 pitfalls: DB_HOST starting with ':' or bracketed, a bracketed DATABASE_URL
 //     on 4.2+, DB_SSLMODE=prefer on 4.2+, an IPv6 REDIS_HOST, a bracketed REDIS_URL
-//     before 4.2, BIND with IPv6 before 4.3, and an IPv6-only site behind NAT64
+//     before 4.2, BIND with IPv6 before 4.3 (or without brackets from 4.3), and an IPv6-only site behind NAT64
 //     (Options.NAT64) whose ALLOWED_PRIVATE_ADDRESSES lacks the prefix.
 //
 // Secret values never appear in the messages.
@@ -233,8 +233,14 @@ func (f *File) checkNetwork(ps *report.Problems, rel mastodon.Release, opt Optio
 			ps.Errorf(f.where(l), ErrRedisIPv6, "REDIS_URL has a bracketed IPv6 address, which Mastodon %s cannot use (Rails' redis-rb and streaming's node-redis before 4.2): use Redis on 127.0.0.1, a unix socket (unix:///run/redis/redis.sock) or a hostname", rel.Line())
 		}
 	}
-	if l, ok := f.Entry("BIND"); ok && isIPv6(l.Value) && !rel.StreamingAcceptsBrackets() {
-		ps.Warnf(f.where(l), ErrBind, "BIND=%s in .env.production: puma needs [brackets] and the streaming server of Mastodon %s needs a bare address, so one value breaks one of them. Set BIND per systemd unit (Environment=BIND=…) and remove it here", l.Value, rel.Line())
+	if l, ok := f.Entry("BIND"); ok && isIPv6(l.Value) {
+		switch {
+		case !rel.StreamingAcceptsBrackets():
+			ps.Warnf(f.where(l), ErrBind, "BIND=%s in .env.production: puma needs [brackets] and the streaming server of Mastodon %s needs a bare address, so one value breaks one of them. Set BIND per systemd unit (Environment=BIND=…) and remove it here", l.Value, rel.Line())
+		case !strings.HasPrefix(l.Value, "["):
+			// 4.3.0+: streaming strips brackets, puma builds tcp://BIND:PORT and fails on a bare IPv6 address.
+			ps.Warnf(f.where(l), ErrBindBrackets, "BIND=%s: puma builds tcp://BIND:PORT, which is not a valid URI with a bare IPv6 address, so the web process does not start; Mastodon %s's streaming accepts brackets too: write BIND=[%s]", l.Value, rel.Line(), l.Value)
+		}
 	}
 	if opt.NAT64.IsValid() && rel.PrivateAddressCheck() {
 		nat := opt.NAT64.Masked()
