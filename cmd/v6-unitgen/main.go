@@ -102,6 +102,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "v6-unitgen: --apply and --diff need --out DIR")
 		return 2
 	}
+	if apply && (check || diff || asJSON) {
+		// Those modes write nothing: applying would reload and restart the old units.
+		fmt.Fprintln(stderr, "v6-unitgen: --apply cannot be combined with --check, --diff or --json: they write nothing, so there would be nothing new to apply")
+		return 2
+	}
 
 	plan, err := d.Render()
 	if err == nil && strict {

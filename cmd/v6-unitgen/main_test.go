@@ -105,6 +105,9 @@ func TestBadInput(t *testing.T) {
 		{"bad sidekiq syntax", []string{"--sidekiq", "default"}, 2, "QUEUES@CONCURRENCY"},
 		{"unknown flag", []string{"--frobnicate"}, 2, "frobnicate"},
 		{"apply without out", []string{"--apply"}, 2, "need --out"},
+		{"apply with diff", []string{"--apply", "--diff"}, 2, "--apply cannot be combined"},
+		{"apply with check", []string{"--apply", "--check"}, 2, "--apply cannot be combined"},
+		{"apply with json", []string{"--apply", "--json"}, 2, "--apply cannot be combined"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
