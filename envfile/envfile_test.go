@@ -358,6 +358,11 @@ func TestValidatePitfalls(t *testing.T) {
 		{"4.2", map[string]string{"DB_SSLMODE": "prefer"}, Options{}, ErrSSLModePrefer, report.Error},
 		{"4.2", map[string]string{"BIND": "::"}, Options{}, ErrBind, report.Warning},
 		{"4.7", map[string]string{"BIND": "::"}, Options{}, ErrBindBrackets, report.Warning},
+		{"2.9", map[string]string{"DB_PASS": "p#ss"}, Options{}, ErrDBPassYAML, report.Error},
+		{"1.6", map[string]string{"DB_PASS": "s3cret: x"}, Options{}, ErrDBPassYAML, report.Error},
+		{"2.9", map[string]string{"DB_PASS": "0x1F"}, Options{}, ErrDBPassYAML, report.Error},
+		{"2.9", map[string]string{"DB_PASS": "yes"}, Options{}, ErrDBPassYAML, report.Error},
+		{"2.9", map[string]string{"DB_PASS": "*ref"}, Options{}, ErrDBPassYAML, report.Error},
 		{"4.3", map[string]string{"BIND": "fd00::5"}, Options{}, ErrBindBrackets, report.Warning},
 		{"4.4", map[string]string{"REDIS_NAMESPACE": "m"}, Options{}, ErrRemoved, report.Error},
 		{"4.7", map[string]string{"LOCAL_DOMAIN": "bücher.example"}, Options{}, ErrDomain, report.Error},
@@ -390,6 +395,15 @@ func TestValidatePitfalls(t *testing.T) {
 	f := base.Clone()
 	f.Set("ALLOWED_PRIVATE_ADDRESSES", "fd00::/8, 64:ff9b::/32")
 	assert.Empty(t, f.Validate(Options{NAT64: netipPrefix("64:ff9b::/96")}))
+	// DB_PASS is pasted raw into YAML only before 3.0; plain text passes there too.
+	for _, tc := range []struct{ version, pass string }{{"3.0", "p#ss: 'x'"}, {"2.9", "Secr3t-pass_with.dots+slash/"}, {"2.9", "3abc"}} {
+		f := base.Clone()
+		f.Set("DB_PASS", tc.pass)
+		for _, p := range f.Validate(Options{Release: mastodon.MustLookup(tc.version)}) {
+			assert.NotErrorIs(t, p, ErrDBPassYAML, "%s %q", tc.version, tc.pass)
+			assert.NotContains(t, p.Message, tc.pass, "the password is never shown")
+		}
+	}
 	// From 4.3 a bracketed BIND serves both puma and streaming.
 	f = base.Clone()
 	f.Set("BIND", "[::]")

@@ -43,6 +43,8 @@ var (
 	ErrRemoved = errors.New("variable is not read by this Mastodon release")
 	// ErrDBHostYAML: DB_HOST starting with ':' or in brackets (Rails reads it through YAML).
 	ErrDBHostYAML = errors.New("DB_HOST is pasted into config/database.yml: a value starting with ':' becomes a Ruby symbol and [brackets] are a YAML syntax error")
+	// ErrDBPassYAML: a DB_PASS that Rails before 3.0 reads differently (pasted raw into YAML).
+	ErrDBPassYAML = errors.New("before Mastodon 3.0 DB_PASS is pasted unquoted into config/database.yml: use a password of letters, digits and _ + / . = -")
 	// ErrDatabaseURLBrackets: a bracketed IPv6 literal in DATABASE_URL on 4.2+.
 	ErrDatabaseURLBrackets = errors.New("streaming (4.2+) cannot connect to a bracketed IPv6 literal in DATABASE_URL")
 	// ErrSSLModePrefer: DB_SSLMODE=prefer on 4.2+.
