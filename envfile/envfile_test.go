@@ -71,8 +71,12 @@ func TestParseErrors(t *testing.T) {
 			assert.Equal(t, ".env.production:"+strconv.Itoa(tc.line), ps[0].Path)
 		})
 	}
+	// A secret's text is never echoed, even the part after a stray quote.
+	_, err := Parse([]byte("DB_PASS='it's-hunter2'\n"))
+	require.ErrorIs(t, err, ErrTrailingText)
+	assert.NotContains(t, err.Error(), "hunter2")
 	// Every problem at once.
-	_, err := Parse([]byte("A='x\nB=ok\nC-D=1\nE='y'z\n"))
+	_, err = Parse([]byte("A='x\nB=ok\nC-D=1\nE='y'z\n"))
 	ps := report.AsProblems(err)
 	require.Len(t, ps, 3, "%v", err)
 	assert.Equal(t, []string{".env.production:1", ".env.production:3", ".env.production:4"}, []string{ps[0].Path, ps[1].Path, ps[2].Path})

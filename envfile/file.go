@@ -22,6 +22,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -284,7 +285,11 @@ func parseLine(s string) (Line, *lineError) {
 	}
 	rest = strings.TrimLeft(rest, " \t")
 	if rest != "" && rest[0] != '#' {
-		return l, &lineError{ErrTrailingText, fmt.Sprintf("%s: %q after the closing quote: %v", l.Key, clip(rest), ErrTrailingText)}
+		text := fmt.Sprintf("%q", clip(rest))
+		if mastodon.IsSecret(l.Key) {
+			text = fmt.Sprintf("<%d characters of a secret>", len(rest)) // likely the rest of the value
+		}
+		return l, &lineError{ErrTrailingText, fmt.Sprintf("%s: %s after the closing quote: %v", l.Key, text, ErrTrailingText)}
 	}
 	return l, nil
 }
