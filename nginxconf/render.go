@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -59,11 +60,17 @@ func (s Site) Bytes() ([]byte, error) {
 
 // WriteFile validates the site and replaces name atomically (mode 0644, parent
 // directories created), keeping the previous content as a timestamped backup when it
-// changes. Nothing is touched when the site is invalid or the content is unchanged.
+// changes. Nothing is touched when the site is invalid or the content is unchanged. A
+// symlink at name (Debian's sites-enabled/NAME → sites-available/NAME) is written
+// through: the link stays, and the backup lands next to its target rather than in a
+// directory nginx includes wholesale.
 func (s Site) WriteFile(name string) (fsutil.Result, error) {
 	b, err := s.Bytes()
 	if err != nil {
 		return fsutil.Result{}, err
+	}
+	if target, err := filepath.EvalSymlinks(name); err == nil {
+		name = target
 	}
 	res, err := fsutil.WriteFile(name, b, fsutil.Options{Mode: 0o644, MkdirAll: true, Backup: true})
 	if err != nil {

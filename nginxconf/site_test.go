@@ -250,6 +250,39 @@ func TestWriteFileAtomicAndIdempotent(t *testing.T) {
 	assert.NotEmpty(t, res.Backup)
 }
 
+// TestWriteFileThroughSymlink writes to Debian's sites-enabled/NAME, a symlink to
+// sites-available/NAME: the target is updated and the link stays, and no backup lands in
+// sites-enabled, which nginx includes wholesale (a second upstream backend would fail).
+func TestWriteFileThroughSymlink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	avail, enabled := filepath.Join(dir, "sites-available"), filepath.Join(dir, "sites-enabled")
+	require.NoError(t, os.MkdirAll(avail, 0o755))
+	require.NoError(t, os.MkdirAll(enabled, 0o755))
+	s := Site{Domain: "social.example.org", Mastodon: "4.2"}
+	_, err := s.WriteFile(filepath.Join(avail, "mastodon"))
+	require.NoError(t, err)
+	link := filepath.Join(enabled, "mastodon")
+	require.NoError(t, os.Symlink("../sites-available/mastodon", link))
+
+	s.Mastodon = "4.7"
+	res, err := s.WriteFile(link)
+	require.NoError(t, err)
+	assert.True(t, res.Changed)
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeSymlink, st.Mode()&os.ModeSymlink, "the link stays a link")
+	want, err := s.Bytes()
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(avail, "mastodon"))
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got), "the link's target holds the new site")
+	entries, err := os.ReadDir(enabled)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "nothing but the link in sites-enabled")
+	assert.Equal(t, avail, filepath.Dir(res.Backup))
+}
+
 func TestFamilyText(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]Family{"v6only": IPv6Only, "dual": DualStack, "dual-stack": DualStack, "explicit": Explicit, "": IPv6Only} {
