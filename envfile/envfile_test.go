@@ -465,6 +465,33 @@ func TestWriteFile(t *testing.T) {
 	assert.True(t, os.IsNotExist(statErr))
 }
 
+// TestWriteFileThroughSymlink writes to a .env.production that links to a shared copy
+// (a Capistrano-style shared/ directory): the target gets the new content and the link
+// stays, so the next release's link still points at the current secrets.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared.env")
+	f := newFile(t, "4.7", Config{})
+	_, err := f.WriteFile(shared)
+	require.NoError(t, err)
+	link := filepath.Join(dir, ".env.production")
+	require.NoError(t, os.Symlink("shared.env", link))
+	g := f.Clone()
+	g.Set("DB_NAME", "other")
+	res, err := g.WriteFile(link)
+	require.NoError(t, err)
+	assert.True(t, res.Changed)
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeSymlink, st.Mode()&os.ModeSymlink, "the link stays a link")
+	got, err := ParseFile(shared)
+	require.NoError(t, err)
+	v, _ := got.Get("DB_NAME")
+	assert.Equal(t, "other", v, "the target holds the new content")
+	assert.Equal(t, dir, filepath.Dir(res.Backup))
+}
+
 func TestWriteFileUnwritableDir(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() == 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -130,11 +131,15 @@ type WriteResult = fsutil.Result
 // WriteFile writes the file to name atomically with mode 0600, keeping the previous
 // content as a timestamped backup (NAME.v6kit-TIMESTAMP, also 0600) when it changes. It refuses to replace
 // an existing file that does not parse ([ErrUnparsable]): that file is left byte for byte
-// as it was. Writing the same bytes again touches nothing.
+// as it was. Writing the same bytes again touches nothing. A symlink at name (a shared
+// copy linked into each release) is written through: the link stays.
 func (f *File) WriteFile(name string) (WriteResult, error) {
 	data, err := f.Bytes()
 	if err != nil {
 		return WriteResult{}, err
+	}
+	if target, err := filepath.EvalSymlinks(name); err == nil {
+		name = target
 	}
 	if old, err := os.ReadFile(name); err == nil {
 		if _, perr := Parse(old); perr != nil {
