@@ -1,10 +1,15 @@
 package acme
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,4 +77,37 @@ func TestBackoff(t *testing.T) {
 	assert.Equal(t, time.Hour, backoff(1))
 	assert.Equal(t, 2*time.Hour, backoff(2))
 	assert.Equal(t, 24*time.Hour, backoff(10))
+}
+
+// TestDeployHookBackgroundChild: a deploy hook that starts a daemon (a SysV "service
+// nginx restart", "sleep 600 &") leaves a child holding the output pipe; the run must
+// still end once the hook itself has exited, and count the hook as passed.
+func TestDeployHookBackgroundChild(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	c, err := New(Config{Root: dir, Challenge: Challenge{Webroot: dir}, Deploy: Deploy{
+		Check:  []string{"/bin/sh", "-c", "true"},
+		Reload: []string{"/bin/sh", "-c", "sleep 600 & echo $! > " + pidFile + "; echo reloaded"},
+	}})
+	require.NoError(t, err)
+	rep := Report{Changed: true}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.deploy(context.Background(), &rep)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("deploy still waits for the hook's background child")
+	}
+	assert.True(t, rep.Deployed, rep.DeployError)
 }

@@ -477,6 +477,9 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	return rep, rep.Err()
 }
 
+// hookWaitDelay is how long a deploy command's output is still read after it exited.
+const hookWaitDelay = 5 * time.Second
+
 // deploy runs the check and the reload once, only if something changed; never the
 // reload after a failed check.
 func (c *Client) deploy(ctx context.Context, rep *Report) {
@@ -502,7 +505,10 @@ func (c *Client) deploy(ctx context.Context, rep *Report) {
 		cmd.Dir = c.store.root()
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
+		// A hook that starts a daemon leaves a child holding the output pipe: stop
+		// reading once the hook has exited (or ctx ended) and the delay has passed.
+		cmd.WaitDelay = hookWaitDelay
+		if err := cmd.Run(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 			return fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, strings.TrimSpace(out.String()))
 		}
 		return nil
