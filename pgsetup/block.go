@@ -105,8 +105,8 @@ func BlockLines(name string, rules []HBARule) []string {
 // existing block shadows it, notes on where the block went.
 func (f *HBAFile) SetBlock(name string, rules []HBARule) (bool, report.Problems) {
 	var ps report.Problems
-	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		ps.Errorf("block", ErrHBABlock, "block name %q must be non-empty and hold no control characters", name)
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) || endsInBackslash(name) {
+		ps.Errorf("block", ErrHBABlock, "block name %q must be non-empty, hold no control characters and not end in a backslash (PostgreSQL would join the next line to the marker comment)", name)
 	}
 	for i, r := range rules {
 		ps.Append(fmt.Sprintf("rules[%d]", i), r.Validate())

@@ -176,6 +176,9 @@ func checkName(ps *report.Problems, path, name, def string) {
 	if slices.Contains(hbaKeywords, name) || strings.HasPrefix(name, "+") || strings.HasPrefix(name, "@") || strings.HasPrefix(name, "pg_") {
 		ps.Errorf(path, ErrName, "%q is a pg_hba.conf keyword or a reserved prefix; choose another name", name)
 	}
+	if endsInBackslash(name) {
+		ps.Errorf(path, ErrName, "%q ends in a backslash, which would continue the managed block's marker line in pg_hba.conf onto the next line; choose another name", name)
+	}
 }
 
 func checkPassword(path, pw string) report.Problems {

@@ -90,14 +90,23 @@ var hbaKeywords = []string{"all", "sameuser", "samerole", "samegroup", "replicat
 func ParseHBA(data []byte) (*HBAFile, error) {
 	f := &HBAFile{}
 	var ps report.Problems
+	cont := false // the previous line was a comment ending in a backslash
 	for i, text := range strings.Split(string(data), "\n") {
 		l := HBALine{Text: text}
+		if cont {
+			// PostgreSQL 14+ appends this line to the comment above (continuation
+			// applies inside comments too), so it is no rule whatever it says.
+			f.Lines = append(f.Lines, l)
+			cont = endsInBackslash(text)
+			continue
+		}
 		r, err := parseHBALine(text)
 		if err != nil {
 			ps.Errorf(fmt.Sprintf("pg_hba.conf:%d", i+1), ErrHBASyntax, "%v in %q", err, text)
 		}
 		l.Rule = r
 		f.Lines = append(f.Lines, l)
+		cont = err == nil && r == nil && endsInBackslash(text)
 	}
 	if err := ps.Err(); err != nil {
 		return nil, err
@@ -184,8 +193,14 @@ func hbaFields(line string) ([][]token, error) {
 	return fields, nil
 }
 
+// endsInBackslash reports whether PostgreSQL (14+) continues line onto the next one: its
+// last non-blank character is a backslash.
+func endsInBackslash(line string) bool {
+	return strings.HasSuffix(strings.TrimRight(line, " \t\r\v\f"), "\\")
+}
+
 func parseHBALine(line string) (*HBARule, error) {
-	if strings.HasSuffix(strings.TrimRight(line, " \t\r"), "\\") && !strings.HasPrefix(strings.TrimLeft(line, " \t\r"), "#") {
+	if endsInBackslash(line) && !strings.HasPrefix(strings.TrimLeft(line, " \t\r"), "#") {
 		return nil, fmt.Errorf("line continuation with a backslash is not supported here")
 	}
 	fields, err := hbaFields(line)
@@ -382,8 +397,8 @@ func (r HBARule) Validate() report.Problems {
 		ps.Errorf("method", ErrMethod, "peer works only on local (socket) rules; use scram-sha-256 for %s", r.Type)
 	}
 	for i, o := range r.Options {
-		if !strings.Contains(o, "=") || strings.ContainsAny(o, " \t\r\n\"#,") {
-			ps.Errorf(fmt.Sprintf("options[%d]", i), ErrHBASyntax, "option %q must be name=value without blanks, quotes, commas or '#'", o)
+		if !strings.Contains(o, "=") || strings.ContainsAny(o, " \t\r\n\"#,") || strings.HasSuffix(o, "\\") {
+			ps.Errorf(fmt.Sprintf("options[%d]", i), ErrHBASyntax, "option %q must be name=value without blanks, quotes, commas or '#', and not end in a backslash (a line continuation)", o)
 		}
 	}
 	return ps

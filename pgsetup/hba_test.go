@@ -336,3 +336,37 @@ func TestCheckVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestParseHBAContinuedComment: PostgreSQL 14+ continues a line that ends in a backslash,
+// comments included, so the line after "# ... \" is part of the comment, not a rule.
+func TestParseHBAContinuedComment(t *testing.T) {
+	t.Parallel()
+	data := "local all all peer\n# a note \\\nhost all all ::1/128 trust\n  # two \\ \r\n# lines \\\nhost all all 0.0.0.0/0 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+	f, err := ParseHBA([]byte(data))
+	require.NoError(t, err)
+	_, lines := f.Rules()
+	assert.Equal(t, []int{1, 7}, lines)
+	assert.Equal(t, data, string(f.Bytes()))
+}
+
+// TestHBARefusesTrailingBackslash: a marker or rule line ending in a backslash would
+// swallow the next line of pg_hba.conf (PostgreSQL 14+ line continuation).
+func TestHBARefusesTrailingBackslash(t *testing.T) {
+	t.Parallel()
+	f, err := ParseHBA([]byte("local all all peer\n"))
+	require.NoError(t, err)
+	changed, ps := f.SetBlock(`mastodon role evil\`, Config{}.HBARules())
+	assert.False(t, changed)
+	require.Error(t, ps.Err())
+	assert.ErrorIs(t, ps.Err(), ErrHBABlock)
+	assert.Equal(t, "local all all peer\n", string(f.Bytes()))
+
+	ps = Config{Role: `evil\`}.Validate()
+	require.True(t, ps.HasErrors())
+	assert.Equal(t, "role", ps.Errors()[0].Path)
+
+	r := HBARule{Type: Host, Address: netip.MustParsePrefix("::1/128"), Method: "ident", Options: []string{`map=m\`}}
+	ps = r.Validate()
+	require.True(t, ps.HasErrors())
+	assert.Equal(t, "options[0]", ps.Errors()[0].Path)
+}

@@ -367,3 +367,25 @@ func TestRunWithoutPasswordVerifies(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(notes, "\n"), "no password")
 }
+
+// TestParseHBAAgreesWithServerOnContinuations: the lines ParseHBA takes for rules are
+// exactly the server's (pg_hba_file_rules), with comments continued by a backslash.
+func TestParseHBAAgreesWithServerOnContinuations(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	data := "local all all trust\n# a note \\\nhost all all ::1/128 trust\n  # two \\ \n# lines \\\nhost all all 0.0.0.0/0 trust\nhost all all 127.0.0.1/32 trust\n"
+	require.NoError(t, os.WriteFile(pg.HBAFile, []byte(data), 0o600))
+	f, err := ParseHBA([]byte(data))
+	require.NoError(t, err)
+	_, ours := f.Rules()
+	rows, err := pg.Conn(t).Query(testCtx(t), `SELECT line_number FROM pg_hba_file_rules WHERE error IS NULL ORDER BY line_number`)
+	require.NoError(t, err)
+	server, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (int, error) {
+		var n int32
+		err := r.Scan(&n)
+		return int(n), err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, server, ours)
+	assert.Equal(t, []int{1, 7}, ours)
+}
