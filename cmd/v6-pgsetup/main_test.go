@@ -140,3 +140,20 @@ func TestAgainstServer(t *testing.T) {
 	assert.Positive(t, res.Logins[0].HBALine)
 
 }
+
+// TestUnparseableHBASaysWhy: a pg_hba.conf pgsetup can't parse is left alone, and the
+// exit status 1 comes with the line and the reason on stderr (not silently).
+func TestUnparseableHBASaysWhy(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	before, err := os.ReadFile(pg.HBAFile)
+	require.NoError(t, err)
+	bad := append(append([]byte(nil), before...), []byte("host all all ::1/128 \\\n  scram-sha-256\n")...)
+	require.NoError(t, os.WriteFile(pg.HBAFile, bad, 0o600))
+	code, _, stderr := runCLI("--dsn", pg.DSN(), "--check")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line continuation")
+	assert.Contains(t, stderr, "left unchanged")
+	after, _ := os.ReadFile(pg.HBAFile)
+	assert.Equal(t, string(bad), string(after))
+}

@@ -19,12 +19,35 @@ func finish(stderr io.Writer, ps report.Problems, strict bool, do func() error) 
 		return 1
 	}
 	if err := do(); err != nil {
-		if report.AsProblems(err) == nil {
+		if !printed(err, ps) {
 			fmt.Fprintf(stderr, "v6-pgsetup: %v\n", err)
 		}
 		return 1
 	}
 	return 0
+}
+
+// printed reports whether every problem err carries is already among ps (and so was
+// printed above); a plain error, or problems the result does not hold (pg_hba.conf
+// parse errors, lines the server rejected), are not.
+func printed(err error, ps report.Problems) bool {
+	list := report.AsProblems(err)
+	if list == nil {
+		return false
+	}
+	for _, p := range list {
+		found := false
+		for _, q := range ps {
+			if p.Path == q.Path && p.Message == q.Message {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func printResult(w io.Writer, r *pgsetup.Result) {
