@@ -337,7 +337,10 @@ func (c Config) Env(rel mastodon.Release) ([]EnvVar, report.Problems) {
 	hostport := net.JoinHostPort(addr.String(), strconv.Itoa(c.port()))
 	if addr.Is6() && !rel.RedisURLBrackets() {
 		fix := "give Mastodon an IPv4 address of the Redis host, or upgrade Mastodon to 4.2 or newer"
-		if addr.IsLoopback() {
+		switch {
+		case addr.IsLoopback() && c.Family == DualStack:
+			fix = "leave client_addr empty or set it to 127.0.0.1 (Redis binds it too)"
+		case addr.IsLoopback():
 			fix = "use the dual-stack family (Mastodon then connects to 127.0.0.1) or a unix socket"
 		}
 		ps.Errorf("client_addr", ErrVersion, "Mastodon %s can't reach Redis at %s: Rails builds redis://%s:%d (invalid) from REDIS_HOST and its streaming server keeps the brackets of a REDIS_URL (fixed in 4.2.0); %s", rel, addr, addr, c.port(), fix)

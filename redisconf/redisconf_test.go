@@ -253,3 +253,18 @@ func BenchmarkSnippet(b *testing.B) {
 		}
 	}
 }
+
+// TestEnvOldReleaseLoopback6Fix: before 4.2, ::1 can't be reached; the fix offered fits
+// the family in use (a dual-stack host just drops client_addr).
+func TestEnvOldReleaseLoopback6Fix(t *testing.T) {
+	t.Parallel()
+	rel := mastodon.MustLookup("4.1")
+	_, ps := Config{ClientAddr: netip.MustParseAddr("::1")}.Env(rel)
+	require.True(t, ps.HasErrors())
+	msg := ps.Errors()[0].Message
+	assert.Contains(t, msg, "client_addr")
+	assert.NotContains(t, msg, "use the dual-stack family", "the config is dual-stack already")
+	_, ps = Config{Family: IPv6Only}.Env(rel)
+	require.True(t, ps.HasErrors())
+	assert.Contains(t, ps.Errors()[0].Message, "use the dual-stack family")
+}
