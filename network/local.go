@@ -79,7 +79,7 @@ func checkRedis(a netip.Addr) checkFunc {
 		defer cl.Close()
 		pong, err := cl.Ping(ctx).Result()
 		if err != nil {
-			hint := "make Redis listen on " + a.String() + ": bind 127.0.0.1 ::1 in redis.conf, and REDIS_HOST=" + a.String() + " (or REDIS_URL) in .env.production"
+			hint := redisHint(r.o, a)
 			var nerr *net.OpError
 			if !errors.As(err, &nerr) {
 				hint = "Redis answered but refused: check REDIS_PASSWORD (requirepass / ACL)"
@@ -90,6 +90,27 @@ func checkRedis(a netip.Addr) checkFunc {
 		set(c, "reply", pong)
 		c.ok("PING on %s: %s", t, pong)
 	}
+}
+
+// redisHint says how to make Redis answer on a and Mastodon use it: the bind that keeps
+// Redis starting where IPv6 is off ("-::1"), and the .env.production spelling Rails
+// reads (REDIS_HOST=::1 gives it the invalid redis://::1:6379; a bracketed REDIS_URL
+// works from 4.2.0).
+func redisHint(o Options, a netip.Addr) string {
+	bind := "bind 127.0.0.1 -::1"
+	if o.Family == V6Only {
+		bind = "bind ::1"
+	}
+	port := strconv.Itoa(int(o.RedisPort))
+	env := "REDIS_HOST=" + a.String() + " and REDIS_PORT=" + port
+	if a.Is6() {
+		if o.Release.RedisURLBrackets() {
+			env = "REDIS_URL=redis://" + net.JoinHostPort(a.String(), port) + "/0"
+		} else {
+			env = "REDIS_HOST=127.0.0.1 (Mastodon " + o.Release.String() + " can't use an IPv6 Redis address; 4.2+ can)"
+		}
+	}
+	return "make Redis listen on " + a.String() + ": " + bind + " in redis.conf, and " + env + " in .env.production"
 }
 
 func checkPostgres(a netip.Addr) checkFunc {

@@ -478,3 +478,28 @@ func TestLoopbackOldRelease(t *testing.T) {
 	assert.True(t, rep.OK(), rep.Verdict())
 	assert.Equal(t, "2.9.4", rep.Mastodon)
 }
+
+// TestLoopbackLocalRedisDownHint: with nothing on Redis's port, the hint gives what works
+// for Mastodon: the site's bind (never "bind 127.0.0.1 ::1", which stops Redis where IPv6
+// is off) and a bracketed REDIS_URL, never REDIS_HOST=::1 (Rails builds the invalid redis://::1:6379).
+func TestLoopbackLocalRedisDownHint(t *testing.T) {
+	t.Parallel()
+	s := newLoopSite(t, loopConfig{})
+	o := s.options()
+	o.Local = true
+	rc := filepath.Join(t.TempDir(), "resolv.conf")
+	require.NoError(t, os.WriteFile(rc, []byte("nameserver ::1\n"), 0o644))
+	o.ResolvConf = rc
+	o.RedisPort = uint16(testenv.FreePort(t)) // nothing listens there
+	rep := probeLoop(t, o, 60*time.Second)
+	c, ok := rep.Find("local.redis@::1")
+	require.True(t, ok)
+	require.Equal(t, network.Fail, c.State, c.Detail)
+	assert.NotContains(t, c.Hint, "REDIS_HOST=::1")
+	assert.NotContains(t, c.Hint, "bind 127.0.0.1 ::1", "Redis would not start where IPv6 is off")
+	assert.Contains(t, c.Hint, "bind ::1 in", "an IPv6-only site")
+	assert.Contains(t, c.Hint, "REDIS_URL=redis://[::1]:")
+	c, _ = rep.Find("local.redis@127.0.0.1")
+	require.Equal(t, network.Fail, c.State, c.Detail)
+	assert.Contains(t, c.Hint, "REDIS_HOST=127.0.0.1")
+}
