@@ -23,7 +23,7 @@ type Listen struct {
 	Addrs []netip.Addr
 }
 
-// Validate reports addresses PostgreSQL can't bind as written (zones, IPv4-mapped,
+// Validate reports addresses PostgreSQL can't bind as written (zones, link-local, IPv4-mapped,
 // multicast), repeated ones, and the unspecified address (a warning: pg_hba.conf is
 // then the only guard).
 func (l Listen) Validate() report.Problems {
@@ -52,6 +52,9 @@ func (l Listen) resolve() ([]netip.Addr, report.Problems) {
 			continue
 		case a.IsMulticast():
 			ps.Errorf(path, ErrListen, "%s is a multicast address; give the host's own unicast address", a)
+			continue
+		case a.IsLinkLocalUnicast():
+			ps.Errorf(path, ErrListen, "%s is link-local: it can't be bound without an interface (bind: Invalid argument); use a global or ULA address", a)
 			continue
 		case a.IsUnspecified():
 			ps.Warnf(path, ErrListen, "%s listens on every address of its family: pg_hba.conf is then the only guard; list the addresses the app hosts reach", a)

@@ -87,6 +87,7 @@ func TestListenRejectsBadInput(t *testing.T) {
 	}{
 		{[]netip.Addr{{}}, report.Error, "addrs[0]", "invalid"},
 		{[]netip.Addr{a("fe80::1%eth0")}, report.Error, "addrs[0]", "zone"},
+		{[]netip.Addr{a("fe80::1")}, report.Error, "addrs[0]", "link-local"}, // bind: Invalid argument without a scope
 		{[]netip.Addr{a("::ffff:192.0.2.5")}, report.Error, "addrs[0]", "write 192.0.2.5"},
 		{[]netip.Addr{a("ff02::1")}, report.Error, "addrs[0]", "multicast"},
 		{[]netip.Addr{a("fd00:db::5"), a("fd00:db::5")}, report.Error, "addrs[1]", "twice"},

@@ -203,6 +203,8 @@ func (c Config) Validate() report.Problems {
 		switch {
 		case !a.IsValid() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast():
 			ps.Errorf(path, ErrAddr, "%q: give a unicast address of this host, without a zone", a)
+		case a.IsLinkLocalUnicast():
+			ps.Errorf(path, ErrAddr, "%s is link-local: Redis can't bind it without an interface (bind: Invalid argument); use a global or ULA address", a)
 		case a.Is4In6():
 			ps.Errorf(path, ErrAddr, "%s is IPv4-mapped, which Redis can't bind (it sets IPV6_V6ONLY): write %s", a, a.Unmap())
 		case slices.Contains(c.bound()[:len(c.bound())-len(c.Bind)], a):

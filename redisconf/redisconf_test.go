@@ -124,6 +124,7 @@ func TestValidate(t *testing.T) {
 		// "bind: Address already in use".
 		{Config{Bind: []netip.Addr{netip.MustParseAddr("::ffff:127.0.0.1")}}, "bind[0]", ErrAddr},
 		{Config{Password: testPassword, Bind: []netip.Addr{netip.MustParseAddr("::ffff:192.0.2.5")}}, "bind[0]", ErrAddr},
+		{Config{Password: testPassword, Bind: []netip.Addr{netip.MustParseAddr("fe80::5")}}, "bind[0]", ErrAddr}, // bind: Invalid argument
 		{Config{Password: testPassword, Bind: []netip.Addr{netip.MustParseAddr("fd00:1::5"), netip.MustParseAddr("fd00:1::5")}}, "bind[1]", ErrAddr},
 		{Config{Password: "has space in it 12345"}, "password", ErrPassword},
 		{Config{Password: "line\nrequirepass x"}, "password", ErrPassword},
