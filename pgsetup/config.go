@@ -69,7 +69,8 @@ type Config struct {
 	// runs a logging collector, else the line stays unknown.
 	ServerLog string
 	// Verify logs in as the role over ::1, 127.0.0.1 and the socket (where this process
-	// can: peer admits only the OS user) after the changes, at the server's port and
+	// can: peer admits only the OS user, and scram-sha-256 over TCP needs Password; a
+	// login left out is noted as info) after the changes, at the server's port and
 	// first socket directory.
 	Verify bool
 }
