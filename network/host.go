@@ -158,10 +158,10 @@ func checkResolvConf(ctx context.Context, r *run, c *Check) {
 	if r.o.Release.ReadsEtcHosts() {
 		set(c, "etc_hosts", "honoured by Mastodon "+r.o.Release.String())
 	} else {
-		set(c, "etc_hosts", "ignored by Mastodon "+r.o.Release.String()+" (its resolver reads resolv.conf only, before 4.6)")
+		set(c, "etc_hosts", "ignored by Mastodon "+r.o.Release.String()+" (from 2.7 to 4.5 its resolver reads resolv.conf only)")
 	}
 	if len(rc.Nameservers) == 0 {
-		c.fail("add a nameserver line to "+r.o.ResolvConf+": Mastodon reads it directly (NSS, nscd and /etc/hosts do not apply before 4.6)",
+		c.fail("add a nameserver line to "+r.o.ResolvConf+": Mastodon reads it directly (NSS, nscd and /etc/hosts do not apply from 2.7 to 4.5)",
 			"%s lists no nameserver", r.o.ResolvConf)
 		return
 	}

@@ -586,8 +586,11 @@ func (r Release) BlockedIPv6Prefixes() []string {
 // IPv4 (4.0.0+, PR #20108); 2.7–3.5 try only the first two answers, A before AAAA.
 func (r Release) TriesIPv6First() bool { return r.AtLeast(4, 0, 0) }
 
-// ReadsEtcHosts reports whether the outbound resolver honours /etc/hosts (4.6.0+).
-func (r Release) ReadsEtcHosts() bool { return r.AtLeast(4, 6, 0) }
+// ReadsEtcHosts reports whether the outbound resolver honours /etc/hosts: through the
+// system resolver up to 2.6.x (http.rb's socket 1.6–2.2, IPSocket.getaddress 2.3,
+// Addrinfo.foreach 2.4–2.6), not with Ruby's Resolv::DNS from 2.7.0 to 4.5.x, which
+// reads resolv.conf only, and again from 4.6.0 (Resolv::Hosts before Resolv::DNS).
+func (r Release) ReadsEtcHosts() bool { return r.Version.Before(V(2, 7, 0)) || r.AtLeast(4, 6, 0) }
 
 // HostAuthorization reports whether Rails refuses a Host header outside LOCAL_DOMAIN,
 // WEB_DOMAIN and ALTERNATE_DOMAINS, except on /health (3.4.0+).

@@ -86,4 +86,7 @@ func TestQueuesAndBinds(t *testing.T) {
 	assert.Equal(t, 9, MustLookup("4.2.3").MinPostgres())
 	assert.Equal(t, HardeningFull, MustLookup("3.5").DistHardening())
 	assert.Contains(t, MustLookup("4.7").OwnerCommand("alice", "a@example.org"), "--role Owner")
+	for v, want := range map[string]bool{"1.6": true, "2.6": true, "2.7": false, "3.5": false, "4.5": false, "4.6": true, "4.7": true} {
+		assert.Equal(t, want, MustLookup(v).ReadsEtcHosts(), v)
+	}
 }
