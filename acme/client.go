@@ -305,7 +305,7 @@ func (s *session) ensureAccount(ctx context.Context, again bool) error {
 	case cfg.EAB.KID != "":
 		acct, err = s.core.Accounts.NewEAB(ctx, req, cfg.EAB.KID, cfg.EAB.HMAC)
 	case dir.Meta.ExternalAccountRequired:
-		return fmt.Errorf("%w: the CA %s requires an external account binding: give --eab-kid and --eab-hmac", ErrEAB, s.server)
+		return fmt.Errorf("%w: the CA %s requires an external account binding: give --eab-kid and --eab-hmac-file", ErrEAB, s.server)
 	default:
 		acct, err = s.core.Accounts.New(ctx, req)
 	}

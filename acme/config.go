@@ -346,7 +346,7 @@ func (c Config) Validate() report.Problems {
 		}
 	}
 	if (c.EAB.KID == "") != (c.EAB.HMAC == "") {
-		ps.Errorf("eab", ErrEAB, "external account binding needs both --eab-kid and --eab-hmac")
+		ps.Errorf("eab", ErrEAB, "external account binding needs both --eab-kid and --eab-hmac-file")
 	}
 	if _, err := c.KeyType.lego(); err != nil {
 		ps.Errorf("key_type", ErrKeyType, "key type %q is unknown: use one of ec256, ec384, rsa2048, rsa3072, rsa4096", string(c.KeyType))

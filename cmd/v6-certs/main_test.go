@@ -24,6 +24,10 @@ func runCLI(args ...string) (int, string, string) {
 func TestBadInputExitsTwo(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	eabDir := t.TempDir() // outside dir, which must stay empty
+	eabGood, eabTwoLines := filepath.Join(eabDir, "good"), filepath.Join(eabDir, "two")
+	require.NoError(t, os.WriteFile(eabGood, []byte("c2VjcmV0LWhtYWMta2V5\n"), 0o600))
+	require.NoError(t, os.WriteFile(eabTwoLines, []byte("c2VjcmV0\nLWhtYWM\n"), 0o600))
 	cases := []struct {
 		name string
 		args []string
@@ -44,6 +48,9 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"key type", []string{"obtain", "--dir", dir, "-d", "a.example", "--key-type", "dsa"}, "key type"},
 		{"stray argument", []string{"renew", "--dir", dir, "extra"}, "unexpected argument"},
 		{"import without dir", []string{"import"}, "--certbot"},
+		{"eab key file missing", []string{"obtain", "--dir", dir, "-d", "a.example", "--eab-kid", "k", "--eab-hmac-file", eabDir + "/missing"}, "--eab-hmac-file"},
+		{"eab key file with two lines", []string{"obtain", "--dir", dir, "-d", "a.example", "--eab-kid", "k", "--eab-hmac-file", eabTwoLines}, "one line"},
+		{"eab key without kid", []string{"obtain", "--dir", dir, "-d", "a.example", "--eab-hmac-file", eabGood}, "eab"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -25,7 +25,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // opts holds every flag; each command binds the ones it uses.
 type opts struct {
-	dir, server, caCert, email, eabKID, eabHMAC      string
+	dir, server, caCert, email, eabKID, eabHMACFile  string
 	staging, jsonOut, separate, force, verbose       bool
 	domains, certNames                               multi
 	challenge, webroot, listen, dnsProvider, profile string
@@ -53,7 +53,7 @@ func (o *opts) obtainFlags(fs *flag.FlagSet) {
 	fs.Var(&o.certNames, "cert-name", "lineage name (default: the first name)")
 	fs.StringVar(&o.email, "email", "", "account contact e-mail (optional)")
 	fs.StringVar(&o.eabKID, "eab-kid", "", "external account binding key ID")
-	fs.StringVar(&o.eabHMAC, "eab-hmac", "", "external account binding HMAC key (base64url)")
+	fs.StringVar(&o.eabHMACFile, "eab-hmac-file", "", "`FILE` holding the external account binding HMAC key (base64url); a file, not a flag, so ps never shows it")
 	fs.StringVar(&o.challenge, "challenge", "http-01", "http-01, tls-alpn-01 or dns-01")
 	fs.StringVar(&o.webroot, "webroot", "", "http-01: write the challenge into DIR/.well-known/acme-challenge/ (served by nginx)")
 	fs.StringVar(&o.listen, "listen", "", "built-in challenge server address (default [::]:80, tls-alpn-01 [::]:443)")
@@ -73,8 +73,18 @@ func (o *opts) deployFlags(fs *flag.FlagSet) {
 }
 
 func (o *opts) config(cmd string, stderr io.Writer) (acme.Config, error) {
-	cfg := acme.Config{Root: o.dir, Server: o.server, Email: o.email, EAB: acme.EAB{KID: o.eabKID, HMAC: o.eabHMAC},
+	cfg := acme.Config{Root: o.dir, Server: o.server, Email: o.email, EAB: acme.EAB{KID: o.eabKID},
 		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, Keep: o.keep, UserAgent: "v6-certs"}
+	if o.eabHMACFile != "" {
+		b, err := os.ReadFile(o.eabHMACFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--eab-hmac-file: %w", err)
+		}
+		cfg.EAB.HMAC = strings.TrimSpace(string(b))
+		if cfg.EAB.HMAC == "" || strings.ContainsAny(cfg.EAB.HMAC, "\r\n\t ") {
+			return cfg, fmt.Errorf("--eab-hmac-file %s: want one line holding the base64url key the CA gave you", o.eabHMACFile)
+		}
+	}
 	if o.staging {
 		if o.server != acme.LetsEncrypt {
 			return cfg, errors.New("--staging and --server exclude each other")
