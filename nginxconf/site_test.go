@@ -329,10 +329,14 @@ func FuzzSiteInputs(f *testing.F) {
 		}
 		ds, err := Parse(b)
 		require.NoError(t, err, string(b))
+		wantRoot := root
+		if root == "" {
+			wantRoot = defaultRoot // an empty Root means the documented default
+		}
 		var roots, certs int
 		walk(ds, func(d Directive) {
 			require.True(t, allowedNames[d.Name], "unexpected directive %q in\n%s", d.Name, b)
-			if d.Name == "root" && len(d.Args) == 1 && d.Args[0] == root {
+			if d.Name == "root" && len(d.Args) == 1 && d.Args[0] == wantRoot {
 				roots++
 			}
 			if d.Name == "ssl_certificate" {
