@@ -75,6 +75,25 @@ func TestParseErrors(t *testing.T) {
 	_, err := Parse([]byte("DB_PASS='it's-hunter2'\n"))
 	require.ErrorIs(t, err, ErrTrailingText)
 	assert.NotContains(t, err.Error(), "hunter2")
+	// A secret pasted on a line of its own (the rake secret / VAPID routine) is never echoed,
+	// whatever shape the parser thinks it has: bad key, key without '=', or garbage.
+	hex := "3f9a1c0e5b7d2a48" + "96e1f0c3b5a7d9e2" + "4c6b8a0f1e3d5c7b" + "9a2e4f6d8c0b1a3e"
+	vapid := "BDd3_hVL9fZi9Ybo2UUzA284WG5FZR30_95YeZJsiApwXKpNcF1rRPF3foIiBHXRdJI2Qhumhf6_LFTeZaNndIo"
+	for _, line := range []string{hex, vapid, "=" + hex, "  " + vapid + " x", "SECRET_KEY_BASE " + hex, "-" + vapid} {
+		_, err := Parse([]byte("A=1\n" + line + "\n"))
+		require.Error(t, err, line)
+		for _, frag := range []string{hex[8:24], hex[40:56], vapid[10:26], vapid[60:76]} {
+			assert.NotContains(t, err.Error(), frag, "line %q", line)
+		}
+		if !strings.HasPrefix(line, "SECRET_KEY_BASE") { // there the message names only the key
+			assert.Contains(t, err.Error(), "not shown", "line %q", line)
+		}
+	}
+	// Names and ordinary mistakes are still quoted, so the admin can find them.
+	_, err = Parse([]byte("S3_ENDPOINT\n"))
+	assert.Contains(t, err.Error(), "S3_ENDPOINT: expected '='")
+	_, err = Parse([]byte("1A=1\n"))
+	assert.Contains(t, err.Error(), `key "1A"`)
 	// Every problem at once.
 	_, err = Parse([]byte("A='x\nB=ok\nC-D=1\nE='y'z\n"))
 	ps := report.AsProblems(err)

@@ -213,10 +213,10 @@ func parseLine(s string) (Line, *lineError) {
 	}
 	l.Key = s[start:i]
 	if l.Key == "" {
-		return l, &lineError{ErrSyntax, fmt.Sprintf("%q is not KEY=VALUE, a # comment or blank: fix or remove the line", clip(s))}
+		return l, &lineError{ErrSyntax, fmt.Sprintf("%s is not KEY=VALUE, a # comment or blank: fix or remove the line", shown(s))}
 	}
 	if !validKey(l.Key) {
-		return l, &lineError{ErrBadKey, fmt.Sprintf("key %q: %v", l.Key, ErrBadKey)}
+		return l, &lineError{ErrBadKey, fmt.Sprintf("key %s: %v", shown(l.Key), ErrBadKey)}
 	}
 	// Both readers accept "KEY=VALUE" (blanks around '=') and the YAML-like "KEY: VALUE"
 	// (':' right after the key, then at least one blank).
@@ -230,6 +230,9 @@ func parseLine(s string) (Line, *lineError) {
 	case i < len(s) && s[i] == '=':
 		i++
 	default:
+		if looksSecret(l.Key) {
+			return l, &lineError{ErrSyntax, fmt.Sprintf("%s is not KEY=VALUE: write NAME=VALUE", shown(l.Key))}
+		}
 		return l, &lineError{ErrSyntax, fmt.Sprintf("%s: expected '=' after the key: write %s=VALUE", l.Key, l.Key)}
 	}
 	for i < len(s) && isBlank(s[i]) {
@@ -292,6 +295,40 @@ func parseLine(s string) (Line, *lineError) {
 		return l, &lineError{ErrTrailingText, fmt.Sprintf("%s: %s after the closing quote: %v", l.Key, text, ErrTrailingText)}
 	}
 	return l, nil
+}
+
+// shown quotes s for an error message, shortened, unless it looks like a secret value: a line
+// holding only a pasted `rake secret` or VAPID key is the classic hand-edit mistake, and the
+// error (printed to a terminal, a CI log, a support forum) must not carry it.
+func shown(s string) string {
+	if looksSecret(s) {
+		return fmt.Sprintf("a text of %d characters that looks like a secret value (not shown)", len(s))
+	}
+	return fmt.Sprintf("%q", clip(s))
+}
+
+// looksSecret reports whether s holds a run of at least 20 characters of the alphabets
+// Mastodon's secrets use (hex, alphanumerics, base64url, base64) with at least three digits and
+// a letter: every generated secret has that shape, variable names and prose don't.
+func looksSecret(s string) bool {
+	run, digits, letters := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && (isKeyChar(s[i]) || strings.IndexByte("+/=-", s[i]) >= 0) {
+			run++
+			switch c := s[i]; {
+			case c >= '0' && c <= '9':
+				digits++
+			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+				letters++
+			}
+			continue
+		}
+		if run >= 20 && digits >= 3 && letters > 0 {
+			return true
+		}
+		run, digits, letters = 0, 0, 0
+	}
+	return false
 }
 
 // clip shortens s for an error message.
