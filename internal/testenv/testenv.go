@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // InCI reports whether the tests run under CI (CI=true), where a missing tool is a failure.
@@ -83,28 +86,77 @@ func TempDir(t testing.TB) string {
 
 var portMu sync.Mutex
 
-// FreePort returns a TCP port that is free on both [::1] and 127.0.0.1 at the time of
-// the call, so a server under test can bind either or both.
+// FreePort returns a port that is free for TCP and UDP on every address ([::1], 127.0.0.1
+// and the wildcards) at the time of the call, so a server under test can bind any of them.
+// The port lies below the kernel's ephemeral range and stays reserved for this test (against
+// other test binaries) until it ends; see portRange.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	portMu.Lock()
 	defer portMu.Unlock()
-	for range 50 {
-		l6, err := net.Listen("tcp6", "[::1]:0")
+	lo, hi := portRange()
+	dir := filepath.Join(os.TempDir(), "v6kit-ports")
+	if err := os.MkdirAll(dir, 0o1777); err != nil {
+		t.Fatalf("port locks: %v", err)
+	}
+	for range 500 {
+		port := lo + rand.IntN(hi-lo)
+		lock, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
 		if err != nil {
-			t.Fatalf("listen [::1]:0: %v", err)
+			t.Fatalf("port lock: %v", err)
 		}
-		port := l6.Addr().(*net.TCPAddr).Port
-		l4, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l6.Close()
-		if err != nil {
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+			lock.Close() // another test binary holds this port
 			continue
 		}
-		l4.Close()
+		if !portFree(port) {
+			lock.Close()
+			continue
+		}
+		t.Cleanup(func() { lock.Close() })
 		return port
 	}
-	t.Fatalf("no port free on both [::1] and 127.0.0.1 after 50 tries")
+	t.Fatalf("no port in [%d, %d) free on both [::1] and 127.0.0.1 after 500 tries", lo, hi)
 	return 0
+}
+
+// portRange is where FreePort picks ports: below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, used for the source port of every outgoing connection and
+// for port 0), so a port handed to a server that binds it a moment later can't meanwhile
+// become some connection's source port. Test binaries running side by side (go test runs
+// packages in parallel) keep out of each other's way through a lock file per port, held
+// until the test ends.
+func portRange() (lo, hi int) {
+	lo, hi = 20000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 2 {
+		if eph, err := strconv.Atoi(f[0]); err == nil && eph > 2048 && eph < hi {
+			hi = eph
+			lo = min(lo, hi/2)
+		}
+	}
+	return lo, hi
+}
+
+// portFree reports whether port is free for TCP and UDP on every address (a wildcard bind
+// fails if any address has it), which covers [::1], 127.0.0.1 and [::].
+func portFree(port int) bool {
+	a := ":" + strconv.Itoa(port)
+	l, err := net.Listen("tcp", a)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	u, err := net.ListenPacket("udp", a)
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
 }
 
 // Process is a server started by [Start].
