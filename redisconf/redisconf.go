@@ -77,7 +77,7 @@ var (
 	ErrPort     = errors.New("invalid port: use 1-65535, or a unix socket")
 	ErrSocket   = errors.New("invalid unix socket path: give an absolute path of at most 107 bytes without blanks or quotes")
 	ErrAddr     = errors.New("invalid bind address: give an IP address of this host without a zone")
-	ErrPassword = errors.New("invalid password: use 16 or more printable ASCII characters without blanks, quotes or backslashes")
+	ErrPassword = errors.New("invalid password: use 16 or more printable ASCII characters without blanks, quotes, backslashes or URL delimiters (:/?#[]@%)")
 	ErrUser     = errors.New("invalid ACL user: use letters, digits, '_', '.' or '-', and set a password")
 	ErrExposed  = errors.New("Redis on a non-loopback address without a password is open to the network: set a password")
 	ErrVersion  = errors.New("this Mastodon release can't use these Redis settings")
@@ -218,6 +218,12 @@ func (c Config) Validate() report.Problems {
 	if c.Password != "" {
 		if strings.ContainsFunc(c.Password, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"'\`, r) }) {
 			ps.Errorf("password", ErrPassword, "the password holds blanks, quotes, backslashes, control or non-ASCII characters")
+		} else if i := strings.IndexAny(c.Password, urlDelims); i >= 0 {
+			// Rails up to 4.2 (lib/mastodon/redis_config.rb) pastes REDIS_PASSWORD unescaped into
+			// "redis://:PASSWORD@HOST:PORT/DB", and a REDIS_URL's userinfo is decoded differently by
+			// Ruby's redis client and the streaming server's node-redis/ioredis across releases: a
+			// URL delimiter in the password makes some process parse another host, port or database.
+			ps.Errorf("password", ErrPassword, "the password holds %q, a URL delimiter that Mastodon's Redis URL parsing breaks on (Rails up to 4.2 pastes REDIS_PASSWORD into a URL unescaped); use letters, digits, '-', '.', '_' or '~', e.g. the output of openssl rand -hex 32", c.Password[i])
 		} else if len(c.Password) < 16 {
 			ps.Warnf("password", ErrPassword, "the password has %d characters; use 16 or more random ones", len(c.Password))
 		}
@@ -235,6 +241,10 @@ func (c Config) Validate() report.Problems {
 	}
 	return ps
 }
+
+// urlDelims are the characters that end or split a URL's userinfo (RFC 3986 gen-delims, plus
+// '%', which starts an escape).
+const urlDelims = ":/?#[]@%"
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
