@@ -386,6 +386,8 @@ func TestValidatePitfalls(t *testing.T) {
 		{"2.9", map[string]string{"DB_PASS": "0x1F"}, Options{}, ErrDBPassYAML, report.Error},
 		{"2.9", map[string]string{"DB_PASS": "yes"}, Options{}, ErrDBPassYAML, report.Error},
 		{"2.9", map[string]string{"DB_PASS": "*ref"}, Options{}, ErrDBPassYAML, report.Error},
+		{"4.2", map[string]string{"REDIS_PASSWORD": "p@ss-word-123456"}, Options{}, ErrRedisPasswordURL, report.Error},
+		{"1.6", map[string]string{"REDIS_PASSWORD": "a/b#c-1234567890"}, Options{}, ErrRedisPasswordURL, report.Error},
 		{"4.3", map[string]string{"BIND": "fd00::5"}, Options{}, ErrBindBrackets, report.Warning},
 		{"4.4", map[string]string{"REDIS_NAMESPACE": "m"}, Options{}, ErrRemoved, report.Error},
 		{"4.7", map[string]string{"LOCAL_DOMAIN": "bücher.example"}, Options{}, ErrDomain, report.Error},
@@ -418,6 +420,17 @@ func TestValidatePitfalls(t *testing.T) {
 	f := base.Clone()
 	f.Set("ALLOWED_PRIVATE_ADDRESSES", "fd00::/8, 64:ff9b::/32")
 	assert.Empty(t, f.Validate(Options{NAT64: netipPrefix("64:ff9b::/96")}))
+	// REDIS_PASSWORD is pasted raw into a URL only before 4.3, and only when REDIS_URL is unset.
+	for _, tc := range []struct{ version, url string }{{"4.3", ""}, {"4.7", ""}, {"4.2", "redis://:p%40ss@127.0.0.1:6379/0"}} {
+		f := base.Clone()
+		f.Set("REDIS_PASSWORD", "p@ss-word-123456")
+		if tc.url != "" {
+			f.Set("REDIS_URL", tc.url)
+		}
+		for _, p := range f.Validate(Options{Release: mastodon.MustLookup(tc.version)}) {
+			assert.NotErrorIs(t, p, ErrRedisPasswordURL, "%s %s", tc.version, tc.url)
+		}
+	}
 	// DB_PASS is pasted raw into YAML only before 3.0; plain text passes there too.
 	for _, tc := range []struct{ version, pass string }{{"3.0", "p#ss: 'x'"}, {"2.9", "Secr3t-pass_with.dots+slash/"}, {"2.9", "3abc"}} {
 		f := base.Clone()

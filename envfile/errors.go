@@ -43,6 +43,8 @@ var (
 	ErrRemoved = errors.New("variable is not read by this Mastodon release")
 	// ErrDBHostYAML: DB_HOST starting with ':' or in brackets (Rails reads it through YAML).
 	ErrDBHostYAML = errors.New("DB_HOST is pasted into config/database.yml: a value starting with ':' becomes a Ruby symbol and [brackets] are a YAML syntax error")
+	// ErrRedisPasswordURL: a REDIS_PASSWORD that Rails before 4.3 pastes unescaped into a URL.
+	ErrRedisPasswordURL = errors.New("before Mastodon 4.3 REDIS_PASSWORD is pasted unescaped into a redis:// URL: use a password without : / ? # [ ] @ %")
 	// ErrDBPassYAML: a DB_PASS that Rails before 3.0 reads differently (pasted raw into YAML).
 	ErrDBPassYAML = errors.New("before Mastodon 3.0 DB_PASS is pasted unquoted into config/database.yml: use a password of letters, digits and _ + / . = -")
 	// ErrDatabaseURLBrackets: a bracketed IPv6 literal in DATABASE_URL on 4.2+.

@@ -23,7 +23,8 @@ import (
 //   - keys the release no longer reads (REDIS_NAMESPACE on 4.4+ is an error);
 //   - invalid or non-ASCII domains, ports out of range, bad switches and prefixes;
 //   - a DB_PASS that YAML reads differently before 3.0 (Rails pastes it unquoted into
-//     config/database.yml);
+//     config/database.yml), and a REDIS_PASSWORD with a URL delimiter before 4.3 (Rails
+//     pastes it unescaped into redis://:PASSWORD@HOST:PORT/DB);
 //   - the IPv6 pitfalls: DB_HOST starting with ':' or bracketed, a bracketed DATABASE_URL
 //     on 4.2+, DB_SSLMODE=prefer on 4.2+, an IPv6 REDIS_HOST, a bracketed REDIS_URL
 //     before 4.2, BIND with IPv6 before 4.3 (or without brackets from 4.3), and an IPv6-only site behind NAT64
@@ -239,6 +240,11 @@ func (f *File) checkNetwork(ps *report.Problems, rel mastodon.Release, opt Optio
 	if l, ok := f.Entry("DB_PASS"); ok && l.Value != "" && rel.DBPassRawYAML() {
 		if why := yamlPlainProblem(l.Value); why != "" {
 			ps.Errorf(f.where(l), ErrDBPassYAML, "DB_PASS: Mastodon %s pastes it unquoted into config/database.yml and %s, so Rails sends PostgreSQL another password or does not boot: change the role's password (ALTER ROLE … PASSWORD) to one of letters, digits and _ + / . = - that starts with a letter, or use the socket directory with peer authentication and no DB_PASS", rel.Line(), why)
+		}
+	}
+	if l, ok := f.Entry("REDIS_PASSWORD"); ok && rel.RedisPasswordRawURL() && !f.Has("REDIS_URL") {
+		if i := strings.IndexAny(l.Value, ":/?#[]@%"); i >= 0 {
+			ps.Errorf(f.where(l), ErrRedisPasswordURL, "REDIS_PASSWORD holds %q: Mastodon %s pastes it unescaped into redis://:PASSWORD@HOST:PORT/DB, so Rails reads another host, port or database, or does not boot. Change Redis' requirepass to a password of letters, digits, '-', '.', '_' or '~' (openssl rand -hex 32)", l.Value[i], rel.Line())
 		}
 	}
 	if l, ok := f.Entry("DATABASE_URL"); ok && rel.StreamingDatabaseURLBrackets() {

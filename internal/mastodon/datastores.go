@@ -27,3 +27,10 @@ func (r Release) RedisURLUnixSocket() bool { return true }
 // when unset; 4.3+ redis_configuration.rb returns the URL as is), so a password must be
 // carried inside the URL when REDIS_URL is used.
 func (r Release) RedisURLOverridesParts() bool { return true }
+
+// RedisPasswordRawURL reports whether Rails builds its Redis URL by pasting REDIS_PASSWORD
+// unescaped into "redis://:PASSWORD@HOST:PORT/DB" (lib/mastodon/redis_config.rb, up to 4.2.x;
+// mastodon.md §1.5 "Redis"), so that a password holding a URL delimiter (: / ? # [ ] @ %)
+// makes Rails parse another host, port or database, or fail to boot. 4.3.0 replaced the file
+// with redis_configuration.rb, which passes the parts to the client.
+func (r Release) RedisPasswordRawURL() bool { return r.Version.Before(V(4, 3, 0)) }
