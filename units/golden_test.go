@@ -75,9 +75,12 @@ func TestGolden(t *testing.T) {
 func verifyPlan(t *testing.T, plan *Plan) {
 	t.Helper()
 	dir := testenv.TempDir(t)
-	changed, err := plan.WriteDir(dir)
+	res, err := plan.WriteDir(dir)
 	require.NoError(t, err)
-	require.Len(t, changed, len(plan.Files))
+	require.Len(t, res.Changed(), len(plan.Files))
+	for _, f := range res.Files {
+		assert.Equal(t, Created, f.State, f.Name)
+	}
 	var names []string
 	for _, f := range plan.Files {
 		st, err := os.Stat(filepath.Join(dir, f.Name))
@@ -103,9 +106,10 @@ func verifyPlan(t *testing.T, plan *Plan) {
 	assert.Empty(t, out, "systemd-analyze verify %s", strings.Join(names, " "))
 
 	// Writing again changes nothing.
-	changed, err = plan.WriteDir(dir)
+	res, err = plan.WriteDir(dir)
 	require.NoError(t, err)
-	assert.Empty(t, changed)
+	assert.Empty(t, res.Changed())
+	assert.Len(t, res.Files, len(plan.Files))
 }
 
 func TestGoldenCasesCoverTheIssue(t *testing.T) {

@@ -107,7 +107,6 @@ func TestBadInput(t *testing.T) {
 		{"apply without out", []string{"--apply"}, 2, "need --out"},
 		{"apply with diff", []string{"--apply", "--diff"}, 2, "--apply cannot be combined"},
 		{"apply with check", []string{"--apply", "--check"}, 2, "--apply cannot be combined"},
-		{"apply with json", []string{"--apply", "--json"}, 2, "--apply cannot be combined"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
