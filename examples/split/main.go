@@ -17,11 +17,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -45,9 +47,19 @@ type cluster struct {
 	Front, Web1, Web2      netip.Addr
 	DB, Redis              netip.Addr
 	MaxConnections         int
-	RAM                    int64
-	CPUs                   int
-	Rand                   io.Reader
+	// Home is the mastodon user's home on every host (web1's and web2's checkout and
+	// .env.production, front's webroot). Empty: /home/mastodon.
+	Home string
+	// LetsEncrypt is front's certificate directory. Empty: /etc/letsencrypt.
+	LetsEncrypt string
+	// ACMEServer is the ACME directory URL front's certificate comes from. Empty: Let's
+	// Encrypt production.
+	ACMEServer string
+	// NginxCache is front's proxy_cache_path. Empty: /var/cache/nginx.
+	NginxCache string
+	RAM        int64
+	CPUs       int
+	Rand       io.Reader
 }
 
 var example = cluster{
@@ -84,6 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.TextVar(a.p, a.name+"-addr", *a.p, "IPv6 address of "+a.name)
 	}
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "db1's max_connections")
+	fs.StringVar(&c.Home, "home", c.Home, "home of the mastodon user on every host (default /home/mastodon)")
+	fs.StringVar(&c.LetsEncrypt, "letsencrypt", c.LetsEncrypt, "front's certificate directory in certbot's layout (default /etc/letsencrypt)")
+	fs.StringVar(&c.ACMEServer, "acme-server", c.ACMEServer, "ACME directory URL (default Let's Encrypt production)")
+	fs.StringVar(&c.NginxCache, "nginx-cache", c.NginxCache, "front's nginx proxy_cache_path (default /var/cache/nginx)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -137,10 +153,11 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 		return trees, budget
 	}
 	c.checkAddrs(&front.Problems)
+	h := c.host(rel)
 
 	// Shared secrets: the role's and Redis' passwords live in the app hosts'
 	// .env.production (web1's is the source of truth) and are copied to db1 and redis1.
-	envPath := "home/mastodon/live/.env.production"
+	envPath := h.EnvPath()
 	existing := web1.ExistingEnv(envPath)
 	if existing == nil {
 		existing = web2.ExistingEnv(envPath) // web1 was wiped: take the secrets from web2
@@ -196,11 +213,11 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	// max_connections.
 	sk1, sk2 := c.sidekiq(rel)
 	app := []units.Process{units.ProcessWeb, units.ProcessStreaming, units.ProcessSidekiq}
-	h := bundle.Host{Mastodon: rel.String(), LocalDomain: c.LocalDomain, WebDomain: c.WebDomain, AdminEmail: c.AdminEmail}
+	paths := units.Paths{Home: c.Home}
 	cluster := units.Cluster{MaxConnections: c.MaxConnections, Hosts: []units.Host{
-		{Name: "web1", Deployment: units.Deployment{Mastodon: rel.String(), Processes: app, Bind: c.Web1, Sidekiq: sk1}},
-		{Name: "web2", Deployment: units.Deployment{Mastodon: rel.String(), Processes: app, Bind: c.Web2, Sidekiq: sk2}},
-		{Name: "front", Deployment: units.Deployment{Mastodon: rel.String(), Processes: []units.Process{units.ProcessNone},
+		{Name: "web1", Deployment: units.Deployment{Mastodon: rel.String(), Paths: paths, Processes: app, Bind: c.Web1, Sidekiq: sk1}},
+		{Name: "web2", Deployment: units.Deployment{Mastodon: rel.String(), Paths: paths, Processes: app, Bind: c.Web2, Sidekiq: sk2}},
+		{Name: "front", Deployment: units.Deployment{Mastodon: rel.String(), Paths: paths, Processes: []units.Process{units.ProcessNone},
 			CertRenew: &units.CertRenew{Args: h.RenewArgs()}}},
 	}}
 	b := cluster.Budget()
@@ -220,6 +237,7 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	cert, key := h.CertPaths()
 	webHosts := []netip.Addr{c.Web1, c.Web2}
 	site := nginxconf.Site{Domain: c.LocalDomain, WebDomain: c.WebDomain, Mastodon: rel.String(), Cert: cert, Key: key,
+		Root: h.Webroot(), CachePath: c.NginxCache,
 		Web: nginxconf.Backend{Addrs: webHosts}, Streaming: nginxconf.Backend{Addrs: webHosts}}
 	front.Site(bundle.SitePath, site)
 	front.Bootstrap(bundle.BootstrapPath, site)
@@ -232,6 +250,12 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 		t.Add(bundle.File{Path: bundle.NextStepsPath, Mode: 0o644, Data: c.nextSteps(t, rel, h, pg)})
 	}
 	return trees, budget
+}
+
+// host is what the certificate, the webroot and the home-relative paths derive from.
+func (c cluster) host(rel mastodon.Release) bundle.Host {
+	return bundle.Host{Mastodon: rel.String(), LocalDomain: c.LocalDomain, WebDomain: c.WebDomain, AdminEmail: c.AdminEmail,
+		Home: c.Home, LetsEncrypt: c.LetsEncrypt, ACMEServer: c.ACMEServer, NginxCache: c.NginxCache}
 }
 
 // checkAddrs refuses addresses outside the ULA range and app hosts outside AppPrefix.
@@ -286,7 +310,8 @@ func (c cluster) nextSteps(t *bundle.Tree, rel mastodon.Release, h bundle.Host, 
 	p("# Next steps for %s (Mastodon %s, split over 5 IPv6-only hosts)\n", t.Name, rel)
 	p("Run as root on %s, from this directory. The files mirror the host's filesystem.\n", t.Name)
 	p("## Put the files in place\n")
-	code(t.InstallLines("/home/mastodon", bundle.HBABlockPath, bundle.HBAPath)...)
+	home := cmp.Or(c.Home, "/home/mastodon")
+	code(t.InstallLines(home, bundle.HBABlockPath, bundle.HBAPath)...)
 	switch t.Name {
 	case "db1":
 		allow := []string{"v6-pgsetup", "--role", pg.Role, "--database", pg.Database, "--password-file", "/" + bundle.DBPasswordPath,
@@ -301,7 +326,7 @@ func (c cluster) nextSteps(t *bundle.Tree, rel mastodon.Release, h bundle.Host, 
 			"systemctl restart redis-server")
 	case "web1", "web2":
 		p("## Mastodon (as the mastodon user in /home/mastodon/live)\n")
-		steps := append([]string{"cd /home/mastodon/live"}, rel.BundleInstallCommands()...)
+		steps := append([]string{"cd " + bundle.ShellQuote(path.Join(home, "live"))}, rel.BundleInstallCommands()...)
 		steps = append(steps, rel.JSInstallCommand(), rel.AssetsCommand())
 		if t.Name == "web1" {
 			steps = append(steps, rel.DBSetupCommand()+"   # once, on web1 only")
@@ -316,7 +341,7 @@ func (c cluster) nextSteps(t *bundle.Tree, rel mastodon.Release, h bundle.Host, 
 	case "front":
 		p("## The certificate, then the site\n")
 		p("The webroot must exist; copy public/ from web1 after its asset build so nginx serves the assets itself.\n")
-		code("mkdir -p "+h.Webroot(), "rsync -a web1:/home/mastodon/live/public/ "+h.Webroot()+"/")
+		code("mkdir -p "+bundle.ShellQuote(h.Webroot()), "rsync -a "+bundle.ShellQuote("web1:"+path.Join(home, "live", "public")+"/")+" "+bundle.ShellQuote(h.Webroot()+"/"))
 		code("ln -sf /"+bundle.BootstrapPath+" /etc/nginx/sites-enabled/", "nginx -t && systemctl reload nginx",
 			bundle.ShellJoin(h.CertCommand()),
 			"rm /etc/nginx/sites-enabled/"+filepath.Base(bundle.BootstrapPath),

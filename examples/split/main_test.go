@@ -141,3 +141,38 @@ func TestRealValidators(t *testing.T) {
 		})
 	}
 }
+
+// TestPathFlags renders the cluster for another home, certificate directory, ACME
+// server and nginx cache (a staging CA, or a test world): front's nginx root is the
+// webroot its certificate command answers HTTP-01 from, its certificate paths and
+// renewal unit name the directory, and the app hosts' units and .env.production live
+// under the home. The split used to hard-code all four.
+func TestPathFlags(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	rc, _, stderr := bundletest.Run(run, "--out", out, "--home", "/srv/mastodon", "--letsencrypt", "/srv/le",
+		"--acme-server", "https://acme-staging-v02.api.letsencrypt.org/directory", "--nginx-cache", "/srv/cache/nginx")
+	require.Equal(t, 0, rc, stderr)
+	snap := bundletest.Snapshot(t, out)
+	site := string(snap["front/"+bundle.SitePath].Data)
+	assert.Contains(t, site, "ssl_certificate /srv/le/live/social.example.org/fullchain.pem;\n")
+	assert.Contains(t, site, "ssl_certificate_key /srv/le/live/social.example.org/privkey.pem;\n")
+	assert.Contains(t, site, "proxy_cache_path /srv/cache/nginx ")
+	assert.Contains(t, site, "root /srv/mastodon/live/public;\n")
+	assert.NotContains(t, site, "/home/mastodon")
+	assert.Contains(t, string(snap["front/"+bundle.BootstrapPath].Data), "root /srv/mastodon/live/public;\n")
+	assert.Contains(t, string(snap["front/"+bundle.UnitDir+"/v6-certs-renew.service"].Data),
+		"ExecStart=/usr/local/bin/v6-certs renew --dir /srv/le --reload-nginx\n")
+	steps := string(snap["front/"+bundle.NextStepsPath].Data)
+	assert.Contains(t, steps, "v6-certs obtain --dir /srv/le --server https://acme-staging-v02.api.letsencrypt.org/directory --email admin@example.org --webroot /srv/mastodon/live/public ")
+	assert.Contains(t, steps, "rsync -a web1:/srv/mastodon/live/public/ /srv/mastodon/live/public/\n")
+	for _, host := range []string{"web1", "web2"} {
+		_, ok := snap[host+"/srv/mastodon/live/.env.production"]
+		assert.True(t, ok, "%s's .env.production under --home", host)
+		assert.Contains(t, string(snap[host+"/"+bundle.UnitDir+"/mastodon-web.service"].Data), "WorkingDirectory=/srv/mastodon/live\n")
+		assert.Contains(t, string(snap[host+"/"+bundle.NextStepsPath].Data), "cd /srv/mastodon/live\n")
+	}
+	for p := range snap {
+		assert.False(t, strings.HasPrefix(p, "web1/home/") || strings.HasPrefix(p, "web2/home/"), "%s: nothing under /home", p)
+	}
+}
