@@ -55,7 +55,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		rnd = mrand.New(mrand.NewPCG(seed[0], seed[1]))
 	}
-	return &Client{cfg: cfg, store: &Store{Root: cfg.root(), Keep: cfg.Keep}, rnd: rnd}, nil
+	return &Client{cfg: cfg, store: &Store{Root: cfg.root(), Keep: cfg.Keep, Now: cfg.Now}, rnd: rnd}, nil
 }
 
 // Store returns the client's store.

@@ -26,4 +26,31 @@
 //     certbot). [Store.ImportCertbot] adopts certbot lineages in place.
 //
 // Accounts (one per CA directory URL, key 0600) live in accounts/HOST/PATH/v6-certs/.
+//
+// # Deploy pending markers
+//
+// Before live/NAME is switched to a new version (renewal, first issuance, or a switch
+// completed by [Store.Repair]), renewal/NAME.v6-certs.deploy-pending ([PendingSuffix])
+// is written atomically. It holds a [PendingDeploy] as JSON:
+//
+//	{
+//	  "format": 1,
+//	  "name": "social.example",
+//	  "version": 3,
+//	  "switched": "2026-11-27T04:00:00Z",
+//	  "failures": 1,
+//	  "last_error": "reloading the server failed: …"
+//	}
+//
+// (failures and last_error only after a failed deploy step). It is removed only after
+// a deploy step passed (the check, then the reload). So when the check or the reload
+// fails, or the process dies between the switch and the deploy, the next run finds
+// the marker in the same readdir of renewal/ that lists the lineages, and deploys once
+// even though nothing is due: [Report.Pending] says so (v6-certs prints "pending"
+// lines, and "pending_deploys" in --json). Markers are read only by a run that has a
+// deploy step configured; a run without one leaves them for the next run that has
+// one. A marker naming a lineage that no longer exists is removed with a warning
+// ([Report.Warnings]); one that cannot be parsed still counts as pending. A marker
+// may cost one needless reload (a switch that failed after writing it), never a
+// missed one.
 package acme

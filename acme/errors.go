@@ -46,10 +46,12 @@ var (
 	ErrNotFound = errors.New("no such certificate lineage")
 	// ErrLocked is returned when another v6-certs run holds the lock on the directory.
 	ErrLocked = errors.New("another v6-certs run holds the lock on this directory: it does the work; try again later")
-	// ErrCheckFailed is returned when the deploy check (nginx -t) fails: nothing is reloaded.
-	ErrCheckFailed = errors.New("the server configuration check failed, so the server was not reloaded: fix the configuration and reload by hand")
-	// ErrReload is returned when the reload after a successful check fails.
-	ErrReload = errors.New("reloading the server failed: the new certificates are installed but not yet served")
+	// ErrCheckFailed is returned when the deploy check (nginx -t) fails: nothing is
+	// reloaded, and the deploy-pending markers stay for the next run.
+	ErrCheckFailed = errors.New("the server configuration check failed, so the server was not reloaded: fix the configuration; the next run deploys again (or reload by hand)")
+	// ErrReload is returned when the reload after a successful check fails; the
+	// deploy-pending markers stay for the next run.
+	ErrReload = errors.New("reloading the server failed: the new certificates are installed but not yet served; the next run deploys again")
 	// ErrCertbotConf is returned for a certbot renewal configuration we cannot use.
 	ErrCertbotConf = errors.New("cannot use this certbot renewal configuration")
 	// ErrValidation is returned when the CA could not validate a challenge.

@@ -102,7 +102,7 @@ func TestDeployHookBackgroundChild(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.deploy(context.Background(), &rep)
+		c.deploy(context.Background(), &rep, nil)
 	}()
 	select {
 	case <-done:

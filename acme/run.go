@@ -54,9 +54,19 @@ type Report struct {
 	Changed bool `json:"changed"`
 	// Deployed reports that the check passed and the reload ran.
 	Deployed bool `json:"deployed"`
-	// DeployError is the deploy step's failure, if any.
+	// DeployError is the deploy step's failure, if any. The lineages it was for keep
+	// their deploy-pending markers, so the next run deploys them again.
 	DeployError string `json:"deploy_error,omitempty"`
-	deployErr   error
+	// Pending lists the deploys an earlier run left undone (its check or reload
+	// failed, or it died between the switch and the deploy), found as markers
+	// renewal/NAME.v6-certs.deploy-pending. This run deployed them with what it
+	// changed itself, even if nothing was due. Only read when a deploy step is
+	// configured.
+	Pending []PendingDeploy `json:"pending_deploys,omitempty"`
+	// Warnings are problems that failed nothing, such as a marker for a lineage that
+	// no longer exists (removed) or one that could not be read (still deployed).
+	Warnings  []string `json:"warnings,omitempty"`
+	deployErr error
 }
 
 // Err joins every failure of the run (lineages and deploy), nil if none.
@@ -245,7 +255,15 @@ func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 			rep.add(o)
 		}
 	}
-	c.deploy(ctx, &rep)
+	var pending []string
+	if !c.cfg.Deploy.empty() {
+		names, markers, err := c.store.scan()
+		if err != nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot look for pending deploys: %v", err))
+		}
+		pending = c.pendingFor(&rep, markers, names)
+	}
+	c.deploy(ctx, &rep, pending)
 	rep.sort()
 	return rep, rep.Err()
 }
@@ -345,10 +363,12 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		return rep, err
 	}
 	defer unlock()
-	names, err := c.store.Names()
+	// One readdir finds the lineages and any deploy an earlier run left pending.
+	names, markers, err := c.store.scan()
 	if err != nil {
 		return rep, err
 	}
+	all := slices.Clone(names)
 	if len(opt.Names) > 0 {
 		for _, n := range opt.Names {
 			if !slices.Contains(names, n) {
@@ -472,27 +492,80 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	for _, o := range outs {
 		rep.add(o)
 	}
-	c.deploy(ctx, &rep)
+	c.deploy(ctx, &rep, c.pendingFor(&rep, markers, all))
 	rep.sort()
 	return rep, rep.Err()
+}
+
+// pendingFor drops the markers of lineages that no longer exist (known lists those
+// with metadata): each is removed with a warning, never deployed.
+func (c *Client) pendingFor(rep *Report, markers, known []string) []string {
+	if c.cfg.Deploy.empty() {
+		return nil
+	}
+	var out, gone []string
+	for _, n := range markers {
+		if _, ok := slices.BinarySearch(known, n); ok {
+			out = append(out, n)
+			continue
+		}
+		gone = append(gone, n)
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("deploy-pending marker %s names no lineage (no %s): removed",
+			c.store.pendingPath(n), c.store.metaPath(n)))
+	}
+	if err := c.store.removePending(gone); err != nil {
+		rep.Warnings = append(rep.Warnings, err.Error())
+	}
+	return out
 }
 
 // hookWaitDelay is how long a deploy command's output is still read after it exited.
 const hookWaitDelay = 5 * time.Second
 
-// deploy runs the check and the reload once, only if something changed; never the
-// reload after a failed check.
-func (c *Client) deploy(ctx context.Context, rep *Report) {
+// deploy runs the check and the reload once, if something changed or an earlier
+// run left a deploy pending (pending: lineages with a marker); never the reload after
+// a failed check. Success removes the markers of everything it deployed; failure
+// leaves them (with the error recorded) for the next run.
+func (c *Client) deploy(ctx context.Context, rep *Report, pending []string) {
 	d := c.cfg.Deploy
-	if !rep.Changed || d.empty() {
-		return
+	if d.empty() {
+		return // markers stay until a run with a deploy step
 	}
-	var lineages, domains []string
+	var lineages, domains, done []string
+	changed := map[string]bool{}
 	for _, o := range rep.Outcomes {
 		if o.Action == Issued || o.Action == Renewed || o.Action == Repaired {
+			changed[o.Name] = true
+			done = append(done, o.Name)
 			lineages = append(lineages, c.store.LiveDir(o.Name))
 			domains = append(domains, o.Names...)
 		}
+	}
+	for _, n := range pending {
+		if changed[n] {
+			continue // switched again in this run: deployed with the rest
+		}
+		p, err := c.store.ReadPending(n)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			rep.Warnings = append(rep.Warnings, err.Error())
+		}
+		rep.Pending = append(rep.Pending, p)
+		done = append(done, n)
+		lineages = append(lineages, c.store.LiveDir(n))
+		names := rep.namesOf(n)
+		if len(names) == 0 {
+			if m, err := c.store.ReadMeta(n); err == nil {
+				names = m.Names
+			}
+		}
+		domains = append(domains, names...)
+		c.cfg.logger().Info("deploying what an earlier run left pending", "lineage", n, "version", p.Version, "since", p.Switched)
+	}
+	if !rep.Changed && len(done) == 0 {
+		return
 	}
 	env := append(os.Environ(), d.Env...)
 	env = append(env, "RENEWED_LINEAGES="+strings.Join(lineages, " "), "RENEWED_DOMAINS="+strings.Join(domains, " "))
@@ -513,10 +586,14 @@ func (c *Client) deploy(ctx context.Context, rep *Report) {
 		}
 		return nil
 	}
+	fail := func(err error) {
+		rep.deployErr = err
+		rep.DeployError = err.Error()
+		c.keepPending(rep, done, err)
+	}
 	if len(d.Check) > 0 {
 		if err := run(d.Check); err != nil {
-			rep.deployErr = fmt.Errorf("%w: %v", ErrCheckFailed, err)
-			rep.DeployError = rep.deployErr.Error()
+			fail(fmt.Errorf("%w: %v", ErrCheckFailed, err))
 			return
 		}
 	}
@@ -528,11 +605,45 @@ func (c *Client) deploy(ctx context.Context, rep *Report) {
 		err = run(d.Reload)
 	}
 	if err != nil {
-		rep.deployErr = fmt.Errorf("%w: %v", ErrReload, err)
-		rep.DeployError = rep.deployErr.Error()
+		fail(fmt.Errorf("%w: %v", ErrReload, err))
 		return
 	}
 	rep.Deployed = true
+	if err := c.store.removePending(done); err != nil {
+		// The deploy passed; a marker left behind only costs one more reload.
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot remove deploy-pending markers: %v", err))
+	}
+}
+
+// keepPending records a failed deploy step in the markers of the lineages it was for.
+func (c *Client) keepPending(rep *Report, names []string, cause error) {
+	for _, n := range names {
+		p, err := c.store.ReadPending(n)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			p = PendingDeploy{Name: n} // removed meanwhile: the deploy is still owed
+		case err != nil:
+			continue // unreadable: left as it is, it still marks the deploy pending
+		}
+		p.Failures++
+		p.LastError = cause.Error()
+		if p.Switched.IsZero() {
+			p.Switched = c.cfg.now().UTC().Truncate(time.Second)
+		}
+		if err := c.store.writePending(p); err != nil {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %v", n, err))
+		}
+	}
+}
+
+// namesOf returns the names of lineage n as reported in this run's outcomes.
+func (r *Report) namesOf(n string) []string {
+	for _, o := range r.Outcomes {
+		if o.Name == n {
+			return o.Names
+		}
+	}
+	return nil
 }
 
 // Profiles asks the CA which profiles it offers (name → description).

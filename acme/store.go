@@ -40,6 +40,7 @@ const MetaSuffix = ".v6-certs.json"
 //	live/NAME -> .NAME.vN                               one rename switches versions
 //	live/.NAME.vN/{cert,chain,fullchain,privkey}.pem -> ../../archive/NAME/*N.pem
 //	renewal/NAME.v6-certs.json                          v6-certs' metadata
+//	renewal/NAME.v6-certs.deploy-pending                switched, deploy not yet passed
 //	renewal/NAME.conf                                   certbot's (read by import only)
 //	accounts/HOST/PATH/v6-certs/                        ACME account, key 0600
 //
@@ -53,6 +54,15 @@ type Store struct {
 	// [Store.Prune] runs (the [Client] prunes after every switch). Zero: 5
 	// ([DefaultKeep], as certbot). Negative: keep every version forever.
 	Keep int
+	// Now is the clock for the deploy-pending markers [Store.Repair] writes. Nil: time.Now.
+	Now func() time.Time
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 func (s *Store) root() string {
@@ -346,21 +356,8 @@ func certNames(c *x509.Certificate) []string {
 
 // Names lists the lineages that have v6-certs metadata, sorted.
 func (s *Store) Names() ([]string, error) {
-	ents, err := os.ReadDir(s.Path("renewal"))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), MetaSuffix); ok && !e.IsDir() {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	names, _, err := s.scan()
+	return names, err
 }
 
 // List loads every lineage, with the number of versions each holds. Lineages that cannot be read are reported as problems
@@ -488,7 +485,7 @@ func (s *Store) Install(name string, v Version, m Meta, now time.Time) (int, err
 	if err := s.WriteMeta(name, m, now); err != nil {
 		return 0, err
 	}
-	if err := s.switchTo(name, n); err != nil {
+	if err := s.switchTo(name, n, now); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -507,11 +504,16 @@ func (s *Store) ensureDirs(name string) error {
 	return nil
 }
 
-// switchTo points live/NAME at archive version n: it builds live/.NAME.vN with
-// relative links, then renames a new symlink over live/NAME. A certbot-made real
-// directory is exchanged atomically (renameat2 RENAME_EXCHANGE) and kept as
-// live/.NAME.certbot.
-func (s *Store) switchTo(name string, n int) error {
+// switchTo points live/NAME at archive version n: it writes the deploy-pending
+// marker (renewal/NAME.v6-certs.deploy-pending, removed only by a deploy step that
+// passed), builds live/.NAME.vN with relative links, then renames a new symlink over
+// live/NAME. A certbot-made real directory is exchanged atomically (renameat2
+// RENAME_EXCHANGE) and kept as live/.NAME.certbot.
+func (s *Store) switchTo(name string, n int, now time.Time) error {
+	// First the marker: a crash anywhere after this leaves it, and the next run deploys.
+	if err := s.writePending(PendingDeploy{Name: name, Version: n, Switched: now.UTC().Truncate(time.Second)}); err != nil {
+		return err
+	}
 	live := s.Path("live")
 	vdirName := fmt.Sprintf(".%s.v%d", name, n)
 	vdir := filepath.Join(live, vdirName)
@@ -644,7 +646,7 @@ func (s *Store) Repair(name string) (bool, error) {
 		if !sameNames(certNames(leaf), m.Names) {
 			continue
 		}
-		return true, s.switchTo(name, vs[i])
+		return true, s.switchTo(name, vs[i], s.now())
 	}
 	return false, nil
 }

@@ -9,7 +9,10 @@
 //
 // obtain and renew keep the live version and the --keep (default 5) versions before it
 // of each lineage they switch, and remove older ones (-1 keeps all); a removal that fails
-// is printed as a warning and does not change the exit code.
+// is printed as a warning and does not change the exit code. A deploy (check, then
+// hook or reload) that fails, or a run killed between a switch and its deploy, leaves
+// renewal/NAME.v6-certs.deploy-pending: the next run prints "pending NAME …" and deploys
+// even when nothing is due ("pending_deploys" in --json).
 //
 // Exit codes: 0 success (including nothing due, and a renew that found another run
 // holding the lock); 1 a certificate, the CA, the lock wait or the deploy step failed

@@ -119,6 +119,39 @@ func TestCLIAgainstPebble(t *testing.T) {
 	hook, _ = os.ReadFile(marker)
 	assert.Equal(t, 1, strings.Count(string(hook), "\n"))
 
+	// The deploy stays pending: a run with nothing due says so and tries again (the
+	// check still fails: exit 1), then a run whose check passes deploys without renewing.
+	code, out, stderr = runCLI(append([]string{"renew", "--check-cmd", "false", "--deploy-hook", "echo no >> " + marker}, common...)...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "pending  one.cli.test  version 3 live since ")
+	assert.Contains(t, out, "1 failed deploy(s), last: the server configuration check failed")
+	assert.Contains(t, stderr, "deploy: the server configuration check failed")
+	code, out, stderr = runCLI(append([]string{"renew", "--json", "--check-cmd", "true", "--deploy-hook", "echo $RENEWED_DOMAINS >> " + marker}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	var pending struct {
+		Lineages []struct{ Action string }
+		Deployed bool
+		Pending  []struct {
+			Name     string
+			Version  int
+			Failures int
+		} `json:"pending_deploys"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &pending), out)
+	assert.True(t, pending.Deployed)
+	require.Len(t, pending.Pending, 2)
+	assert.Equal(t, "two.cli.test", pending.Pending[1].Name)
+	assert.Equal(t, 3, pending.Pending[1].Version)
+	assert.Equal(t, 2, pending.Pending[1].Failures)
+	for _, l := range pending.Lineages {
+		assert.Equal(t, "kept", l.Action)
+	}
+	hook, _ = os.ReadFile(marker)
+	assert.Equal(t, "one.cli.test two.cli.test\n", strings.SplitAfter(string(hook), "\n")[1])
+	code, out, stderr = runCLI(append([]string{"renew", "--check-cmd", "true", "--deploy-hook", "echo again >> " + marker}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, out+stderr, "deployed: quiet again")
+
 	// --reload-nginx reloads nginx.service through systemd's D-Bus API, once, after the
 	// check (here a fake systemd manager on a private bus).
 	bus := testenv.StartDBusDaemon(t)

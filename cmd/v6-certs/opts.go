@@ -226,6 +226,17 @@ func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, al
 				fmt.Fprintf(stderr, "warning  %s: %s\n", x.Name, w)
 			}
 		}
+		for _, p := range rep.Pending {
+			why := "the run that switched it ended before its deploy"
+			if p.Failures > 0 {
+				why = fmt.Sprintf("%d failed deploy(s), last: %s", p.Failures, p.LastError)
+			}
+			fmt.Fprintf(stdout, "pending  %s  version %d live since %s, deploying it now (%s)\n", p.Name, p.Version,
+				p.Switched.UTC().Format(time.RFC3339), why)
+		}
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(stderr, "warning  %s\n", w)
+		}
 		if rep.DeployError != "" {
 			fmt.Fprintf(stderr, "deploy: %s\n", rep.DeployError)
 		} else if rep.Deployed {
