@@ -11,8 +11,9 @@ var (
 	ErrLayout = errors.New("unknown layout: use debian or rhel")
 	// ErrUser means the user is not a valid Unix user name.
 	ErrUser = errors.New("invalid unix user name: use lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters")
-	// ErrPath means a path is relative, unclean or holds characters units cannot carry.
-	ErrPath = errors.New("invalid path: use an absolute, clean path without spaces, quotes, backslashes or control characters")
+	// ErrPath means a path is relative, unclean or holds characters units cannot carry
+	// ('$' only in the paths that start a command line).
+	ErrPath = errors.New("invalid path: use an absolute, clean path without spaces, quotes, backslashes, ';' or control characters, and no '$' in a command's path")
 	// ErrValue means a value holds a newline or another control character, or is too long.
 	ErrValue = errors.New("value cannot go into a unit file: remove newlines and control characters")
 	// ErrEnvName means an environment variable name is not a shell identifier.

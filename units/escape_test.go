@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,11 +112,14 @@ func TestEscapingWithSystemd(t *testing.T) {
 		env = append(env, Var{Name: fmt.Sprintf("HOSTILE_%d", i), Value: v})
 	}
 	d := Deployment{
-		Mastodon:       "4.7",
-		Env:            env,
-		Paths:          Paths{App: "/srv/mast%don/live"},
-		ReadWritePaths: []string{"/srv/100%media"},
-		CertRenew:      &CertRenew{Args: hostile[:len(hostile)-1]},
+		Mastodon: "4.7",
+		Env:      env,
+		// A user with a trailing '$' (valid for systemd's User=) and paths with '$' and
+		// '%' where systemd expands no variables: WorkingDirectory=, ReadWritePaths=.
+		User:           "mast$",
+		Paths:          Paths{App: "/srv/mast%don/$live/${HOME}", Bundle: "/usr/local/bin/bundle"},
+		ReadWritePaths: []string{"/srv/100%media", "/srv/$media/${HOME}"},
+		CertRenew:      &CertRenew{Args: hostile},
 	}
 	plan, err := d.Render()
 	require.NoError(t, err)
@@ -127,13 +131,17 @@ func TestEscapingWithSystemd(t *testing.T) {
 	for _, v := range env {
 		assert.Contains(t, web.Environment, v.Name+"="+v.Value)
 	}
-	assert.Contains(t, web.Dump, "WorkingDirectory: /srv/mast%don/live")
-	assert.Contains(t, web.Dump, "/srv/100%media")
+	assert.Contains(t, web.Dump, "\tUser: mast$\n")
+	assert.Contains(t, web.Dump, "\tWorkingDirectory: /srv/mast%don/$live/${HOME}\n")
+	assert.Contains(t, web.Dump, "\tReadWritePaths: /srv/mast%don/$live/${HOME} /srv/100%media /srv/$media/${HOME}\n")
+	require.Len(t, web.CommandLines, 2, web.Dump)
+	assert.Equal(t, []string{"/usr/local/bin/bundle", "exec", "puma", "-C", "config/puma.rb"}, dumpWords(t, web.CommandLines[0]))
+	assert.Equal(t, []string{"/bin/kill", "-SIGUSR1", "$MAINPID"}, dumpWords(t, web.CommandLines[1], "$MAINPID"))
 
 	renew := testenv.SystemdTest(t, dir, CertRenewUnit)
 	require.Len(t, renew.CommandLines, 1, renew.Dump)
 	got := dumpWords(t, renew.CommandLines[0])
-	want := append([]string{"/usr/local/bin/v6-certs", "renew"}, hostile[:len(hostile)-1]...)
+	want := append([]string{"/usr/local/bin/v6-certs", "renew"}, hostile...)
 	assert.Equal(t, want, got)
 
 	// The template keeps its specifier: PORT=%i is expanded per instance.
@@ -142,8 +150,12 @@ func TestEscapingWithSystemd(t *testing.T) {
 }
 
 // dumpWords decodes a "Command Line:" of systemd's dump (words quoted with "…" and
-// backslash escapes) and applies the execution-time "$$" → "$" that systemd performs.
-func dumpWords(t *testing.T, s string) []string {
+// backslash escapes) and applies what systemd does to argv when it runs the command
+// (replace_env_argv): "$$" becomes "$"; a word "$NAME" and any "${NAME}" would expand.
+// Any such expansion fails the test, except the words listed in expand (ExecReload's
+// $MAINPID, meant to expand). The first word is also the path systemd runs, which it
+// never expands: it must hold no '$' at all, or argv[0] and the program would differ.
+func dumpWords(t *testing.T, s string, expand ...string) []string {
 	t.Helper()
 	var out []string
 	var cur strings.Builder
@@ -173,10 +185,38 @@ func dumpWords(t *testing.T, s string) []string {
 	if in {
 		out = append(out, cur.String())
 	}
-	for i := range out {
-		out[i] = strings.ReplaceAll(out[i], "$$", "$")
+	require.NotEmpty(t, out, "empty command line")
+	assert.NotContains(t, out[0], "$", "systemd expands $ in argv[0] but not in the path it runs: %q", s)
+	for i, w := range out {
+		if slices.Contains(expand, w) {
+			continue
+		}
+		out[i] = replaceEnvLiteral(t, w)
 	}
 	return out
+}
+
+// replaceEnvLiteral is systemd's replace_env for one argv word, failing the test where
+// it would substitute a variable: a whole word "$NAME" (split into words) and "${…}".
+func replaceEnvLiteral(t *testing.T, w string) string {
+	t.Helper()
+	if len(w) > 1 && w[0] == '$' && w[1] != '$' && w[1] != '{' {
+		t.Errorf("systemd expands the word %q as a variable", w)
+		return w
+	}
+	var b strings.Builder
+	for i := 0; i < len(w); i++ {
+		if w[i] == '$' && i+1 < len(w) {
+			switch w[i+1] {
+			case '$':
+				i++
+			case '{':
+				t.Errorf("systemd expands ${…} in %q", w)
+			}
+		}
+		b.WriteByte(w[i])
+	}
+	return b.String()
 }
 
 func FuzzQuote(f *testing.F) {
@@ -233,14 +273,35 @@ func TestExecPathsKeepPercent(t *testing.T) {
 	exporter := testenv.SystemdTest(t, dir, ExporterUnit)
 	require.Len(t, exporter.CommandLines, 2, exporter.Dump)
 	assert.Equal(t, "/srv/m%ix/.rbenv/shims/bundle", dumpWords(t, exporter.CommandLines[0])[0])
-	assert.Equal(t, "/opt/k%nill/kill", dumpWords(t, exporter.CommandLines[1])[0])
+	assert.Equal(t, "/opt/k%nill/kill", dumpWords(t, exporter.CommandLines[1], "$MAINPID")[0])
 
 	web := testenv.SystemdTest(t, dir, WebUnit)
 	require.Len(t, web.CommandLines, 2, web.Dump)
 	assert.Equal(t, []string{"/srv/m%ix/.rbenv/shims/bundle", "exec", "puma", "-C", "config/puma.rb"}, dumpWords(t, web.CommandLines[0]))
-	assert.Equal(t, "/opt/k%nill/kill", dumpWords(t, web.CommandLines[1])[0])
+	assert.Equal(t, "/opt/k%nill/kill", dumpWords(t, web.CommandLines[1], "$MAINPID")[0])
 
 	renew := testenv.SystemdTest(t, dir, CertRenewUnit)
 	require.Len(t, renew.CommandLines, 1, renew.Dump)
 	assert.Equal(t, []string{"/opt/c%i/v6-certs", "renew"}, dumpWords(t, renew.CommandLines[0]))
+}
+
+// FuzzExecArg: any argument execLine accepts reaches the program unchanged, through
+// systemd's unquoting, specifier resolution and exec-time variable substitution.
+func FuzzExecArg(f *testing.F) {
+	for _, v := range hostile {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		line, _, err := execLine("args", "/bin/true", v)
+		if err != nil {
+			return
+		}
+		words := unquoteWords(t, line)
+		if len(words) != 2 || words[0] != "/bin/true" {
+			t.Fatalf("%q split into %q", line, words)
+		}
+		if got := replaceEnvLiteral(t, words[1]); got != v {
+			t.Fatalf("%q reaches the program as %q, not %q", line, got, v)
+		}
+	})
 }

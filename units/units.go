@@ -10,9 +10,11 @@
 // connection [Budget] checked before anything is written. [Deployment.Validate] reports
 // every problem at once; [Deployment.Render] returns a [Plan] of [File] values built as
 // go-systemd unit options and serialized with unit.Serialize; [Plan.WriteDir] writes
-// them atomically (0644). Every value that reaches a unit goes through one escaping
-// function (quoting, % as %%, $ as $$ in commands) and newlines or control characters
-// are refused naming the field.
+// them atomically (0644) and says which it created, replaced or left unchanged. Every
+// value that reaches a unit goes through one escaping function (quoting, % as %%, $ as
+// $$ in command arguments); newlines and control characters are refused naming the
+// field, and so is a '$' in the path a command line starts with, which systemd
+// substitutes in argv[0] but not in the path it runs.
 //
 // A host may run part of Mastodon ([Deployment.Processes]: a worker-only host, a front
 // host with only the renewal timer); the hosts of a split topology are judged together

@@ -77,6 +77,23 @@ func checkPath(ps *report.Problems, field, p string) bool {
 	return false
 }
 
+// checkCommandPath refuses '$' in a path that starts a command line (ExecStart=,
+// ExecReload=): systemd substitutes variables in argv[0] ("$$" becomes "$", "${X}" is
+// expanded) but runs the path as written (systemd/systemd#1274, #23235), so no
+// escaping keeps the two the same. '%' is fine: specifiers are resolved in both, and
+// every command path is written with '%' doubled. derived says the path is the default
+// under paths.home.
+func checkCommandPath(ps *report.Problems, field, p string, derived bool) {
+	if !strings.Contains(p, "$") {
+		return
+	}
+	hint := "choose a path without '$'"
+	if derived {
+		hint = "it is the default under paths.home (from the user name): set paths.bundle, or a home, without '$'"
+	}
+	ps.Errorf(field, ErrPath, "%q holds '$': systemd substitutes variables in a command's first word but runs the path unsubstituted, so no escaping keeps them the same; %s", p, hint)
+}
+
 // sidekiqs returns the effective sidekiq processes: one for every queue when none is given.
 func (d Deployment) sidekiqs() []Sidekiq {
 	if len(d.Sidekiq) > 0 {
@@ -140,11 +157,16 @@ func (d Deployment) resolve(inCluster bool) (spec, report.Problems) {
 		{"paths.node", s.paths.Node}, {"paths.npm", s.paths.NPM}, {"paths.kill", s.paths.Kill},
 		{"paths.echo", s.paths.Echo}, {"paths.certs", s.paths.Certs},
 	} {
-		checkPath(&ps, f.name, f.v)
+		if checkPath(&ps, f.name, f.v) && f.name != "paths.home" && f.name != "paths.app" {
+			checkCommandPath(&ps, f.name, f.v, f.name == "paths.bundle" && d.Paths.Bundle == "")
+		}
 	}
 	if j := s.paths.Jemalloc; j != "-" && !sonameRe.MatchString(j) {
 		if strings.HasPrefix(j, "/") {
-			checkPath(&ps, "paths.jemalloc", j)
+			if checkPath(&ps, "paths.jemalloc", j) && strings.Contains(j, ":") {
+				// ld.so splits LD_PRELOAD at ':' and spaces: /opt/a:b would preload two libraries.
+				ps.Errorf("paths.jemalloc", ErrPath, "%q holds ':', where the dynamic linker splits LD_PRELOAD into two libraries: choose a path without ':'", j)
+			}
 		} else {
 			ps.Errorf("paths.jemalloc", ErrPath, "%q is neither a soname (libjemalloc.so.2) nor an absolute path: give one, or \"-\" to disable the preload", j)
 		}

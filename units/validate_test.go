@@ -67,6 +67,23 @@ func TestBadInput(t *testing.T) {
 		{"bind with zone", Deployment{Bind: mustAddr("fe80::1%eth0")}, "bind", ErrBind, "zone"},
 		{"sidekiq name", Deployment{Sidekiq: []Sidekiq{{Name: "a/b", Concurrency: 5}}}, "sidekiq[0].name", ErrUnitName, "a/b"},
 		{"sidekiq unit names collide", Deployment{Sidekiq: []Sidekiq{{Name: "x", Concurrency: 5}, {Name: "x", Queues: []Queue{{Name: "push"}}, Concurrency: 5}}}, "sidekiq[1].name", ErrUnitName, "mastodon-sidekiq-x.service"},
+		// systemd expands $ in a command's argv[0] but runs the path unexpanded: refused.
+		{"bundle with $", Deployment{Paths: Paths{Bundle: "/opt/r$b/bundle"}}, "paths.bundle", ErrPath, "'$'"},
+		{"bundle with ${VAR}", Deployment{Paths: Paths{Bundle: "/opt/${RUBY}/bundle"}}, "paths.bundle", ErrPath, "'$'"},
+		{"node with $", Deployment{Paths: Paths{Node: "/opt/node$$/bin/node"}}, "paths.node", ErrPath, "'$'"},
+		{"npm with $", Deployment{Mastodon: "2.7", Paths: Paths{NPM: "/opt/$npm/npm"}}, "paths.npm", ErrPath, "'$'"},
+		{"kill with $", Deployment{Paths: Paths{Kill: "/opt/$k/kill"}}, "paths.kill", ErrPath, "'$'"},
+		{"echo with $", Deployment{Paths: Paths{Echo: "/opt/$e/echo"}}, "paths.echo", ErrPath, "'$'"},
+		{"certs with $", Deployment{CertRenew: &CertRenew{}, Paths: Paths{Certs: "/opt/$c/v6-certs"}}, "paths.certs", ErrPath, "'$'"},
+		{"home with $ gives bundle", Deployment{Paths: Paths{Home: "/srv/m$"}}, "paths.bundle", ErrPath, "paths.home"},
+		{"user with $ gives bundle", Deployment{User: "mast$"}, "paths.bundle", ErrPath, "paths.home"},
+		{"jemalloc with a colon", Deployment{Paths: Paths{Jemalloc: "/opt/a:b/libjemalloc.so.2"}}, "paths.jemalloc", ErrPath, "':'"},
+		// Characters systemd would unquote, unescape or split in WorkingDirectory= and ReadWritePaths=.
+		{"app with a quote", Deployment{Paths: Paths{App: `/srv/"live"`}}, "paths.app", ErrPath, "quote"},
+		{"app with a semicolon", Deployment{Paths: Paths{App: "/srv/live;x"}}, "paths.app", ErrPath, "';'"},
+		{"read-write path with a backslash", Deployment{ReadWritePaths: []string{`/srv/a\x20b`}}, "read_write_paths[0]", ErrPath, "backslash"},
+		{"read-write path with a single quote", Deployment{ReadWritePaths: []string{"/srv/it's"}}, "read_write_paths[0]", ErrPath, "quote"},
+		{"read-write path with a space", Deployment{ReadWritePaths: []string{"/srv/my media"}}, "read_write_paths[0]", ErrPath, "space"},
 		{"jemalloc relative path", Deployment{Paths: Paths{Jemalloc: "lib/jemalloc"}}, "paths.jemalloc", ErrPath, "soname"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

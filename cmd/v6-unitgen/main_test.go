@@ -95,6 +95,8 @@ func TestBadInput(t *testing.T) {
 		{"concurrency zero", []string{"--sidekiq", "default@0"}, 1, "sidekiq[0].concurrency: concurrency 0"},
 		{"over budget", []string{"--web-workers", "8", "--sidekiq", "default,push,pull,mailers,ingress,fasp,scheduler@60"}, 1, "over by"},
 		{"relative path", []string{"--app", "live"}, 1, `paths.app: "live" is a relative path`},
+		{"bundle with a variable", []string{"--bundle", "/opt/${RUBY}/bundle"}, 1, `paths.bundle: "/opt/${RUBY}/bundle" holds '$'`},
+		{"user with a dollar", []string{"--user", "mast$"}, 1, "the default under paths.home"},
 		{"bad user", []string{"--user", "Mast odon"}, 1, "user: \"Mast odon\" is not a valid Unix user name"},
 		{"port collision", []string{"--web-port", "4001", "--streaming", "2"}, 1, "streaming.ports[1]: port 4001 is already used by web.port"},
 		{"unknown version", []string{"--mastodon", "9.1"}, 1, "mastodon:"},
