@@ -85,7 +85,9 @@ func isDSNKey(k string) bool {
 	return false
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // parseKeywords follows libpq's conninfo_parse: key = value pairs, values bare (a
 // backslash escapes the next byte) or single-quoted (\' and \\ inside).

@@ -9,8 +9,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -199,4 +199,3 @@ func TestCheck(t *testing.T) {
 	require.NoError(t, Params{Host: "fe80::1%eth0", User: "u"}.Check())
 	require.NoError(t, Params{Host: "db-1.example.org", User: "u"}.Check())
 }
-
