@@ -18,6 +18,10 @@ var (
 	ErrURL = errors.New("outbound target must be an absolute http:// or https:// URL")
 	// ErrBind: a bind address must be an IP address and port.
 	ErrBind = errors.New("bind must be an address and port such as [::]:3000")
+	// ErrToken: the streaming access token is one word of token characters.
+	ErrToken = errors.New("streaming access token must be one line of letters, digits and -._~+/ (as Mastodon issues them)")
+	// ErrTokenFile: the token file must be a regular file only its owner can read.
+	ErrTokenFile = errors.New("streaming token file must be a regular file readable by its owner only (chmod 600)")
 	// ErrValue: a value contains control characters.
 	ErrValue = errors.New("value must not contain control characters, spaces or quotes")
 )

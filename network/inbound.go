@@ -1,13 +1,9 @@
 package network
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -341,64 +337,6 @@ func truncate(b []byte, n int) []byte {
 		return b[:n]
 	}
 	return b
-}
-
-// wsAccept computes Sec-WebSocket-Accept for key (RFC 6455 section 4.2.2).
-func wsAccept(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
-
-// checkWebsocket is inbound.websocket: a real RFC 6455 handshake over HTTP/1.1.
-func checkWebsocket(ctx context.Context, r *run, c *Check) {
-	raw, ok := dialHTTPS(ctx, r, c)
-	if !ok {
-		return
-	}
-	defer raw.Close()
-	tc := tls.Client(raw, r.tlsConfig(r.o.WebDomain, "http/1.1"))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		c.fail("fix TLS first (see inbound.tls)", "TLS handshake failed: %v", err)
-		return
-	}
-	var kb [16]byte
-	_, _ = rand.Read(kb[:])
-	key := base64.StdEncoding.EncodeToString(kb[:])
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.httpsURL(r.o.WebDomain, "/api/v1/streaming")+"?stream=public", nil)
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Sec-WebSocket-Key", key)
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("User-Agent", "v6kit-probe/1")
-	if err := req.Write(tc); err != nil {
-		c.fail("", "writing the upgrade request: %v", err)
-		return
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(tc), req)
-	if err != nil {
-		c.fail("check the streaming location block in nginx", "reading the upgrade response: %v", err)
-		return
-	}
-	resp.Body.Close()
-	set(c, "status", strconv.Itoa(resp.StatusCode))
-	got := resp.Header.Get("Sec-WebSocket-Accept")
-	switch {
-	case resp.StatusCode == 101 && got == wsAccept(key):
-		c.ok("101 Switching Protocols, Sec-WebSocket-Accept correct")
-	case resp.StatusCode == 101:
-		c.fail("something between the client and the streaming server rewrites the handshake", "101 with a wrong Sec-WebSocket-Accept %q", got)
-	case resp.StatusCode == 401:
-		c.warn("the streaming server answered, but wants an access token before upgrading; the proxy headers could not be verified",
-			"401 from the streaming server (handshake needs a token)")
-	case resp.StatusCode == 400 || resp.StatusCode == 426 || resp.StatusCode == 200 || resp.StatusCode == 404:
-		c.fail("the proxy does not pass the upgrade: in location /api/v1/streaming set proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;",
-			"%d instead of 101: the websocket upgrade did not reach the streaming server", resp.StatusCode)
-	case resp.StatusCode == 502 || resp.StatusCode == 504:
-		c.fail("the streaming service is down or not where nginx proxies: systemctl status mastodon-streaming; check its BIND/PORT against nginx's upstream",
-			"%s on /api/v1/streaming", gatewayDetail(resp.StatusCode))
-	default:
-		c.fail("check the streaming location block and the streaming service", "%s instead of 101", gatewayDetail(resp.StatusCode))
-	}
 }
 
 // checkInstance is inbound.instance.

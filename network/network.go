@@ -193,6 +193,14 @@ type Options struct {
 	PostgresUser     string `json:"postgres_user,omitempty"`
 	PostgresPassword string `json:"-"`
 	PostgresDatabase string `json:"postgres_database,omitempty"`
+	// StreamingToken is an access token with the read scope (Preferences → Development →
+	// New application) for inbound.websocket: sent as "Authorization: Bearer", the way
+	// every Mastodon release accepts it, it lets the check subscribe over the open socket
+	// and prove the websocket end to end; a 401 with it is a failure. It is never
+	// reported: the report and its JSON say only "auth": "bearer token". Read it with
+	// [ReadStreamingToken]. Empty: the check only upgrades, and the 401 that Mastodon
+	// 4.2+ gives every upgrade without a token is a warning.
+	StreamingToken string `json:"-"`
 	// AllowedPrivateAddresses is the instance's ALLOWED_PRIVATE_ADDRESSES.
 	AllowedPrivateAddresses []netip.Prefix `json:"allowed_private_addresses,omitempty"`
 	// OutboundURL is an IPv4-only destination fetched through NAT64. Empty:

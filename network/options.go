@@ -83,6 +83,12 @@ func (o Options) Validate() report.Problems {
 			ps.Errorf(s.path, ErrValue, "%s contains a NUL or newline", s.path)
 		}
 	}
+	if o.StreamingToken != "" {
+		if err := validToken(o.StreamingToken); err != nil {
+			// the message never repeats the token
+			ps.Errorf("streaming_token", ErrToken, "streaming_token %v", err)
+		}
+	}
 	for i, p := range o.AllowedPrivateAddresses {
 		if !p.IsValid() {
 			ps.Errorf(report.JoinPath("allowed_private_addresses", "["+strconv.Itoa(i)+"]"), ErrValue, "invalid prefix")

@@ -72,6 +72,10 @@ func plan(o Options) []Step {
 			After: []string{"host.ipv6-address", webAAAA}})
 	}
 
+	wsTitle := "websocket handshake on /api/v1/streaming (HTTP/1.1)"
+	if o.StreamingToken != "" {
+		wsTitle += " and a subscription round trip with the access token"
+	}
 	perAddr := func(src AddrSource, dnsStep string) {
 		add(Step{ID: "inbound.tcp80", Group: GroupInbound, Title: "TCP port 80 open", Required: true, PerAddr: src, After: []string{dnsStep}})
 		add(Step{ID: "inbound.tcp443", Group: GroupInbound, Title: "TCP port 443 open", Required: true, PerAddr: src, After: []string{dnsStep}})
@@ -80,7 +84,7 @@ func plan(o Options) []Step {
 		add(Step{ID: "inbound.hsts", Group: GroupInbound, Title: "Strict-Transport-Security header", PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.http2", Group: GroupInbound, Title: "HTTP/2 offered (ALPN h2)", PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.health", Group: GroupInbound, Title: "GET /health answers 200", Required: o.Release.HasHealth(), PerAddr: src, After: []string{"inbound.tls"}})
-		add(Step{ID: "inbound.websocket", Group: GroupInbound, Title: "websocket handshake on /api/v1/streaming (HTTP/1.1)", Required: true, PerAddr: src, After: []string{"inbound.tls"}})
+		add(Step{ID: "inbound.websocket", Group: GroupInbound, Title: wsTitle, Required: true, PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.instance", Group: GroupInbound, Title: "GET /api/v2/instance (or v1) answers JSON", Required: true, PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.webfinger", Group: GroupInbound, Title: "webfinger via LOCAL_DOMAIN " + o.Domain, Required: true, PerAddr: src, After: []string{"inbound.tls"}})
 		add(Step{ID: "inbound.host-meta", Group: GroupInbound, Title: "/.well-known/host-meta via LOCAL_DOMAIN", PerAddr: src, After: []string{"inbound.tls"}})

@@ -2,7 +2,10 @@
 // layer with a one-line verdict, or the same report as JSON.
 //
 //	v6-probe --domain social.example.org [--web-domain …] [--family v6only|dual] [--local]
-//	         [--outbound] [--resolver ADDR] [--ca-cert FILE] [--json] [--timeout 10s]
+//	         [--outbound] [--resolver ADDR] [--ca-cert FILE] [--streaming-token-file FILE]
+//	         [--json] [--timeout 10s]
+//
+// The access token comes from a file (mode 0600), never a flag that ps shows.
 //
 // Exit 0 when every required check passes, 1 otherwise, 2 for usage errors.
 package main
@@ -30,7 +33,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("v6-probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o network.Options
-	var family, resolver, caFile, version, allowed, webBind, streamingBind string
+	var family, resolver, caFile, version, allowed, webBind, streamingBind, tokenFile string
 	var asJSON bool
 	var timeout time.Duration
 	fs.StringVar(&o.Domain, "domain", "", "LOCAL_DOMAIN of the site (required)")
@@ -47,6 +50,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.MTUPath, "mtu-path", "", "path fetched over TLS for the path-MTU check (default /)")
 	fs.StringVar(&webBind, "web-bind", "", "puma's BIND and PORT (default [::]:3000)")
 	fs.StringVar(&streamingBind, "streaming-bind", "", "streaming's BIND and PORT (default [::]:4000)")
+	fs.StringVar(&tokenFile, "streaming-token-file", "", "`FILE` (mode 0600) holding an access token with the read scope: the websocket check subscribes with it")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "deadline for the whole probe")
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +113,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return usage("--ca-cert: %s holds no PEM certificate", caFile)
 		}
 		o.RootCAs = pool
+	}
+	if tokenFile != "" {
+		if o.StreamingToken, err = network.ReadStreamingToken(tokenFile); err != nil {
+			return usage("--streaming-token-file: %v", err)
+		}
 	}
 	if ps := o.Validate(); ps.HasErrors() {
 		for _, p := range ps.Errors() {

@@ -84,3 +84,44 @@ func TestReportOutput(t *testing.T) {
 	assert.Equal(t, "NXDOMAIN", c.Values["rcode"])
 	assert.False(t, rep.OK())
 }
+
+func TestStreamingTokenFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const tok = "sEcReTtOkEn23456789abcdefghijklmnopqrstuvwx"
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		require.NoError(t, os.Chmod(p, mode))
+		return p
+	}
+	open := write("open", tok+"\n", 0o644)
+	code, out, errs := runCLI("--domain", "social.example.org", "--streaming-token-file", open)
+	assert.Equal(t, 2, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errs, "--streaming-token-file: ")
+	assert.Contains(t, errs, open+" has mode 0644, so others may read the token; run chmod 600 "+open)
+	assert.NotContains(t, errs, tok)
+
+	spaced := write("spaced", tok+" "+tok, 0o600)
+	code, _, errs = runCLI("--domain", "social.example.org", "--streaming-token-file", spaced)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, spaced+" has a character an access token never has")
+	assert.NotContains(t, errs, tok)
+
+	code, _, errs = runCLI("--domain", "social.example.org", "--streaming-token-file", filepath.Join(dir, "missing"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, filepath.Join(dir, "missing"))
+
+	// a good file is accepted (the probe runs: exit 1 on the NXDOMAIN site, not 2) and the
+	// token appears in neither report
+	good := write("good", tok+"\n", 0o400)
+	res := nxdomainServer(t)
+	for _, format := range [][]string{nil, {"--json"}} {
+		args := append([]string{"--domain", "social.example.org", "--resolver", res, "--streaming-token-file", good, "--timeout", "20s"}, format...)
+		code, out, errs = runCLI(args...)
+		assert.Equal(t, 1, code, errs)
+		assert.Contains(t, out, "dns.aaaa.local")
+		assert.NotContains(t, out+errs, tok)
+	}
+}

@@ -3,10 +3,14 @@ package testenv
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 )
 
 // MastodonStub answers like Mastodon's web service (puma) for the endpoints that probes
@@ -72,35 +76,221 @@ func hostOnly(h string) string {
 	return h
 }
 
-// StreamingStub answers like Mastodon's streaming server: OK on
+// StreamingStub answers like Mastodon's streaming server when it lets a websocket
+// upgrade without a token (3.0 … 4.1 on the public streams): OK on
 // /api/v1/streaming/health, and on /api/v1/streaming a real RFC 6455 handshake followed
 // by one text frame and a close frame, as a stream starts and ends (a plain GET without
-// Upgrade gets 400).
-func StreamingStub() http.Handler {
+// Upgrade gets 400). [StreamingStubOptions.Handler] is the stub that wants a token.
+func StreamingStub() http.Handler { return StreamingStubOptions{}.Handler() }
+
+// StreamingStubOptions configures a streaming stub that authenticates like Mastodon
+// 4.2+'s streaming server (streaming/index.js): the token comes from "Authorization:
+// Bearer TOKEN" (the prefix matched case-sensitively), else the access_token query
+// parameter, else Sec-WebSocket-Protocol; a missing or unknown token gets 401 before the
+// upgrade with X-Error-Message "Missing access token" or "Invalid access token". After
+// the upgrade the socket stays open: {"type":"subscribe","stream":S} (and ?stream=S in
+// the URL) subscribes, answering only on error with {"error":…,"status":…} — the public
+// streams need no scope, "user" and "direct" need read or read:statuses,
+// "user:notification" read or read:notifications —, a ping gets its pong, a close frame
+// its echo.
+type StreamingStubOptions struct {
+	// Tokens maps each valid access token to its scopes, space-separated as
+	// oauth_access_tokens.scopes holds them ("read write follow"). Nil: no token is
+	// needed and the stub behaves as [StreamingStub].
+	Tokens map[string]string
+	// Event makes a successful subscription send one event, as a busy timeline would.
+	// False: silence until the client closes, as on a quiet instance.
+	Event bool
+	// OnUpgrade, when set, sees every upgrade request before it is authenticated (tests
+	// check which headers arrived through a proxy). It must be safe for concurrent use.
+	OnUpgrade func(r *http.Request)
+}
+
+// streamingPublic are the streams that need no scope (PUBLIC_CHANNELS).
+var streamingPublic = []string{"public", "public:media", "public:local", "public:local:media",
+	"public:remote", "public:remote:media", "hashtag", "hashtag:local"}
+
+// Handler returns the stub's handler.
+func (o StreamingStubOptions) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/streaming/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "OK") })
-	mux.HandleFunc("/api/v1/streaming", func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("Sec-WebSocket-Key")
-		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
-			http.Error(w, "websocket upgrade required", http.StatusBadRequest)
+	mux.HandleFunc("/api/v1/streaming", o.serveUpgrade)
+	return mux
+}
+
+func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		http.Error(w, "websocket upgrade required", http.StatusBadRequest)
+		return
+	}
+	if o.OnUpgrade != nil {
+		o.OnUpgrade(r)
+	}
+	var scopes []string
+	if o.Tokens != nil {
+		token := r.URL.Query().Get("access_token")
+		if token == "" {
+			token = r.Header.Get("Sec-WebSocket-Protocol")
+		}
+		if a := r.Header.Get("Authorization"); a != "" {
+			token = strings.TrimPrefix(a, "Bearer ")
+		}
+		s, ok := o.Tokens[token]
+		if !ok || token == "" {
+			msg := "Invalid access token"
+			if token == "" {
+				msg = "Missing access token"
+			}
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Content-Type", "text/plain")
+			w.Header().Set("X-Error-Message", msg)
+			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			http.Error(w, "no hijack", http.StatusInternalServerError)
-			return
-		}
-		c, brw, err := hj.Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
+		scopes = strings.Fields(s)
+	}
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "no hijack", http.StatusInternalServerError)
+		return
+	}
+	c, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
+	if o.Tokens == nil {
 		msg := `{"event":"update","payload":"{}"}`
 		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
 		_, _ = brw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
 		_ = brw.Flush()
-	})
-	return mux
+		return
+	}
+	if brw.Flush() != nil {
+		return
+	}
+	// a session is bounded so that a client that never closes cannot leak the goroutine
+	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
+	send := func(op byte, payload []byte) bool {
+		if err := wsWriteFrame(brw.Writer, op, payload); err != nil {
+			return false
+		}
+		return brw.Flush() == nil
+	}
+	subscribe := func(stream string) bool {
+		var msg string
+		switch {
+		case slices.Contains(streamingPublic, stream):
+		case stream == "user" || stream == "direct" || stream == "list":
+			if !slices.Contains(scopes, "read") && !slices.Contains(scopes, "read:statuses") {
+				msg = `{"error":"Access token does not have the required scopes","status":401}`
+			}
+		case stream == "user:notification":
+			if !slices.Contains(scopes, "read") && !slices.Contains(scopes, "read:notifications") {
+				msg = `{"error":"Access token does not have the required scopes","status":401}`
+			}
+		default:
+			msg = `{"error":"Unknown stream type","status":400}`
+		}
+		if msg == "" && o.Event {
+			ev, _ := json.Marshal(map[string]any{"stream": []string{stream}, "event": "update", "payload": `{"id":"1"}`})
+			msg = string(ev)
+		}
+		return msg == "" || send(0x1, []byte(msg))
+	}
+	if s := r.URL.Query().Get("stream"); s != "" && !subscribe(s) {
+		return
+	}
+	for {
+		op, payload, err := wsReadFrame(brw.Reader, true)
+		if err != nil {
+			return
+		}
+		switch op {
+		case 0x1:
+			var m struct {
+				Type   string `json:"type"`
+				Stream string `json:"stream"`
+			}
+			if json.Unmarshal(payload, &m) == nil && m.Type == "subscribe" && !subscribe(m.Stream) {
+				return
+			}
+		case 0x2:
+			_ = send(0x8, append([]byte{0x03, 0xeb}, "The mastodon streaming server does not support binary messages"...))
+			return
+		case 0x8:
+			_ = send(0x8, payload)
+			return
+		case 0x9:
+			if !send(0xA, payload) {
+				return
+			}
+		}
+	}
+}
+
+// wsWriteFrame writes one unmasked, final frame (server to client).
+func wsWriteFrame(w io.Writer, op byte, payload []byte) error {
+	hdr := []byte{0x80 | op}
+	switch n := len(payload); {
+	case n < 126:
+		hdr = append(hdr, byte(n))
+	case n <= 0xffff:
+		hdr = append(hdr, 126, byte(n>>8), byte(n))
+	default:
+		hdr = append(hdr, 127)
+		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
+	}
+	_, err := w.Write(append(hdr, payload...))
+	return err
+}
+
+// wsReadFrame reads one frame of at most 64 KiB; a server (wantMask) refuses unmasked
+// frames, as RFC 6455 section 5.1 says.
+func wsReadFrame(r io.Reader, wantMask bool) (op byte, payload []byte, err error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	masked := h[1]&0x80 != 0
+	if masked != wantMask {
+		return 0, nil, fmt.Errorf("websocket: frame masked=%v", masked)
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	if n > 64<<10 {
+		return 0, nil, fmt.Errorf("websocket: frame of %d bytes", n)
+	}
+	var mask [4]byte
+	if masked {
+		if _, err := io.ReadFull(r, mask[:]); err != nil {
+			return 0, nil, err
+		}
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return 0, nil, err
+	}
+	if masked {
+		for i := range payload {
+			payload[i] ^= mask[i%4]
+		}
+	}
+	return h[0] & 0x0f, payload, nil
 }
