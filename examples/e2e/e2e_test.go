@@ -216,65 +216,23 @@ func runScenario(t *testing.T, sc scenario) {
 	require.NoError(t, err)
 	dbPass, _ := env.Get("DB_PASS")
 
-	// 2. nginx in the server namespace with the rendered port-80 server alone, as
-	// NEXT-STEPS.md says, then the certificate over IPv6 through its webroot location.
-	px := testenv.NewNginxPrefix(t)
-	px.WriteSite(t, "bootstrap", read(bundle.BootstrapPath))
-	srv80 := netip.AddrPortFrom(w.ServerAddr, 80).String()
-	srv443 := netip.AddrPortFrom(w.ServerAddr, 443).String()
-	ngx := w.StartE2ENginx(t, w.Server, px, srv80)
-	reloads := atomic.Int32{}
-	hup := reloaderFunc(func(ctx context.Context) error {
-		reloads.Add(1)
-		return ngx.Cmd.Process.Signal(syscall.SIGHUP)
-	})
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pebble.CAPEM)
-	acmeHTTP := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
-		DialContext: w.Dialer(w.Server).DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	// The renewal timer's service renews this directory and reloads nginx.
-	renewOpts, err := unit.DeserializeOptions(bytes.NewReader(read(bundle.UnitDir + "/v6-certs-renew.service")))
-	require.NoError(t, err)
-	var execStart string
-	for _, o := range renewOpts {
-		if o.Section == "Service" && o.Name == "ExecStart" {
-			execStart = o.Value
-		}
-	}
-	assert.Equal(t, "/usr/local/bin/v6-certs renew --dir "+le+" --reload-nginx", execStart)
-	read(bundle.UnitDir + "/v6-certs-renew.timer")
-
+	// 2-3. nginx in the server namespace: the certificate over IPv6 through the rendered
+	// port-80 server's webroot, then the full rendered site.
 	// The certificate command the example printed is what the acme package runs here
 	// (v6-certs is a thin CLI over the same Config and Request).
 	cc := certCommand(t, string(cmdOut))
 	require.Equal(t, le, cc.dir)
 	require.Equal(t, pebble.DirURL, cc.server)
 	require.Equal(t, filepath.Join(home, "live/public"), cc.webroot, "the webroot is the site's root")
-	client, err := acme.New(acme.Config{
-		Root: cc.dir, Server: cc.server, HTTPClient: acmeHTTP, Email: cc.email,
-		Challenge: acme.Challenge{Type: acme.HTTP01, Webroot: cc.webroot},
-		Deploy:    acme.Deploy{Check: px.CheckArgv(w.Server), Reloader: hup},
-	})
-	require.NoError(t, err)
-	obtainStart := time.Now()
-	rep, err := client.Obtain(ctx, acme.Request{Names: cc.names, CertName: cc.certName})
-	require.NoError(t, err, "obtain")
-	require.Equal(t, acme.Issued, rep.Outcomes[0].Action)
-	t.Logf("certificate issued over IPv6 through the webroot in %v", time.Since(obtainStart))
-
-	// 3. The full rendered site replaces the bootstrap server (reload), with the
-	// certificate just issued at the paths it names.
-	require.NoError(t, os.Remove(px.Path("sites", "bootstrap.conf")))
-	px.WriteSite(t, "mastodon", read(bundle.SitePath))
-	px.MustCheckIn(t, w, w.Server)
-	require.NoError(t, ngx.Cmd.Process.Signal(syscall.SIGHUP))
-	require.NoError(t, w.WaitTCPFrom(ctx, w.Client, ngx, srv443))
+	front := serveFront(ctx, t, w, pebble, cc, read(bundle.BootstrapPath), read(bundle.SitePath), read(bundle.UnitDir+"/v6-certs-renew.service"))
+	client, pool, reloads := front.acme, front.pool, front.reloads
+	read(bundle.UnitDir + "/v6-certs-renew.timer")
 
 	// 4. Stub puma and streaming where the rendered units bind them.
 	webBind, streamBinds := unitBinds(t, read(bundle.UnitDir+"/mastodon-web.service"), read(bundle.UnitDir+"/mastodon-streaming@.service"), read(bundle.SitePath))
-	serve(t, w, webBind, testenv.MastodonStub{LocalDomain: local, Version: rel.String(), Rails: true})
+	serve(t, w, w.Server, webBind, testenv.MastodonStub{LocalDomain: local, Version: rel.String(), Rails: true})
 	for _, b := range streamBinds {
-		serve(t, w, b, testenv.StreamingStub())
+		serve(t, w, w.Server, b, testenv.StreamingStub())
 	}
 
 	// 5. Redis with the rendered snippet, PostgreSQL with the rendered pg_hba block and
@@ -448,7 +406,8 @@ func applyTuning(ctx context.Context, t *testing.T, conn *pgx.Conn, pg *testenv.
 	}
 }
 
-// certCmd is the `v6-certs obtain` line an example prints.
+// certCmd is the `v6-certs obtain` line an example prints ("certificate: v6-certs …")
+// or writes into NEXT-STEPS.md.
 type certCmd struct {
 	dir, server, email, webroot, certName string
 	names                                 []string
@@ -458,7 +417,7 @@ func certCommand(t *testing.T, stdout string) certCmd {
 	t.Helper()
 	var line string
 	for _, l := range strings.Split(stdout, "\n") {
-		if rest, ok := strings.CutPrefix(l, "certificate: "); ok {
+		if rest := strings.TrimPrefix(l, "certificate: "); strings.HasPrefix(rest, "v6-certs obtain ") {
 			line = rest
 		}
 	}
@@ -492,6 +451,70 @@ func certCommand(t *testing.T, stdout string) certCmd {
 type reloaderFunc func(ctx context.Context) error
 
 func (f reloaderFunc) Reload(ctx context.Context) error { return f(ctx) }
+
+// liveFront is nginx serving a rendered site in the world's server namespace with a
+// certificate Pebble issued over IPv6.
+type liveFront struct {
+	px  *testenv.NginxPrefix
+	ngx *testenv.Process
+	// acme renews the certificate; reloads counts its nginx reloads.
+	acme    *acme.Client
+	reloads *atomic.Int32
+	// pool trusts Pebble's issuer.
+	pool *x509.CertPool
+}
+
+// serveFront starts nginx in the server namespace with the rendered port-80 server
+// alone, as NEXT-STEPS.md says, obtains the certificate the way the rendered command cc
+// does (HTTP-01 over IPv6 through that server's webroot), then replaces the bootstrap
+// server with the full rendered site (reload) and waits until 443 answers the client.
+// The renewal unit must renew cc's directory and reload nginx.
+func serveFront(ctx context.Context, t *testing.T, w *testenv.World, pebble *testenv.Pebble, cc certCmd, bootstrap, site, renewUnit []byte) *liveFront {
+	t.Helper()
+	px := testenv.NewNginxPrefix(t)
+	px.WriteSite(t, "bootstrap", bootstrap)
+	srv80 := netip.AddrPortFrom(w.ServerAddr, 80).String()
+	srv443 := netip.AddrPortFrom(w.ServerAddr, 443).String()
+	ngx := w.StartE2ENginx(t, w.Server, px, srv80)
+	f := &liveFront{px: px, ngx: ngx, reloads: &atomic.Int32{}, pool: x509.NewCertPool()}
+	hup := reloaderFunc(func(ctx context.Context) error {
+		f.reloads.Add(1)
+		return ngx.Cmd.Process.Signal(syscall.SIGHUP)
+	})
+	f.pool.AppendCertsFromPEM(pebble.CAPEM)
+	acmeHTTP := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		DialContext: w.Dialer(w.Server).DialContext, TLSClientConfig: &tls.Config{RootCAs: f.pool}}}
+	// The renewal timer's service renews this directory and reloads nginx.
+	renewOpts, err := unit.DeserializeOptions(bytes.NewReader(renewUnit))
+	require.NoError(t, err)
+	var execStart string
+	for _, o := range renewOpts {
+		if o.Section == "Service" && o.Name == "ExecStart" {
+			execStart = o.Value
+		}
+	}
+	assert.Equal(t, "/usr/local/bin/v6-certs renew --dir "+cc.dir+" --reload-nginx", execStart)
+	f.acme, err = acme.New(acme.Config{
+		Root: cc.dir, Server: cc.server, HTTPClient: acmeHTTP, Email: cc.email,
+		Challenge: acme.Challenge{Type: acme.HTTP01, Webroot: cc.webroot},
+		Deploy:    acme.Deploy{Check: px.CheckArgv(w.Server), Reloader: hup},
+	})
+	require.NoError(t, err)
+	obtainStart := time.Now()
+	rep, err := f.acme.Obtain(ctx, acme.Request{Names: cc.names, CertName: cc.certName})
+	require.NoError(t, err, "obtain")
+	require.Equal(t, acme.Issued, rep.Outcomes[0].Action)
+	t.Logf("certificate issued over IPv6 through the webroot in %v", time.Since(obtainStart))
+
+	// The full rendered site replaces the bootstrap server (reload), with the
+	// certificate just issued at the paths it names.
+	require.NoError(t, os.Remove(px.Path("sites", "bootstrap.conf")))
+	px.WriteSite(t, "mastodon", site)
+	px.MustCheckIn(t, w, w.Server)
+	require.NoError(t, ngx.Cmd.Process.Signal(syscall.SIGHUP))
+	require.NoError(t, w.WaitTCPFrom(ctx, w.Client, ngx, srv443))
+	return f
+}
 
 func requireAllPass(t *testing.T, rep *network.Report) {
 	t.Helper()
@@ -534,7 +557,9 @@ func probe(t *testing.T, w *testenv.World, node string, o network.Options, caFil
 
 // unitBinds reads where puma and the streaming instances listen from the rendered units
 // (BIND, PORT; the dist default 127.0.0.1 when BIND is absent) and, for streaming, the
-// instance ports from the rendered nginx upstream.
+// instance ports from the rendered nginx upstream's servers at the units' BIND address.
+// nginx must proxy to where the web unit binds (one of the upstream's servers: the
+// front of a split cluster balances several hosts).
 func unitBinds(t *testing.T, webUnit, streamUnit, site []byte) (netip.AddrPort, []netip.AddrPort) {
 	t.Helper()
 	envOf := func(b []byte) map[string]string {
@@ -566,6 +591,7 @@ func unitBinds(t *testing.T, webUnit, streamUnit, site []byte) (netip.AddrPort, 
 	ds, err := nginxconf.Parse(site)
 	require.NoError(t, err)
 	var binds []netip.AddrPort
+	streamAddr, webFound := addr(se["BIND"]), false
 	for _, d := range ds {
 		if d.Name == "upstream" && len(d.Args) == 1 {
 			for _, s := range d.Block {
@@ -574,26 +600,29 @@ func unitBinds(t *testing.T, webUnit, streamUnit, site []byte) (netip.AddrPort, 
 				}
 				ap, err := netip.ParseAddrPort(s.Args[0])
 				require.NoError(t, err)
-				switch d.Args[0] {
-				case "backend":
-					require.Equal(t, webBind, ap, "nginx proxies to where the web unit binds")
-				case "streaming":
-					binds = append(binds, netip.AddrPortFrom(addr(se["BIND"]), ap.Port()))
+				switch {
+				case d.Args[0] == "backend":
+					webFound = webFound || ap == webBind
+				case d.Args[0] == "streaming" && ap.Addr() == streamAddr:
+					binds = append(binds, ap)
 				}
 			}
 		}
 	}
-	require.NotEmpty(t, binds)
+	require.True(t, webFound, "nginx proxies to where the web unit binds (%s)", webBind)
+	require.NotEmpty(t, binds, "no streaming upstream server at the unit's BIND %s", streamAddr)
 	return webBind, binds
 }
 
-func serve(t *testing.T, w *testenv.World, ap netip.AddrPort, h http.Handler) {
+// serve runs h on ap inside node's namespace until cleanup (or Close: a stopped host).
+func serve(t *testing.T, w *testenv.World, node string, ap netip.AddrPort, h http.Handler) *http.Server {
 	t.Helper()
-	l, err := w.Listen(w.Server, "tcp", ap.String())
+	l, err := w.Listen(node, "tcp", ap.String())
 	require.NoError(t, err)
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	return srv
 }
 
 func httpsClient(w *testenv.World, name string, addr netip.Addr, caFile string) *http.Client {
