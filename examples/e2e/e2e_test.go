@@ -6,7 +6,10 @@
 // the rendered units bind them, starts Redis and PostgreSQL with the rendered settings
 // and role, probes the site with the network package from the IPv6-only client and on
 // the server, and renews the certificate (forced) while a client keeps requesting:
-// no request may fail.
+// no request may fail. examples/split is served too: db1's PostgreSQL and redis1's Redis
+// reached from web1 with its rendered .env.production (TestSplit), and front's nginx
+// balancing web1 and web2, each in its own namespace on an app LAN, through a web host
+// stopping (TestSplitFront).
 package e2e
 
 import (

@@ -31,12 +31,7 @@ import (
 // refuses a client without the password.
 func TestSplit(t *testing.T) {
 	t.Parallel()
-	testenv.WorldTools(t)
-	testenv.Tool(t, "redis-server", "redis-server")
-	bin := buildExample(t, "split")
-	w := testenv.NewWorld(t, testenv.WorldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	bin, w, ctx := exampleWorld(t, "split", "redis-server")
 
 	appPrefix := netip.PrefixFrom(w.ClientAddr, 64).Masked()
 	web2 := netip.MustParseAddr("fd6e:7465:7374:1::32")
@@ -113,4 +108,20 @@ func TestSplit(t *testing.T) {
 	anon := redis.NewClient(opt)
 	defer anon.Close()
 	assert.ErrorContains(t, anon.Ping(ctx).Err(), "NOAUTH")
+}
+
+// exampleWorld checks the world's tools and the given ones (each named like its Debian
+// package), builds examples/NAME and a world, and returns the binary, the world and a
+// context for the rest of the test (cancelled at cleanup).
+func exampleWorld(t *testing.T, example string, tools ...string) (string, *testenv.World, context.Context) {
+	t.Helper()
+	testenv.WorldTools(t)
+	for _, tool := range tools {
+		testenv.Tool(t, tool, tool)
+	}
+	bin := buildExample(t, example)
+	w := testenv.NewWorld(t, testenv.WorldOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return bin, w, ctx
 }

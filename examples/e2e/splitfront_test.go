@@ -81,12 +81,7 @@ func (a *appHost) stop() {
 func TestSplitFront(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	testenv.WorldTools(t)
-	testenv.Tool(t, "nginx", "nginx")
-	bin := buildExample(t, "split")
-	w := testenv.NewWorld(t, testenv.WorldOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	bin, w, ctx := exampleWorld(t, "split", "nginx")
 
 	appPrefix := netip.MustParsePrefix("fd6e:7465:7374:10::/64")
 	hosts := []*appHost{
