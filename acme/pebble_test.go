@@ -630,7 +630,10 @@ www.old.test = %[2]s
 	require.NoError(t, err)
 	assert.Equal(t, webroot, m.Challenge.Webroot)
 	assert.Equal(t, "certbot", m.Source)
-	assert.Equal(t, []byte(conf), mustRead(t, filepath.Join(cb, "renewal", "old.test.conf")), "certbot's file is kept")
+	assert.True(t, outs[0].CertbotAutorenewOff)
+	assert.Equal(t, strings.Replace(conf, "key_type = ecdsa\n", "key_type = ecdsa\nautorenew = False\n", 1),
+		string(mustRead(t, filepath.Join(cb, "renewal", "old.test.conf"))), "certbot's file is kept but for autorenew = False")
+	assert.Equal(t, conf, string(mustRead(t, outs[0].Backup)))
 
 	// Renew: served by a Go file server; live/old.test turns into a symlink atomically.
 	ln, err := net.Listen("tcp6", fmt.Sprintf("[::1]:%d", e.p.HTTPPort))

@@ -43,8 +43,13 @@ type Outcome struct {
 	// Warnings are problems that did not fail the lineage, such as old versions
 	// that could not be removed (the live version is untouched by them).
 	Warnings []string `json:"warnings,omitempty"`
-	Error    string   `json:"error,omitempty"`
-	Err      error    `json:"-"`
+	// CertbotAutorenewOff reports (import) that certbot's renewal/NAME.conf has
+	// autorenew = False, so certbot's own timer leaves the lineage to v6-certs.
+	CertbotAutorenewOff bool `json:"certbot_autorenew_off,omitempty"`
+	// Backup is the copy of a file the run edited (import: certbot's renewal conf).
+	Backup string `json:"backup,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Err    error  `json:"-"`
 }
 
 // Report is the result of [Client.Obtain] or [Client.Renew].

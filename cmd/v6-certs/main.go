@@ -5,7 +5,7 @@
 //	                [--key-type ec256] [--server URL | --staging] [--dir /etc/letsencrypt] [--ca-cert FILE]
 //	v6-certs renew  [--dir …] [--deploy-hook CMD | --reload-nginx] [--cert-name N]… [--force] [--keep 5]
 //	v6-certs list   [--dir …] [--json]            (with how many versions each lineage holds)
-//	v6-certs import --certbot /etc/letsencrypt [--webroot DIR]
+//	v6-certs import --certbot /etc/letsencrypt [--webroot DIR] [--keep-certbot-autorenew]
 //
 // obtain and renew keep the live version and the --keep (default 5) versions before it
 // of each lineage they switch, and remove older ones (-1 keeps all); a removal that fails
@@ -13,6 +13,11 @@
 // hook or reload) that fails, or a run killed between a switch and its deploy, leaves
 // renewal/NAME.v6-certs.deploy-pending: the next run prints "pending NAME …" and deploys
 // even when nothing is due ("pending_deploys" in --json).
+//
+// import sets autorenew = False under [renewalparams] in each adopted certbot
+// renewal/NAME.conf (one line added or changed, the old file kept as
+// NAME.conf.v6kit-TIMESTAMP) so certbot's timer stops renewing what v6-certs now
+// renews; a conf it cannot edit is left untouched and named in a warning.
 //
 // Exit codes: 0 success (including nothing due, and a renew that found another run
 // holding the lock); 1 a certificate, the CA, the lock wait or the deploy step failed
@@ -71,6 +76,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.StringVar(&o.certbot, "certbot", "", "certbot's configuration directory to adopt (becomes --dir)")
 		fs.StringVar(&o.webroot, "webroot", "", "use this webroot instead of what certbot recorded")
 		fs.StringVar(&o.challenge, "challenge", "", "use this challenge instead of certbot's authenticator")
+		fs.BoolVar(&o.keepAutorenew, "keep-certbot-autorenew", false, "leave certbot's renewal/NAME.conf as it is (default: set autorenew = False, with a backup)")
 	default:
 		fmt.Fprintf(stderr, "v6-certs: unknown command %q\n%s", cmd, usage)
 		return 2

@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -201,4 +208,49 @@ func TestCLIAgainstPebble(t *testing.T) {
 	code, _, stderr = runCLI(append([]string{"obtain", "-d", "three.cli.test", "--listen", listen, "--profile", "eternal"}, common...)...)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "eternal")
+}
+
+// TestImportTurnsCertbotAutorenewOff: import adopts a certbot lineage, sets
+// autorenew = False in its renewal conf with a backup, and prints the note about
+// certbot only for a conf it could not edit.
+func TestImportTurnsCertbotAutorenewOff(t *testing.T) {
+	t.Parallel()
+	dir, webroot := testenv.TempDir(t), testenv.TempDir(t)
+	for _, name := range []string{"a.cli.test", "b.cli.test"} {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		require.NoError(t, err)
+		kder, err := x509.MarshalPKCS8PrivateKey(key)
+		require.NoError(t, err)
+		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		files := map[string][]byte{"cert": cert, "chain": cert, "fullchain": append(append([]byte{}, cert...), cert...),
+			"privkey": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})}
+		for _, d := range []string{"archive/" + name, "live/" + name, "renewal"} {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
+		}
+		for k, b := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "archive", name, k+"1.pem"), b, 0o600))
+			require.NoError(t, os.Symlink("../../archive/"+name+"/"+k+"1.pem", filepath.Join(dir, "live", name, k+".pem")))
+		}
+		conf := "version = 2.1.0\n\n[renewalparams]\nauthenticator = webroot\nwebroot_path = " + webroot + ",\nserver = https://ca.example/dir\n"
+		if name == "b.cli.test" {
+			conf += "pre_hook = '''true'''\n" // read by import, not edited
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "renewal", name+".conf"), []byte(conf), 0o644))
+	}
+	code, out, stderr := runCLI("import", "--certbot", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "imported a.cli.test  a.cli.test")
+	assert.Contains(t, out, "certbot autorenew = False in renewal/a.cli.test.conf (was: "+filepath.Join(dir, "renewal", "a.cli.test.conf.v6kit-"))
+	assert.Contains(t, stderr, "warning  b.cli.test: cannot use this certbot renewal configuration: line 7: multi-line")
+	assert.Contains(t, stderr, "note: certbot still renews 1 of these too")
+	b, err := os.ReadFile(filepath.Join(dir, "renewal", "a.cli.test.conf"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasSuffix(string(b), "server = https://ca.example/dir\nautorenew = False\n"), "%s", b)
+
+	code, out, _ = runCLI("import", "--certbot", dir)
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "certbot autorenew already off in renewal/a.cli.test.conf")
 }

@@ -31,7 +31,7 @@ type opts struct {
 	challenge, webroot, listen, dnsProvider, profile string
 	keyType, certbot, deployHook, checkCmd, family   string
 	dbusAddress                                      string
-	reloadNginx, logProgress                         bool
+	reloadNginx, logProgress, keepAutorenew          bool
 	concurrency, keep                                int
 	lockWait                                         time.Duration
 }
@@ -300,7 +300,7 @@ func (o *opts) importCertbot(cfg acme.Config, stdout, stderr io.Writer) int {
 		return 2
 	}
 	st := &acme.Store{Root: o.certbot}
-	opt := acme.ImportOptions{}
+	opt := acme.ImportOptions{KeepCertbotAutorenew: o.keepAutorenew}
 	if o.webroot != "" || o.challenge != "" {
 		opt.Challenge = acme.Challenge{Type: acme.ChallengeType(o.challenge), Webroot: o.webroot}
 		if opt.Challenge.Type == "" {
@@ -308,14 +308,26 @@ func (o *opts) importCertbot(cfg acme.Config, stdout, stderr io.Writer) int {
 		}
 	}
 	outs, ps := st.ImportCertbot(opt)
+	still := 0
 	for _, x := range outs {
 		fmt.Fprintf(stdout, "%-8s %s  %s  expires %s\n", x.Action, x.Name, strings.Join(x.Names, ","), x.NotAfter.UTC().Format(time.RFC3339))
+		switch {
+		case x.CertbotAutorenewOff && x.Backup != "":
+			fmt.Fprintf(stdout, "         certbot autorenew = False in renewal/%s.conf (was: %s)\n", x.Name, x.Backup)
+		case x.CertbotAutorenewOff:
+			fmt.Fprintf(stdout, "         certbot autorenew already off in renewal/%s.conf\n", x.Name)
+		default:
+			still++
+		}
+		for _, w := range x.Warnings {
+			fmt.Fprintf(stderr, "warning  %s: %s\n", x.Name, w)
+		}
 	}
 	for _, p := range ps {
 		fmt.Fprintf(stderr, "%s\n", p.Error())
 	}
-	if len(outs) > 0 {
-		fmt.Fprintln(stderr, "note: certbot still renews these too: disable certbot.timer or set autorenew = False in their renewal/*.conf")
+	if still > 0 {
+		fmt.Fprintf(stderr, "note: certbot still renews %d of these too: disable certbot.timer or set autorenew = False under [renewalparams] in their renewal/*.conf\n", still)
 	}
 	if ps.HasErrors() {
 		return 1
