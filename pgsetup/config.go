@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/internal/pgconnect"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
 )
@@ -29,7 +30,11 @@ import (
 // Mastodon release.
 type Config struct {
 	// DSN is the superuser connection pgsetup itself uses ("host=/var/run/postgresql
-	// user=postgres", or a URL). Required by [Run].
+	// user=postgres", or a URL). Required by [Run]. Only what it says counts: PG*
+	// environment variables, ~/.pgpass and service files are never read; a missing host
+	// is /var/run/postgresql, a missing user the OS user, sslmode prefer (libpq's
+	// defaults). Keys that would read files or change the session (service, passfile,
+	// options …) are refused.
 	DSN string
 	// Role is the role Mastodon logs in as (DB_USER). Empty: "mastodon".
 	Role string
@@ -124,6 +129,11 @@ func (c Config) BlockName() string {
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() report.Problems {
 	var ps report.Problems
+	if c.DSN != "" {
+		if _, err := pgconnect.ParseDSN(c.DSN); err != nil {
+			ps.Errorf("dsn", ErrDSN, "%s", strings.TrimPrefix(err.Error(), "pgconnect: "))
+		}
+	}
 	checkName(&ps, "role", c.Role, "mastodon")
 	if c.Database != "" {
 		checkName(&ps, "database", c.Database, "")

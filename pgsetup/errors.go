@@ -29,6 +29,8 @@ var (
 	ErrServerTooOld = errors.New("PostgreSQL server is older than this Mastodon release requires: upgrade PostgreSQL")
 	// ErrNotSuperuser: pgsetup's own connection needs superuser rights.
 	ErrNotSuperuser = errors.New("the setup connection is not a superuser: connect as postgres (for example over the socket with peer)")
+	// ErrDSN: the setup connection string can't be used as written.
+	ErrDSN = errors.New("invalid connection string: write key=value pairs (host, port, user, password, dbname, sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name) or a postgres:// URL")
 	// ErrLogin: a login as the role failed.
 	ErrLogin = errors.New("login as the role failed: check pg_hba.conf and the password")
 	// ErrListen: a listen address PostgreSQL can't bind as written, or one given twice.

@@ -1,16 +1,18 @@
 package pgsetup
 
 import (
-	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/internal/pgconnect"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
 )
@@ -38,6 +41,8 @@ type ServerInfo struct {
 	SuperuserReserved int `json:"superuser_reserved_connections"`
 	// LogConnections says whether logins are logged (needed to tell the matched pg_hba line).
 	LogConnections bool `json:"log_connections"`
+	// LogLinePrefix is log_line_prefix (it must hold %p for the matched lines to be told).
+	LogLinePrefix string `json:"log_line_prefix"`
 	// Port and SocketDir are where the server listens (port, first unix_socket_directories entry).
 	Port      int    `json:"port"`
 	SocketDir string `json:"socket_dir"`
@@ -52,8 +57,8 @@ func Inspect(ctx context.Context, conn *pgx.Conn) (ServerInfo, error) {
 	err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num'), current_setting('server_version'),
 		current_setting('hba_file'), current_setting('max_connections'), current_setting('superuser_reserved_connections'),
 		current_setting('port'), current_setting('log_connections'), current_setting('unix_socket_directories'),
-		(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`).
-		Scan(&vnum, &s.Version, &s.HBAFile, &maxc, &sur, &port, &logc, &sockets, &s.Superuser)
+		current_setting('log_line_prefix'), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`).
+		Scan(&vnum, &s.Version, &s.HBAFile, &maxc, &sur, &port, &logc, &sockets, &s.LogLinePrefix, &s.Superuser)
 	if err != nil {
 		return s, fmt.Errorf("pgsetup: inspect server: %w", superuserHint(err))
 	}
@@ -261,10 +266,13 @@ type Login struct {
 	OK    bool   `json:"ok"`
 	Err   error  `json:"-"`
 	Error string `json:"error,omitempty"`
-	// Method and HBALine are what the server log says matched ("scram-sha-256", line 4);
-	// empty and 0 when the log does not tell.
+	// Method and HBALine are what the server log says this login matched
+	// ("scram-sha-256", line 4), for failed logins too; empty and 0 when the log does not
+	// tell for certain, and HBANote then says why. A line is never guessed from another
+	// connection's log lines.
 	Method  string `json:"method,omitempty"`
 	HBALine int    `json:"hba_line,omitempty"`
+	HBANote string `json:"hba_note,omitempty"`
 }
 
 // VerifyOptions says how to log in as the role.
@@ -279,17 +287,29 @@ type VerifyOptions struct {
 	Via []Via
 	// ServerLog is the server's log file (log_connections=on); empty: lines stay unknown.
 	ServerLog string
+	// LogLinePrefix is the server's log_line_prefix, which must hold %p (or %c) for
+	// the lines of a login to be told from those of concurrent connections. Empty:
+	// PostgreSQL's default, [DefaultLogLinePrefix].
+	LogLinePrefix string
+	// LogMarker is a connection to the same server (any role) through which a unique
+	// line is written to the log (RAISE LOG) after each login, so the log is read
+	// exactly up to there. Nil: the log is read for up to 3 s, and the line of a failed
+	// socket login stays unknown (it has no client port to be recognised by).
+	LogMarker *pgx.Conn
 	// Timeout bounds each login. Zero: 15 s.
 	Timeout time.Duration
 }
 
-var (
-	authLine    = regexp.MustCompile(`connection authenticated: identity="[^"]*" method=(\S+) \(.*:(\d+)\)`)
-	matchedLine = regexp.MustCompile(`Connection matched pg_hba.conf line (\d+)`)
-)
-
 // VerifyLogins logs in as the role over each way in opts.Via and reports, for each,
-// whether it worked and, from the server log, which pg_hba.conf line matched.
+// whether it worked and, from the server log, which pg_hba.conf line it matched.
+//
+// The lines of a login are recognised with certainty or not at all: a successful login
+// by its backend PID (BackendKeyData), a failed TCP login by its client address and
+// port in "connection received: host=… port=…" (needs log_connections=on), a failed
+// socket login only when it is the role's one failed socket login between the start and
+// the marker. Each login sends application_name "v6kit-verify-<random>", which the
+// server logs with a successful login. The connections depend on opts alone, never on
+// PG* environment variables or ~/.pgpass.
 func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 	vias := opts.Via
 	if len(vias) == 0 {
@@ -303,6 +323,11 @@ func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 	if timeout == 0 {
 		timeout = 15 * time.Second
 	}
+	prefix := opts.LogLinePrefix
+	if prefix == "" {
+		prefix = DefaultLogLinePrefix
+	}
+	lp, lpErr := parseLogPrefix(prefix)
 	var out []Login
 	for _, v := range vias {
 		l := Login{Via: v}
@@ -310,15 +335,28 @@ func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 		if v == ViaSocket {
 			host = opts.SocketDir
 		}
-		cfg, err := pgx.ParseConfig("sslmode=disable")
+		var client netip.AddrPort
+		reached := false
+		dialer := &net.Dialer{}
+		p := pgconnect.Params{Host: host, Port: uint16(opts.Port), User: opts.Role, Password: opts.Password, Database: db,
+			SSLMode: pgconnect.SSLDisable, ApplicationName: "v6kit-verify-" + randomHex(6), ConnectTimeout: timeout,
+			DialFunc: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err == nil {
+					reached = true
+					if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+						client = a.AddrPort()
+					}
+				}
+				return c, err
+			}}
+		cfg, err := p.Config()
 		if err != nil {
-			l.Err = err
+			l.Err = fmt.Errorf("%w: as %q over %s: %w", ErrLogin, opts.Role, v, err)
+			l.Error = l.Err.Error()
 			out = append(out, l)
 			continue
 		}
-		cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = host, uint16(opts.Port), opts.Role, opts.Password, db
-		cfg.ConnectTimeout = timeout
-		cfg.Fallbacks = nil
 		off := logSize(opts.ServerLog)
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		conn, err := pgx.ConnectConfig(cctx, cfg)
@@ -336,8 +374,15 @@ func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 		} else {
 			l.OK = true
 		}
-		if opts.ServerLog != "" {
-			l.Method, l.HBALine = matchFromLog(ctx, opts.ServerLog, off, pid, l.OK)
+		switch {
+		case opts.ServerLog == "":
+			l.HBANote = "no server log to read"
+		case lpErr != nil:
+			l.HBANote = lpErr.Error()
+		default:
+			a := attempt{ok: l.OK, pid: int(pid), client: client, socket: v == ViaSocket, role: opts.Role, reached: reached}
+			r := readAttribution(ctx, opts.ServerLog, off, lp, opts.LogMarker, a)
+			l.Method, l.HBALine, l.HBANote = r.method, r.line, r.why
 		}
 		out = append(out, l)
 	}
@@ -355,51 +400,62 @@ func logSize(name string) int64 {
 	return st.Size()
 }
 
-// matchFromLog reads the log after off for the line that tells how the login matched.
-// The server writes the line right after authentication; allow it a moment to land.
-func matchFromLog(ctx context.Context, name string, off int64, pid uint32, ok bool) (string, int) {
-	deadline := time.Now().Add(3 * time.Second)
+// readAttribution reads the log after off until the login's lines decide the matter:
+// up to the marker line when marker is set (for at most 10 s), else for at most 3 s.
+func readAttribution(ctx context.Context, name string, off int64, lp *logPrefix, marker *pgx.Conn, a attempt) attribution {
+	wait, mark := 3*time.Second, ""
+	if marker != nil {
+		mark = "v6kit-verify-mark-" + randomHex(8)
+		if _, err := marker.Exec(ctx, "DO $$BEGIN RAISE LOG '"+mark+"'; END$$"); err != nil {
+			mark = ""
+		} else {
+			wait = 10 * time.Second
+		}
+	}
+	deadline := time.Now().Add(wait)
 	for {
-		m, n := scanLog(name, off, pid, ok)
-		if n > 0 || time.Now().After(deadline) {
-			return m, n
+		v, err := readLog(name, off, lp, mark)
+		if err != nil {
+			return attribution{why: err.Error()}
+		}
+		r := v.attribute(a)
+		if r.done {
+			return r
+		}
+		if time.Now().After(deadline) {
+			r.method, r.line = "", 0
+			if r.why == "" {
+				r.why = "the server log did not show this login in time"
+			}
+			return r
 		}
 		select {
 		case <-ctx.Done():
-			return "", 0
+			return attribution{why: ctx.Err().Error()}
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-func scanLog(name string, off int64, pid uint32, ok bool) (string, int) {
+func readLog(name string, off int64, lp *logPrefix, marker string) (logView, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return "", 0
+		return logView{}, fmt.Errorf("read the server log: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() < off {
+		return logView{}, fmt.Errorf("the server log %s shrank (rotated?) during the login", name)
+	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return "", 0
+		return logView{}, fmt.Errorf("read the server log: %w", err)
 	}
-	tag := fmt.Sprintf("[%d]", pid)
-	method, line := "", 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		t := sc.Text()
-		if ok {
-			if m := authLine.FindStringSubmatch(t); m != nil && (pid == 0 || strings.Contains(t, tag) || line == 0) {
-				method = m[1]
-				line, _ = strconv.Atoi(m[2])
-				if strings.Contains(t, tag) {
-					return method, line
-				}
-			}
-		} else if m := matchedLine.FindStringSubmatch(t); m != nil {
-			line, _ = strconv.Atoi(m[1])
-		}
-	}
-	return method, line
+	return scanLogLines(f, lp, marker), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Result is everything [Run] did or, under a dry run, would do.
@@ -427,7 +483,15 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 	if c.DSN == "" {
 		return res, fmt.Errorf("pgsetup: no DSN: give the superuser connection, e.g. \"host=/var/run/postgresql user=postgres\"")
 	}
-	conn, err := pgx.Connect(ctx, c.DSN)
+	params, err := pgconnect.ParseDSN(c.DSN)
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: dsn: %w", err)
+	}
+	cfg, err := params.Config()
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: dsn: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return res, fmt.Errorf("pgsetup: connect as superuser: %w", err)
 	}
@@ -475,13 +539,18 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 		if c.ServerLog == "" {
 			c.ServerLog = currentLogfile(ctx, conn)
 		}
+		if _, err := parseLogPrefix(res.Server.LogLinePrefix); err != nil {
+			res.Problems.Infof("log_line_prefix", "%v, so the matched pg_hba.conf lines are not reported", err)
+			c.ServerLog = ""
+		}
 		via, note := c.verifyVia()
 		if note != "" {
 			res.Problems.Infof("verify", "%s", note)
 		}
 		if len(via) > 0 { // an empty Via would make VerifyLogins try every way
 			res.Logins = VerifyLogins(ctx, VerifyOptions{Role: c.role(), Password: c.Password, Database: c.Database,
-				Port: res.Server.Port, SocketDir: res.Server.SocketDir, ServerLog: c.ServerLog, Via: via})
+				Port: res.Server.Port, SocketDir: res.Server.SocketDir, ServerLog: c.ServerLog, Via: via,
+				LogLinePrefix: res.Server.LogLinePrefix, LogMarker: conn})
 		}
 		var errs []error
 		for _, l := range res.Logins {

@@ -157,3 +157,30 @@ func TestUnparseableHBASaysWhy(t *testing.T) {
 	after, _ := os.ReadFile(pg.HBAFile)
 	assert.Equal(t, string(bad), string(after))
 }
+
+// TestPrintLogins: failed logins show the line they matched too, and an unknown line
+// says why.
+func TestPrintLogins(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	printResult(&out, &pgsetup.Result{Logins: []pgsetup.Login{
+		{Via: pgsetup.ViaIPv6, OK: true, Method: "scram-sha-256", HBALine: 4},
+		{Via: pgsetup.ViaIPv4, Err: pgsetup.ErrLogin, Method: "scram-sha-256", HBALine: 5},
+		{Via: pgsetup.ViaSocket, Err: pgsetup.ErrLogin, HBANote: "a reject line matched; the server does not say which"},
+	}})
+	assert.Equal(t, "login over ::1: ok (scram-sha-256, pg_hba.conf line 4)\n"+
+		"login over 127.0.0.1: FAILED (scram-sha-256, pg_hba.conf line 5): "+pgsetup.ErrLogin.Error()+"\n"+
+		"login over socket: FAILED (pg_hba.conf line unknown: a reject line matched; the server does not say which): "+pgsetup.ErrLogin.Error()+"\n",
+		out.String())
+}
+
+// TestDSNRefused: a --dsn key that would read a file is refused before connecting,
+// naming the key and never the password.
+func TestDSNRefused(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := runCLI("--dsn", "host=::1 user=postgres password=s3cret service=prod", "--check")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `dsn: `)
+	assert.Contains(t, stderr, `"service" is not supported`)
+	assert.NotContains(t, stderr, "s3cret")
+}

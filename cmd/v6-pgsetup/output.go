@@ -71,13 +71,21 @@ func printResult(w io.Writer, r *pgsetup.Result) {
 		fmt.Fprintf(w, "budget: %s\n", r.Budget.Formula)
 	}
 	for _, l := range r.Logins {
-		switch {
-		case !l.OK:
-			fmt.Fprintf(w, "login over %s: FAILED: %v\n", l.Via, l.Err)
-		case l.HBALine > 0:
-			fmt.Fprintf(w, "login over %s: ok (%s, pg_hba.conf line %d)\n", l.Via, l.Method, l.HBALine)
-		default:
-			fmt.Fprintf(w, "login over %s: ok\n", l.Via)
+		state := "ok"
+		if !l.OK {
+			state = "FAILED"
 		}
+		switch {
+		case l.HBALine > 0:
+			fmt.Fprintf(w, "login over %s: %s (%s, pg_hba.conf line %d)", l.Via, state, l.Method, l.HBALine)
+		case l.HBANote != "":
+			fmt.Fprintf(w, "login over %s: %s (pg_hba.conf line unknown: %s)", l.Via, state, l.HBANote)
+		default:
+			fmt.Fprintf(w, "login over %s: %s", l.Via, state)
+		}
+		if !l.OK {
+			fmt.Fprintf(w, ": %v", l.Err)
+		}
+		fmt.Fprintln(w)
 	}
 }
