@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/v6kit/v6kit/internal/pgconnect"
 )
 
 // probeAddr turns a bind address into one to dial: :: → ::1, 0.0.0.0 → 127.0.0.1.
@@ -116,21 +118,13 @@ func redisHint(o Options, a netip.Addr) string {
 func checkPostgres(a netip.Addr) checkFunc {
 	return func(ctx context.Context, r *run, c *Check) {
 		t := netip.AddrPortFrom(a, r.o.PostgresPort)
-		cfg, err := pgx.ParseConfig("sslmode=prefer")
+		// Only what Options say: never PG* variables, ~/.pgpass or service files.
+		cfg, err := pgconnect.Params{Host: a.String(), Port: r.o.PostgresPort, User: r.o.PostgresUser,
+			Password: r.o.PostgresPassword, Database: r.o.PostgresDatabase, SSLMode: pgconnect.SSLPrefer,
+			ApplicationName: "v6kit-probe", ConnectTimeout: r.o.CheckTimeout, DialFunc: r.dialFunc()}.Config()
 		if err != nil {
 			c.fail("", "pgx config: %v", err)
 			return
-		}
-		cfg.Host = a.String()
-		cfg.Port = r.o.PostgresPort
-		cfg.User = r.o.PostgresUser
-		cfg.Password = r.o.PostgresPassword
-		cfg.Database = r.o.PostgresDatabase
-		cfg.DialFunc = r.dialFunc()
-		cfg.ConnectTimeout = r.o.CheckTimeout
-		cfg.RuntimeParams = map[string]string{"application_name": "v6kit-probe"}
-		for _, fb := range cfg.Fallbacks {
-			fb.Host, fb.Port = cfg.Host, cfg.Port
 		}
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
