@@ -27,7 +27,7 @@ import (
 // same turn as the pong (or just after it); both are cut short by the check's deadline.
 const (
 	wsPongWait = 3 * time.Second
-	wsLinger   = 500 * time.Millisecond
+	wsLinger   = 250 * time.Millisecond
 )
 
 // redacted replaces the streaming token wherever a check's text might echo it.

@@ -2,6 +2,7 @@ package network_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -278,4 +279,42 @@ func TestReadStreamingToken(t *testing.T) {
 	_, err = network.ReadStreamingToken(filepath.Join(dir, "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.Contains(t, err.Error(), filepath.Join(dir, "missing"))
+}
+
+// BenchmarkWebsocketCheck reports what the token costs inbound.websocket on loopback:
+// the subscription, the ping round trip and the linger for a late subscription error.
+func BenchmarkWebsocketCheck(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		token string
+		front http.Handler
+	}{
+		{"upgrade-only", "", nil},
+		{"token-round-trip", tokRead, tokenFront(testenv.StreamingStubOptions{Tokens: map[string]string{tokRead: "read"}}, nil)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := newLoopSite(b, loopConfig{front: bc.front})
+			o := s.options()
+			o.StreamingToken = bc.token
+			var ws, wall time.Duration
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				start := time.Now()
+				rep, err := network.Probe(ctx, o)
+				wall += time.Since(start)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, _ := rep.Find(addr1("inbound.websocket"))
+				if c.State != network.OK {
+					b.Fatalf("%s: %s", c.State, c.Detail)
+				}
+				ws += c.Duration
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(ws.Microseconds())/n/1000, "websocket-ms/op")
+			b.ReportMetric(float64(wall.Microseconds())/n/1000, "probe-wall-ms/op")
+		})
+	}
 }
