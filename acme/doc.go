@@ -23,7 +23,9 @@
 //     symlink, so nginx never reads a certificate with another version's key; an
 //     interrupted switch is completed by [Store.Repair], and [Store.Prune] bounds the
 //     archive after each switch ([Store.Keep]: the live version and 5 before it, as
-//     certbot). [Store.ImportCertbot] adopts certbot lineages in place.
+//     certbot). [Store.ImportCertbot] adopts certbot lineages in place and sets
+//     autorenew = False in their renewal/NAME.conf ([SetCertbotAutorenewOff]), so
+//     certbot's timer no longer renews them too.
 //
 // Accounts (one per CA directory URL, key 0600) live in accounts/HOST/PATH/v6-certs/.
 //

@@ -41,7 +41,7 @@ const MetaSuffix = ".v6-certs.json"
 //	live/.NAME.vN/{cert,chain,fullchain,privkey}.pem -> ../../archive/NAME/*N.pem
 //	renewal/NAME.v6-certs.json                          v6-certs' metadata
 //	renewal/NAME.v6-certs.deploy-pending                switched, deploy not yet passed
-//	renewal/NAME.conf                                   certbot's (read by import only)
+//	renewal/NAME.conf                                   certbot's (import reads it, sets autorenew = False)
 //	accounts/HOST/PATH/v6-certs/                        ACME account, key 0600
 //
 // Paths such as live/NAME/fullchain.pem stay what nginx and certbot users expect. A

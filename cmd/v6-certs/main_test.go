@@ -243,7 +243,7 @@ func TestImportTurnsCertbotAutorenewOff(t *testing.T) {
 	code, out, stderr := runCLI("import", "--certbot", dir)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "imported a.cli.test  a.cli.test")
-	assert.Contains(t, out, "certbot autorenew = False in renewal/a.cli.test.conf (was: "+filepath.Join(dir, "renewal", "a.cli.test.conf.v6kit-"))
+	assert.Contains(t, out, "certbot autorenew = False in renewal/a.cli.test.conf (backup: "+filepath.Join(dir, "renewal", "a.cli.test.conf.v6kit-"))
 	assert.Contains(t, stderr, "warning  b.cli.test: cannot use this certbot renewal configuration: line 7: multi-line")
 	assert.Contains(t, stderr, "note: certbot still renews 1 of these too")
 	b, err := os.ReadFile(filepath.Join(dir, "renewal", "a.cli.test.conf"))

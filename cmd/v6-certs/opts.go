@@ -313,7 +313,7 @@ func (o *opts) importCertbot(cfg acme.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-8s %s  %s  expires %s\n", x.Action, x.Name, strings.Join(x.Names, ","), x.NotAfter.UTC().Format(time.RFC3339))
 		switch {
 		case x.CertbotAutorenewOff && x.Backup != "":
-			fmt.Fprintf(stdout, "         certbot autorenew = False in renewal/%s.conf (was: %s)\n", x.Name, x.Backup)
+			fmt.Fprintf(stdout, "         certbot autorenew = False in renewal/%s.conf (backup: %s)\n", x.Name, x.Backup)
 		case x.CertbotAutorenewOff:
 			fmt.Fprintf(stdout, "         certbot autorenew already off in renewal/%s.conf\n", x.Name)
 		default:
