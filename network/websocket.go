@@ -146,7 +146,7 @@ func ws401(r *run, c *Check, withToken bool, why string) {
 		hint += ", or is an app token without a user (refused since 4.2)"
 	}
 	hint += "; create a token with the read scope under Preferences → Development → New application and put it in the --streaming-token-file"
-	c.fail(hint, "%s with the access token", detail)
+	c.fail(hint, "401 from the streaming server to the upgrade with the access token%s", prefixed(": ", why))
 }
 
 // wsRoundTrip subscribes (or relies on ?stream= before 3.3), pings, and reads frames

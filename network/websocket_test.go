@@ -95,7 +95,7 @@ func TestWebsocketToken(t *testing.T) {
 		{name: "good token before 3.3: the stream is in the URL", token: tokRead, release: "3.2", state: network.OK,
 			detail: `subscribed to "user", ping answered`, query: "stream=user"},
 		{name: "revoked token is an error", token: tokRevoked, state: network.Fail,
-			detail: "401 from the streaming server: Invalid access token with the access token", hint: "unknown, revoked or expired, or is an app token"},
+			detail: "401 from the streaming server to the upgrade with the access token: Invalid access token", hint: "unknown, revoked or expired, or is an app token"},
 		{name: "token without the read scope", token: tokWriteOnly, state: network.Fail,
 			detail: `subscribing to "user" failed: Access token does not have the required scopes (status 401)`, hint: "create a token with the read scope"},
 		{name: "proxy drops the Authorization header", token: tokRead, mangle: func(r *http.Request) { r.Header.Del("Authorization") },
