@@ -2,7 +2,6 @@ package pgsetup
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/internal/golden"
+	"github.com/v6kit/v6kit/internal/pgconnect"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/report"
 )
@@ -121,9 +121,9 @@ func TestListenServes(t *testing.T) {
 	require.NoError(t, pg.Conn(t).QueryRow(ctx, "SHOW listen_addresses").Scan(&got))
 	assert.Equal(t, "::1", got)
 	connect := func(host string) error {
-		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=30", host, pg.Port))
+		cfg, err := pgconnect.Params{Host: host, Port: uint16(pg.Port), User: "postgres", Password: testenv.PostgresSuperPassword,
+			SSLMode: pgconnect.SSLDisable, ConnectTimeout: 30 * time.Second}.Config()
 		require.NoError(t, err)
-		cfg.Password = testenv.PostgresSuperPassword
 		c, err := pgx.ConnectConfig(ctx, cfg)
 		if err != nil {
 			return err

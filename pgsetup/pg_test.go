@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/internal/pgconnect"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
@@ -289,9 +290,9 @@ func TestEnsureRoleNeedsSuperuser(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ApplyHBA(ctx, su, pg.HBAFile, "mastodon", Config{}.HBARules(), false)
 	require.NoError(t, err)
-	cfg, err := pgx.ParseConfig("sslmode=disable")
+	cfg, err := pgconnect.Params{Host: "::1", Port: uint16(pg.Port), User: "mastodon", Password: testPassword,
+		Database: "postgres", SSLMode: pgconnect.SSLDisable}.Config()
 	require.NoError(t, err)
-	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = "::1", uint16(pg.Port), "mastodon", testPassword, "postgres"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	require.NoError(t, err)
 	defer conn.Close(ctx)

@@ -401,7 +401,7 @@ func logSize(name string) int64 {
 }
 
 // readAttribution reads the log after off until the login's lines decide the matter:
-// up to the marker line when marker is set (for at most 10 s), else for at most 3 s.
+// up to the marker line when marker is set (for at most 5 s), else for at most 3 s.
 func readAttribution(ctx context.Context, name string, off int64, lp *logPrefix, marker *pgx.Conn, a attempt) attribution {
 	wait, mark := 3*time.Second, ""
 	if marker != nil {
@@ -409,7 +409,7 @@ func readAttribution(ctx context.Context, name string, off int64, lp *logPrefix,
 		if _, err := marker.Exec(ctx, "DO $$BEGIN RAISE LOG '"+mark+"'; END$$"); err != nil {
 			mark = ""
 		} else {
-			wait = 10 * time.Second
+			wait = 5 * time.Second
 		}
 	}
 	deadline := time.Now().Add(wait)

@@ -38,8 +38,11 @@ func hbaLineOf(t *testing.T, file string, fields ...string) int {
 func TestRunIgnoresEnvironment(t *testing.T) {
 	pg := testenv.StartPostgres(t)
 	ctx := testCtx(t)
-	su := pg.Conn(t) // opened before the environment turns hostile
 	testenv.PostgresHostileEnv(t)
+	su := pg.Conn(t)
+	var timeout string
+	require.NoError(t, su.QueryRow(ctx, "SHOW statement_timeout").Scan(&timeout))
+	require.Equal(t, "0", timeout, "PGOPTIONS reached the harness's connection")
 
 	c := Config{DSN: pg.DSN(), Database: "mastodon_production", Password: testPassword, Verify: true, ServerLog: pg.Log}
 	res, err := Run(ctx, c, false)

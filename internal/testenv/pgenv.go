@@ -12,8 +12,8 @@ import (
 // user and database, sslmode=require with missing certificate files, a 1 ms
 // statement_timeout in PGOPTIONS, read-only sessions, channel binding required, and a
 // HOME whose ~/.pgpass and ~/.postgresql hold wrong data. Code that builds its
-// connections from explicit settings is unaffected. Tests calling it can't be parallel
-// (t.Setenv); start servers and open reference connections before calling it.
+// connections from explicit settings (internal/pgconnect) is unaffected, as are
+// [StartPostgres] and [Postgres.Conn]. Tests calling it can't be parallel (t.Setenv).
 func PostgresHostileEnv(t testing.TB) {
 	t.Helper()
 	d := TempDir(t)

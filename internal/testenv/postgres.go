@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/v6kit/v6kit/internal/pgconnect"
 )
 
 // PostgresBinDir is where Debian's postgresql-15 package puts the server binaries.
@@ -46,12 +48,23 @@ func (p *Postgres) Conn(t testing.TB) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, p.DSN())
+	c, err := p.connect(ctx)
 	if err != nil {
 		t.Fatalf("connect to test cluster: %v\n%s", err, p.LogText())
 	}
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
+}
+
+// connect opens a superuser connection over the socket, built from explicit settings
+// only (PG* environment variables and ~/.pgpass are ignored: see [PostgresHostileEnv]).
+func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgconnect.Params{Host: p.Dir, Port: uint16(p.Port), User: "postgres", Password: PostgresSuperPassword,
+		Database: "postgres", SSLMode: pgconnect.SSLDisable}.Config()
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg)
 }
 
 // LogText returns the server log so far.
@@ -221,7 +234,7 @@ func (p *Postgres) waitReady() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for {
-		c, err := pgx.Connect(ctx, p.DSN())
+		c, err := p.connect(ctx)
 		if err == nil {
 			return c.Close(ctx)
 		}
