@@ -232,11 +232,7 @@ func TestImportSetsCertbotAutorenewOff(t *testing.T) {
 // skips the lineage although its certificate is due by certbot's 30-day rule.
 func TestCertbotReadsAutorenewOff(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("certbot"); err != nil {
-		// Not in scripts/deps.sh (make bench-certs installs it): an extra check on top
-		// of TestSetCertbotAutorenewOff and TestImportSetsCertbotAutorenewOff.
-		t.Skip("certbot is not installed (apt-get install certbot): the check with certbot's own code is skipped")
-	}
+	testenv.Tool(t, "certbot", "certbot") // skips locally without it, fails under CI=true
 	dir, keepDir, webroot := testenv.TempDir(t), testenv.TempDir(t), testenv.TempDir(t)
 	now := time.Now()
 	// Ten days left: certbot renews at 30 days before expiry, so it is due.
@@ -263,8 +259,7 @@ func TestCertbotReadsAutorenewOff(t *testing.T) {
 }
 
 // certbotAutorenew asks certbot's own storage.RenewableCert whether it would
-// autorenew the lineage of conf. Skipped (also under CI) when certbot is not
-// installed: deps.sh does not install it; make bench-certs does.
+// autorenew the lineage of conf (scripts/deps.sh installs certbot).
 func certbotAutorenew(t *testing.T, conf string, want bool) {
 	t.Helper()
 	dir := filepath.Dir(filepath.Dir(conf))
