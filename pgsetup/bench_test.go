@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +63,24 @@ func BenchmarkSCRAMVerifier(b *testing.B) {
 	for b.Loop() {
 		if _, err := SCRAMVerifier("correct horse battery staple", nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScanLog reads 10,000 lines of a busy server's log (the concurrent logins
+// of hbalog_test.go, repeated) for one login's lines, as VerifyLogins does per poll.
+func BenchmarkScanLog(b *testing.B) {
+	lp, err := parseLogPrefix(DefaultLogLinePrefix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Count(concurrentLog, "\n")
+	log := strings.Repeat(concurrentLog, 10000/lines)
+	b.SetBytes(int64(len(log)))
+	for b.Loop() {
+		v := scanLogLines(strings.NewReader(log), lp, "")
+		if len(v.backends) == 0 {
+			b.Fatal("no backends")
 		}
 	}
 }

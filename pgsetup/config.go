@@ -11,6 +11,10 @@
 // to the server only as a SCRAM verifier computed here, so the plaintext never reaches
 // the server or its logs; every candidate pg_hba.conf is checked by the server's own
 // pg_hba_file_rules before it is reloaded, and the old file is put back on any error.
+// Its connections are built from [Config] alone (internal/pgconnect): PG* environment
+// variables, ~/.pgpass and service files never change them. [VerifyLogins] reports the
+// pg_hba.conf line a login matched only from that login's own log lines, else "unknown"
+// with the reason.
 package pgsetup
 
 import (

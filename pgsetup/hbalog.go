@@ -129,6 +129,9 @@ func scanLogLines(r io.Reader, lp *logPrefix, marker string) logView {
 			v.marker = true
 			break
 		}
+		if !strings.Contains(t, "connection ") && !strings.Contains(t, "FATAL:") && !strings.Contains(t, "Connection matched") {
+			continue // not a line attribution reads: skip the prefix pattern
+		}
 		pid, sev, msg, ok := lp.parse(t)
 		if !ok {
 			continue

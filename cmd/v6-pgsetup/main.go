@@ -36,7 +36,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var check, tune, listen, jsonOut, strict, verify bool
 	fs := flag.NewFlagSet("v6-pgsetup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.DSN, "dsn", "host=/var/run/postgresql user=postgres", "superuser connection (key=value or URL)")
+	fs.StringVar(&c.DSN, "dsn", "host=/var/run/postgresql user=postgres", "superuser connection (key=value or URL); PG* variables and ~/.pgpass are not read")
 	fs.StringVar(&c.Role, "role", "mastodon", "role Mastodon logs in as (DB_USER)")
 	fs.StringVar(&c.Database, "database", "", "database to create, owned by the role (DB_NAME)")
 	fs.StringVar(&c.HBAPath, "hba", "", "pg_hba.conf to manage (default: the server's hba_file)")

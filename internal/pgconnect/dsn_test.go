@@ -103,3 +103,15 @@ func FuzzParseDSN(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkConfig(b *testing.B) {
+	p, err := ParseDSN("host=::1 port=5432 user=mastodon password=secret dbname=mastodon_production sslmode=disable")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := p.Config(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
