@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/internal/testenv"
 )
 
 func TestPollHonoursRetryAfter(t *testing.T) {
@@ -45,11 +47,8 @@ func TestPollHonoursRetryAfter(t *testing.T) {
 
 func TestBuiltinServerIPv6Only(t *testing.T) {
 	t.Parallel()
-	// Find a port free on both families, then listen IPv6-only on [::]:port.
-	l, err := net.Listen("tcp6", "[::1]:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	// A port free on both families (and kept from other tests), then listen IPv6-only on [::]:port.
+	port := testenv.FreePort(t)
 	r, err := startHTTPResponder(Challenge{Listen: netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(port))})
 	require.NoError(t, err)
 	defer r.Close()
