@@ -293,8 +293,9 @@ type VerifyOptions struct {
 	LogLinePrefix string
 	// LogMarker is a connection to the same server (any role) through which a unique
 	// line is written to the log (RAISE LOG) after each login, so the log is read
-	// exactly up to there. Nil: the log is read for up to 3 s, and the line of a failed
-	// socket login stays unknown (it has no client port to be recognised by).
+	// exactly up to there. Nil (or log_min_messages fatal or panic, which drops the
+	// line): the log is read for up to 3 s, and the line of a failed socket login stays
+	// unknown (it has no client port to be recognised by).
 	LogMarker *pgx.Conn
 	// Timeout bounds each login. Zero: 15 s.
 	Timeout time.Duration
@@ -328,6 +329,14 @@ func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 		prefix = DefaultLogLinePrefix
 	}
 	lp, lpErr := parseLogPrefix(prefix)
+	marker := opts.LogMarker
+	if marker != nil {
+		// RAISE LOG reaches the log unless log_min_messages is fatal or panic.
+		var level string
+		if err := marker.QueryRow(ctx, "SELECT current_setting('log_min_messages')").Scan(&level); err != nil || level == "fatal" || level == "panic" {
+			marker = nil
+		}
+	}
 	var out []Login
 	for _, v := range vias {
 		l := Login{Via: v}
@@ -381,7 +390,7 @@ func VerifyLogins(ctx context.Context, opts VerifyOptions) []Login {
 			l.HBANote = lpErr.Error()
 		default:
 			a := attempt{ok: l.OK, pid: int(pid), client: client, socket: v == ViaSocket, role: opts.Role, reached: reached}
-			r := readAttribution(ctx, opts.ServerLog, off, lp, opts.LogMarker, a)
+			r := readAttribution(ctx, opts.ServerLog, off, lp, marker, a)
 			l.Method, l.HBALine, l.HBANote = r.method, r.line, r.why
 		}
 		out = append(out, l)
@@ -401,7 +410,8 @@ func logSize(name string) int64 {
 }
 
 // readAttribution reads the log after off until the login's lines decide the matter:
-// up to the marker line when marker is set (for at most 5 s), else for at most 3 s.
+// up to the marker line when marker is set (for at most 15 s: it comes unless the server
+// is overloaded), else for at most 3 s.
 func readAttribution(ctx context.Context, name string, off int64, lp *logPrefix, marker *pgx.Conn, a attempt) attribution {
 	wait, mark := 3*time.Second, ""
 	if marker != nil {
@@ -409,7 +419,7 @@ func readAttribution(ctx context.Context, name string, off int64, lp *logPrefix,
 		if _, err := marker.Exec(ctx, "DO $$BEGIN RAISE LOG '"+mark+"'; END$$"); err != nil {
 			mark = ""
 		} else {
-			wait = 5 * time.Second
+			wait = 15 * time.Second
 		}
 	}
 	deadline := time.Now().Add(wait)

@@ -169,3 +169,27 @@ func TestVerifyLoginsConcurrentFailures(t *testing.T) {
 	text := pg.LogText()
 	assert.Contains(t, text, `password authentication failed for user "other"`)
 }
+
+// TestVerifyLoginsMarkerDropped: with log_min_messages=fatal the server drops the marker
+// (and the LOG lines of log_connections): VerifyLogins does not wait for it, and reports
+// unknown lines with the reason, never a guess from the FATAL lines alone.
+func TestVerifyLoginsMarkerDropped(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, "log_min_messages=fatal")
+	ctx := testCtx(t)
+	su := pg.Conn(t)
+	_, err := EnsureRole(ctx, su, RoleSpec{Name: "mastodon", Password: testPassword}, false)
+	require.NoError(t, err)
+	ls := VerifyLogins(ctx, VerifyOptions{Role: "mastodon", Password: "wrong-password-123456", Port: pg.Port, SocketDir: pg.Dir,
+		Via: []Via{ViaIPv6, ViaSocket}, ServerLog: pg.Log, LogMarker: su})
+	require.Len(t, ls, 2)
+	for _, l := range ls {
+		assert.False(t, l.OK)
+		assert.Zero(t, l.HBALine, l.Via)
+		assert.NotEmpty(t, l.HBANote, l.Via)
+	}
+	assert.Contains(t, ls[0].HBANote, "log_connections")
+	assert.Contains(t, ls[1].HBANote, "marker")
+	assert.Contains(t, pg.LogText(), "Connection matched pg_hba.conf line", "the FATAL lines are there; they alone don't say whose they are")
+	assert.NotContains(t, pg.LogText(), "v6kit-verify-mark-")
+}
