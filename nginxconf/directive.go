@@ -201,6 +201,13 @@ func (p *parser) block(depth int) ([]Directive, error) {
 				return nil, p.errorf(`unexpected "}"`)
 			}
 			return ds, nil
+		case endSemicolon, endBlockOpen:
+			if words[0] == "#" {
+				// Only a quoted "#" gets here; the tree keeps that name for comments.
+				return nil, p.errorf(`a directive named "#" (quoted): no nginx directive has that name`)
+			}
+		}
+		switch kind {
 		case endSemicolon:
 			ds = append(ds, Directive{Name: words[0], Args: args(words)})
 		case endBlockOpen:
