@@ -377,6 +377,10 @@ func SetCertbotAutorenewOff(b []byte) (out []byte, changed bool, err error) {
 				return nil, false, fmt.Errorf("line %d: unterminated quote in autorenew", existing+1)
 			}
 			val, tail = v[1:end+1], v[end+2:]
+			if t := strings.TrimSpace(tail); t != "" && t[0] != '#' {
+				// configobj refuses it too ("Parse error"): never guess what certbot reads.
+				return nil, false, fmt.Errorf("line %d: text %q after the quoted autorenew value", existing+1, t)
+			}
 		} else {
 			part, comment := v, ""
 			if h := strings.IndexByte(v, '#'); h >= 0 {

@@ -81,6 +81,7 @@ func TestSetCertbotAutorenewOff(t *testing.T) {
 		"two sections":       "[renewalparams]\na = b\n[renewalparams]\nc = d\n",
 		"multi-line value":   "[renewalparams]\npre_hook = '''a\nb'''\n",
 		"unterminated quote": "[renewalparams]\nautorenew = \"True\n",
+		"text after quotes":  "[renewalparams]\nautorenew=''0",
 		"too deep":           "[renewalparams]\n[[[x]]]\n",
 	} {
 		_, _, err := acme.SetCertbotAutorenewOff([]byte(bad))
