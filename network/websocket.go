@@ -5,12 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/internal/wsframe"
 )
 
 // After a token's upgrade the check waits at most wsPongWait for the pong to its ping,
@@ -34,10 +33,7 @@ const (
 const redacted = "[redacted]"
 
 // wsAccept computes Sec-WebSocket-Accept for key (RFC 6455 section 4.2.2).
-func wsAccept(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
+func wsAccept(key string) string { return wsframe.Accept(key) }
 
 // checkWebsocket is inbound.websocket: a real RFC 6455 handshake over HTTP/1.1. With
 // Options.StreamingToken the upgrade carries "Authorization: Bearer TOKEN" and the check
@@ -286,25 +282,7 @@ func redactCheck(c *Check, secret string) {
 
 // wsWriteClientFrame writes one final, masked frame (client to server, RFC 6455 5.3).
 func wsWriteClientFrame(w io.Writer, op byte, payload []byte) error {
-	hdr := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, 0x80|byte(n))
-	case n <= 0xffff:
-		hdr = append(hdr, 0x80|126, byte(n>>8), byte(n))
-	default:
-		hdr = append(hdr, 0x80|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
-	hdr = append(hdr, mask[:]...)
-	out := append(hdr, payload...)
-	for i := range payload {
-		out[len(hdr)+i] ^= mask[i%4]
-	}
-	_, err := w.Write(out)
-	return err
+	return wsframe.Write(w, op, payload, true)
 }
 
 // wsMaxFrame bounds a frame the check reads; a timeline event is a few kilobytes.
@@ -313,43 +291,6 @@ const wsMaxFrame = 1 << 20
 // wsReadFrame reads one frame from the server (a fragment's opcode is returned as is:
 // the check only looks at whole control frames and single-frame messages).
 func wsReadFrame(r io.Reader) (op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
-	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > wsMaxFrame {
-		return 0, nil, fmt.Errorf("a websocket frame of %d bytes (more than %d)", n, wsMaxFrame)
-	}
-	var mask [4]byte
-	masked := h[1]&0x80 != 0
-	if masked {
-		if _, err := io.ReadFull(r, mask[:]); err != nil {
-			return 0, nil, err
-		}
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return 0, nil, err
-	}
-	if masked {
-		for i := range payload {
-			payload[i] ^= mask[i%4]
-		}
-	}
-	return h[0] & 0x0f, payload, nil
+	op, payload, _, err = wsframe.Read(r, wsMaxFrame)
+	return op, payload, err
 }

@@ -3,10 +3,8 @@ package nginxconf_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/internal/wsframe"
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
@@ -46,13 +45,12 @@ func stubStreaming(t *testing.T, l net.Listener, id string) {
 			http.Error(w, "streaming wants a websocket", http.StatusBadRequest)
 			return
 		}
-		h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 		conn, rw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			return
 		}
 		defer conn.Close()
-		fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Stub: %s\r\nSec-WebSocket-Accept: %s\r\n\r\n", id, base64.StdEncoding.EncodeToString(h[:]))
+		fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Stub: %s\r\nSec-WebSocket-Accept: %s\r\n\r\n", id, wsframe.Accept(r.Header.Get("Sec-WebSocket-Key")))
 		rw.Flush()
 		_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
 		io.Copy(conn, rw) //nolint:errcheck // echo until the client closes

@@ -1,9 +1,6 @@
 package testenv
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/v6kit/v6kit/internal/wsframe"
 )
 
 // MastodonStub answers like Mastodon's web service (puma) for the endpoints that probes
@@ -150,7 +149,7 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 		}
 		scopes = strings.Fields(s)
 	}
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		http.Error(w, "no hijack", http.StatusInternalServerError)
@@ -161,7 +160,7 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	defer c.Close()
-	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", base64.StdEncoding.EncodeToString(h[:]))
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsframe.Accept(key))
 	if o.Tokens == nil {
 		msg := `{"event":"update","payload":"{}"}`
 		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
@@ -234,63 +233,18 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 
 // wsWriteFrame writes one unmasked, final frame (server to client).
 func wsWriteFrame(w io.Writer, op byte, payload []byte) error {
-	hdr := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		hdr = append(hdr, byte(n))
-	case n <= 0xffff:
-		hdr = append(hdr, 126, byte(n>>8), byte(n))
-	default:
-		hdr = append(hdr, 127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	_, err := w.Write(append(hdr, payload...))
-	return err
+	return wsframe.Write(w, op, payload, false)
 }
 
 // wsReadFrame reads one frame of at most 64 KiB; a server (wantMask) refuses unmasked
 // frames, as RFC 6455 section 5.1 says.
 func wsReadFrame(r io.Reader, wantMask bool) (op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
+	op, payload, masked, err := wsframe.Read(r, 64<<10)
+	if err != nil {
+		return 0, nil, fmt.Errorf("websocket: %w", err)
 	}
-	masked := h[1]&0x80 != 0
 	if masked != wantMask {
 		return 0, nil, fmt.Errorf("websocket: frame masked=%v", masked)
 	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, nil, err
-		}
-		n = binary.BigEndian.Uint64(b[:])
-	}
-	if n > 64<<10 {
-		return 0, nil, fmt.Errorf("websocket: frame of %d bytes", n)
-	}
-	var mask [4]byte
-	if masked {
-		if _, err := io.ReadFull(r, mask[:]); err != nil {
-			return 0, nil, err
-		}
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		return 0, nil, err
-	}
-	if masked {
-		for i := range payload {
-			payload[i] ^= mask[i%4]
-		}
-	}
-	return h[0] & 0x0f, payload, nil
+	return op, payload, nil
 }
