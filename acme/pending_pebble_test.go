@@ -140,7 +140,7 @@ const crashEnv = "V6KIT_ACME_CRASH_HELPER"
 func TestDeployPendingCrashHelper(t *testing.T) {
 	args := strings.Split(os.Getenv(crashEnv), "\t")
 	if len(args) != 4 {
-		t.Skip("helper process of TestCrashBetweenSwitchAndDeploy")
+		return // only meaningful as TestCrashBetweenSwitchAndDeploy's child; passes (not skips, also under CI) otherwise
 	}
 	port, err := strconv.Atoi(args[3])
 	require.NoError(t, err)
