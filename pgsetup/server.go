@@ -550,8 +550,8 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 			c.ServerLog = currentLogfile(ctx, conn)
 		}
 		if _, err := parseLogPrefix(res.Server.LogLinePrefix); err != nil {
+			// VerifyLogins gives each login this reason too (HBANote)
 			res.Problems.Infof("log_line_prefix", "%v, so the matched pg_hba.conf lines are not reported", err)
-			c.ServerLog = ""
 		}
 		via, note := c.verifyVia()
 		if note != "" {

@@ -193,3 +193,24 @@ func TestVerifyLoginsMarkerDropped(t *testing.T) {
 	assert.Contains(t, pg.LogText(), "Connection matched pg_hba.conf line", "the FATAL lines are there; they alone don't say whose they are")
 	assert.NotContains(t, pg.LogText(), "v6kit-verify-mark-")
 }
+
+// TestRunLogLinePrefixWithoutPID: a log_line_prefix without %p leaves the matched lines
+// unknown, and each login says that is why (the log itself is there to read).
+func TestRunLogLinePrefixWithoutPID(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t, "log_line_prefix=%m ")
+	res, err := Run(testCtx(t), Config{DSN: pg.DSN(), Password: testPassword, Verify: true, ServerLog: pg.Log}, false)
+	require.NoError(t, err, "%v", res.Problems)
+	require.Equal(t, "%m ", res.Server.LogLinePrefix)
+	var paths []string
+	for _, p := range res.Problems {
+		paths = append(paths, p.Path)
+	}
+	assert.Contains(t, paths, "log_line_prefix")
+	require.Len(t, res.Logins, 2)
+	for _, l := range res.Logins {
+		assert.True(t, l.OK, "%s: %v", l.Via, l.Err)
+		assert.Zero(t, l.HBALine, l.Via)
+		assert.Contains(t, l.HBANote, `log_line_prefix "%m " has no %p`, l.Via)
+	}
+}
