@@ -267,6 +267,9 @@ func (p Params) dsn(mask bool) string {
 	return keywords(kv)
 }
 
+// quoteValue escapes \ and ' inside a single-quoted connection string value.
+var quoteValue = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
 // keywords writes key='value' pairs, quoting every value (\ and ' escaped).
 func keywords(kv [][2]string) string {
 	var b strings.Builder
@@ -276,7 +279,7 @@ func keywords(kv [][2]string) string {
 		}
 		b.WriteString(e[0])
 		b.WriteString("='")
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(e[1]))
+		b.WriteString(quoteValue.Replace(e[1]))
 		b.WriteByte('\'')
 	}
 	return b.String()
