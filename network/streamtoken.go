@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // maxTokenFile bounds what ReadStreamingToken reads: a Mastodon token is 43 characters.
@@ -16,7 +17,9 @@ const maxTokenFile = 4096
 // refused with the chmod that fixes it) holding one line; surrounding white space is
 // trimmed. Errors name the path, never the file's content.
 func ReadStreamingToken(path string) (string, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: opening a named pipe for reading would wait for a writer before the
+	// mode check below could refuse it (it changes nothing for a regular file).
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", fmt.Errorf("network: streaming token: %w", err)
 	}

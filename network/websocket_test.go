@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -316,5 +317,29 @@ func BenchmarkWebsocketCheck(b *testing.B) {
 			b.ReportMetric(float64(ws.Microseconds())/n/1000, "websocket-ms/op")
 			b.ReportMetric(float64(wall.Microseconds())/n/1000, "probe-wall-ms/op")
 		})
+	}
+}
+
+// TestReadStreamingTokenFIFO: a named pipe is refused at once, not waited on (opening a
+// FIFO for reading blocks until something opens it for writing).
+func TestReadStreamingTokenFIFO(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, syscall.Mkfifo(p, 0o600))
+	done := make(chan error, 1)
+	go func() {
+		_, err := network.ReadStreamingToken(p)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, network.ErrTokenFile)
+		assert.Contains(t, err.Error(), p+" is a named pipe, not a file")
+	case <-time.After(time.Minute):
+		// unblock the open so that the goroutine ends with the test
+		if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("ReadStreamingToken still waits on a named pipe after a minute")
 	}
 }
