@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,7 @@ func ParseDSN(dsn string) (Params, error) {
 		delete(kv, "database")
 	}
 	for k := range kv {
-		if !isDSNKey(k) {
+		if !slices.Contains(DSNKeys, k) {
 			return Params{}, fmt.Errorf("%w: the connection string key %q is not supported; use only %s", ErrInvalid, k, strings.Join(DSNKeys, ", "))
 		}
 	}
@@ -74,15 +75,6 @@ func ParseDSN(dsn string) (Params, error) {
 		p.User = u.Username
 	}
 	return p, p.Check()
-}
-
-func isDSNKey(k string) bool {
-	for _, d := range DSNKeys {
-		if k == d {
-			return true
-		}
-	}
-	return false
 }
 
 func isSpace(c byte) bool {
