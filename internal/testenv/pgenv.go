@@ -10,8 +10,9 @@ import (
 // pgx and libpq read to a value that would change or break a connection: a wrong
 // password (also through PGPASSFILE and a service in PGSERVICEFILE), another host, port,
 // user and database, sslmode=require with missing certificate files, a 1 ms
-// statement_timeout in PGOPTIONS, read-only sessions, channel binding required, and a
-// HOME whose ~/.pgpass and ~/.postgresql hold wrong data. Code that builds its
+// statement_timeout in PGOPTIONS, read-only sessions, channel binding required, pgx's
+// simple protocol (in the service), and a HOME whose ~/.pgpass and ~/.postgresql hold
+// wrong data. Code that builds its
 // connections from explicit settings (internal/pgconnect) is unaffected, as are
 // [StartPostgres] and [Postgres.Conn]. Tests calling it can't be parallel (t.Setenv).
 func PostgresHostileEnv(t testing.TB) {
@@ -29,7 +30,7 @@ func PostgresHostileEnv(t testing.TB) {
 		"home/.postgresql/postgresql.key": "not PEM\n",
 		"home/.pg_service.conf":           "[other]\nhost=/nonexistent\n",
 		"services": "[hostile]\nhost=/nonexistent\nport=1\nuser=nobody\ndbname=nope\npassword=wrong-from-service\n" +
-			"sslmode=verify-full\noptions=-c statement_timeout=1\ntarget_session_attrs=standby\n",
+			"sslmode=verify-full\noptions=-c statement_timeout=1\ntarget_session_attrs=standby\ndefault_query_exec_mode=simple_protocol\n",
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(d, name), []byte(data), 0o600); err != nil {
