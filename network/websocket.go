@@ -32,9 +32,6 @@ const (
 // redacted replaces the streaming token wherever a check's text might echo it.
 const redacted = "[redacted]"
 
-// wsAccept computes Sec-WebSocket-Accept for key (RFC 6455 section 4.2.2).
-func wsAccept(key string) string { return wsframe.Accept(key) }
-
 // checkWebsocket is inbound.websocket: a real RFC 6455 handshake over HTTP/1.1. With
 // Options.StreamingToken the upgrade carries "Authorization: Bearer TOKEN" and the check
 // goes on over the open socket: it subscribes to the "user" stream (which needs the read
@@ -90,7 +87,7 @@ func checkWebsocket(ctx context.Context, r *run, c *Check) {
 	set(c, "status", strconv.Itoa(resp.StatusCode))
 	got := resp.Header.Get("Sec-WebSocket-Accept")
 	switch {
-	case resp.StatusCode == 101 && got == wsAccept(key):
+	case resp.StatusCode == 101 && got == wsframe.Accept(key):
 		if token == "" {
 			c.ok("101 Switching Protocols, Sec-WebSocket-Accept correct")
 			return
@@ -156,12 +153,12 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 	var sendErr error
 	if r.o.Release.StreamingSubscribeMessages() {
 		msg, _ := json.Marshal(map[string]string{"type": "subscribe", "stream": stream})
-		sendErr = wsWriteClientFrame(conn, 0x1, msg)
+		sendErr = wsWriteClientFrame(conn, wsframe.OpText, msg)
 	}
 	var ping [8]byte
 	_, _ = rand.Read(ping[:])
 	if sendErr == nil {
-		sendErr = wsWriteClientFrame(conn, 0x9, ping[:])
+		sendErr = wsWriteClientFrame(conn, wsframe.OpPing, ping[:])
 	}
 	limit := func(d time.Duration) time.Time {
 		t := time.Now().Add(d)
@@ -187,7 +184,7 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 			return
 		}
 		switch op {
-		case 0x1:
+		case wsframe.OpText:
 			var m struct {
 				Error  string `json:"error"`
 				Status int    `json:"status"`
@@ -197,7 +194,7 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 				return
 			}
 			messages++
-		case 0x8:
+		case wsframe.OpClose:
 			code, reason := 1005, ""
 			if len(payload) >= 2 {
 				code, reason = int(binary.BigEndian.Uint16(payload)), remoteText(string(payload[2:]))
@@ -206,9 +203,9 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 			c.fail("the streaming server closed the socket it had just opened: journalctl -u mastodon-streaming says why",
 				"101, then a close frame (code %d%s) before the subscription was confirmed", code, prefixed(": ", reason))
 			return
-		case 0x9:
-			_ = wsWriteClientFrame(conn, 0xA, payload)
-		case 0xA:
+		case wsframe.OpPing:
+			_ = wsWriteClientFrame(conn, wsframe.OpPong, payload)
+		case wsframe.OpPong:
 			if !pong && bytes.Equal(payload, ping[:]) {
 				pong, rtt = true, time.Since(start)
 				_ = conn.SetReadDeadline(limit(wsLinger))
@@ -220,7 +217,7 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 			"101 with the access token, subscribed to %q, but no pong to a ping within %s", stream, wsPongWait)
 		return
 	}
-	_ = wsWriteClientFrame(conn, 0x8, []byte{0x03, 0xe8}) // 1000 normal closure, best effort
+	_ = wsWriteClientFrame(conn, wsframe.OpClose, []byte{0x03, 0xe8}) // 1000 normal closure, best effort
 	if pong {
 		set(c, "round_trip_ms", strconv.FormatInt(rtt.Milliseconds(), 10))
 	}
