@@ -3,7 +3,6 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -162,9 +161,8 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 	defer c.Close()
 	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", wsframe.Accept(key))
 	if o.Tokens == nil {
-		msg := `{"event":"update","payload":"{}"}`
-		_, _ = brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
-		_, _ = brw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
+		_ = wsframe.Write(brw, wsframe.OpText, []byte(`{"event":"update","payload":"{}"}`), false)
+		_ = wsframe.Write(brw, wsframe.OpClose, []byte{0x03, 0xe8}, false) // 1000 normal closure
 		_ = brw.Flush()
 		return
 	}
@@ -174,7 +172,7 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 	// a session is bounded so that a client that never closes cannot leak the goroutine
 	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
 	send := func(op byte, payload []byte) bool {
-		if err := wsWriteFrame(brw.Writer, op, payload); err != nil {
+		if err := wsframe.Write(brw, op, payload, false); err != nil {
 			return false
 		}
 		return brw.Flush() == nil
@@ -198,18 +196,18 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 			ev, _ := json.Marshal(map[string]any{"stream": []string{stream}, "event": "update", "payload": `{"id":"1"}`})
 			msg = string(ev)
 		}
-		return msg == "" || send(0x1, []byte(msg))
+		return msg == "" || send(wsframe.OpText, []byte(msg))
 	}
 	if s := r.URL.Query().Get("stream"); s != "" && !subscribe(s) {
 		return
 	}
 	for {
-		op, payload, err := wsReadFrame(brw.Reader, true)
-		if err != nil {
+		op, payload, masked, err := wsframe.Read(brw, 64<<10)
+		if err != nil || !masked { // a server refuses unmasked frames (RFC 6455 section 5.1)
 			return
 		}
 		switch op {
-		case 0x1:
+		case wsframe.OpText:
 			var m struct {
 				Type   string `json:"type"`
 				Stream string `json:"stream"`
@@ -217,34 +215,16 @@ func (o StreamingStubOptions) serveUpgrade(w http.ResponseWriter, r *http.Reques
 			if json.Unmarshal(payload, &m) == nil && m.Type == "subscribe" && !subscribe(m.Stream) {
 				return
 			}
-		case 0x2:
-			_ = send(0x8, append([]byte{0x03, 0xeb}, "The mastodon streaming server does not support binary messages"...))
+		case 0x2: // binary
+			_ = send(wsframe.OpClose, append([]byte{0x03, 0xeb}, "The mastodon streaming server does not support binary messages"...))
 			return
-		case 0x8:
-			_ = send(0x8, payload)
+		case wsframe.OpClose:
+			_ = send(wsframe.OpClose, payload)
 			return
-		case 0x9:
-			if !send(0xA, payload) {
+		case wsframe.OpPing:
+			if !send(wsframe.OpPong, payload) {
 				return
 			}
 		}
 	}
-}
-
-// wsWriteFrame writes one unmasked, final frame (server to client).
-func wsWriteFrame(w io.Writer, op byte, payload []byte) error {
-	return wsframe.Write(w, op, payload, false)
-}
-
-// wsReadFrame reads one frame of at most 64 KiB; a server (wantMask) refuses unmasked
-// frames, as RFC 6455 section 5.1 says.
-func wsReadFrame(r io.Reader, wantMask bool) (op byte, payload []byte, err error) {
-	op, payload, masked, err := wsframe.Read(r, 64<<10)
-	if err != nil {
-		return 0, nil, fmt.Errorf("websocket: %w", err)
-	}
-	if masked != wantMask {
-		return 0, nil, fmt.Errorf("websocket: frame masked=%v", masked)
-	}
-	return op, payload, nil
 }
