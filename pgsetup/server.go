@@ -549,9 +549,11 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 		if c.ServerLog == "" {
 			c.ServerLog = currentLogfile(ctx, conn)
 		}
-		if _, err := parseLogPrefix(res.Server.LogLinePrefix); err != nil {
-			// VerifyLogins gives each login this reason too (HBANote)
-			res.Problems.Infof("log_line_prefix", "%v, so the matched pg_hba.conf lines are not reported", err)
+		// Checked here, as the server has it: VerifyLogins takes an empty prefix for the default.
+		_, prefixErr := parseLogPrefix(res.Server.LogLinePrefix)
+		if prefixErr != nil {
+			res.Problems.Infof("log_line_prefix", "%v, so the matched pg_hba.conf lines are not reported", prefixErr)
+			c.ServerLog = ""
 		}
 		via, note := c.verifyVia()
 		if note != "" {
@@ -561,6 +563,11 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 			res.Logins = VerifyLogins(ctx, VerifyOptions{Role: c.role(), Password: c.Password, Database: c.Database,
 				Port: res.Server.Port, SocketDir: res.Server.SocketDir, ServerLog: c.ServerLog, Via: via,
 				LogLinePrefix: res.Server.LogLinePrefix, LogMarker: conn})
+		}
+		if prefixErr != nil { // the log was not read for it: say why, not "no server log to read"
+			for i := range res.Logins {
+				res.Logins[i].HBANote = prefixErr.Error()
+			}
 		}
 		var errs []error
 		for _, l := range res.Logins {

@@ -2,6 +2,7 @@ package pgsetup
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -194,23 +195,28 @@ func TestVerifyLoginsMarkerDropped(t *testing.T) {
 	assert.NotContains(t, pg.LogText(), "v6kit-verify-mark-")
 }
 
-// TestRunLogLinePrefixWithoutPID: a log_line_prefix without %p leaves the matched lines
-// unknown, and each login says that is why (the log itself is there to read).
+// TestRunLogLinePrefixWithoutPID: a log_line_prefix without %p (or an empty one) leaves
+// the matched lines unknown, and each login says that is why (the log itself is there).
 func TestRunLogLinePrefixWithoutPID(t *testing.T) {
 	t.Parallel()
-	pg := testenv.StartPostgres(t, "log_line_prefix=%m ")
-	res, err := Run(testCtx(t), Config{DSN: pg.DSN(), Password: testPassword, Verify: true, ServerLog: pg.Log}, false)
-	require.NoError(t, err, "%v", res.Problems)
-	require.Equal(t, "%m ", res.Server.LogLinePrefix)
-	var paths []string
-	for _, p := range res.Problems {
-		paths = append(paths, p.Path)
-	}
-	assert.Contains(t, paths, "log_line_prefix")
-	require.Len(t, res.Logins, 2)
-	for _, l := range res.Logins {
-		assert.True(t, l.OK, "%s: %v", l.Via, l.Err)
-		assert.Zero(t, l.HBALine, l.Via)
-		assert.Contains(t, l.HBANote, `log_line_prefix "%m " has no %p`, l.Via)
+	for _, prefix := range []string{"%m ", ""} {
+		t.Run(fmt.Sprintf("%q", prefix), func(t *testing.T) {
+			t.Parallel()
+			pg := testenv.StartPostgres(t, "log_line_prefix="+prefix)
+			res, err := Run(testCtx(t), Config{DSN: pg.DSN(), Password: testPassword, Verify: true, ServerLog: pg.Log}, false)
+			require.NoError(t, err, "%v", res.Problems)
+			require.Equal(t, prefix, res.Server.LogLinePrefix)
+			var paths []string
+			for _, p := range res.Problems {
+				paths = append(paths, p.Path)
+			}
+			assert.Contains(t, paths, "log_line_prefix")
+			require.Len(t, res.Logins, 2)
+			for _, l := range res.Logins {
+				assert.True(t, l.OK, "%s: %v", l.Via, l.Err)
+				assert.Zero(t, l.HBALine, l.Via)
+				assert.Contains(t, l.HBANote, fmt.Sprintf("log_line_prefix %q has no %%p", prefix), l.Via)
+			}
+		})
 	}
 }
