@@ -56,11 +56,14 @@ func (p *Postgres) Conn(t testing.TB) *pgx.Conn {
 	return c
 }
 
-// connect opens a superuser connection over the socket, built from explicit settings
+// connect opens a superuser connection with [Postgres.DSN], built from explicit settings
 // only (PG* environment variables and ~/.pgpass are ignored: see [PostgresHostileEnv]).
 func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
-	cfg, err := pgconnect.Params{Host: p.Dir, Port: uint16(p.Port), User: "postgres", Password: PostgresSuperPassword,
-		Database: "postgres", SSLMode: pgconnect.SSLDisable}.Config()
+	params, err := pgconnect.ParseDSN(p.DSN())
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := params.Config()
 	if err != nil {
 		return nil, err
 	}
