@@ -537,17 +537,15 @@ func (c *Client) deploy(ctx context.Context, rep *Report, pending []string) {
 		return // markers stay until a run with a deploy step
 	}
 	var lineages, domains, done []string
-	changed := map[string]bool{}
 	for _, o := range rep.Outcomes {
 		if o.Action == Issued || o.Action == Renewed || o.Action == Repaired {
-			changed[o.Name] = true
 			done = append(done, o.Name)
 			lineages = append(lineages, c.store.LiveDir(o.Name))
 			domains = append(domains, o.Names...)
 		}
 	}
 	for _, n := range pending {
-		if changed[n] {
+		if slices.Contains(done, n) {
 			continue // switched again in this run: deployed with the rest
 		}
 		p, err := c.store.ReadPending(n)
