@@ -129,11 +129,10 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	rep, err := network.Probe(ctx, o)
 	if err != nil {
-		if report.AsProblems(err) != nil {
-			fmt.Fprintf(stderr, "v6-probe: %v\n", err)
-			return 2
-		}
 		fmt.Fprintf(stderr, "v6-probe: %v\n", err)
+		if report.AsProblems(err) != nil {
+			return 2 // options Validate refused
+		}
 		return 1
 	}
 	if asJSON {
