@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
 
@@ -253,4 +254,26 @@ func TestImportTurnsCertbotAutorenewOff(t *testing.T) {
 	code, out, _ = runCLI("import", "--certbot", dir)
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "certbot autorenew already off in renewal/a.cli.test.conf")
+}
+
+// TestPendingLines: a deploy left pending prints what its marker says; a marker that
+// could not be read (the run warns about it) prints no made-up version or date.
+func TestPendingLines(t *testing.T) {
+	t.Parallel()
+	c, err := acme.New(acme.Config{Root: t.TempDir(), Server: "https://ca.example/dir", Challenge: acme.Challenge{Webroot: t.TempDir()}})
+	require.NoError(t, err)
+	switched := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	rep := acme.Report{Deployed: true, Pending: []acme.PendingDeploy{
+		{Name: "crashed.test", Version: 3, Switched: switched},
+		{Name: "failed.test", Version: 2, Switched: switched, Failures: 2, LastError: "reload refused"},
+		{Name: "garbled.test"},
+	}, Warnings: []string{"/etc/letsencrypt/renewal/garbled.test.v6-certs.deploy-pending: invalid character (the deploy is still pending)"}}
+	var out, stderr bytes.Buffer
+	o := &opts{}
+	require.Equal(t, 0, o.finish("renew", c, rep, nil, false, &out, &stderr))
+	assert.Equal(t, "pending  crashed.test  version 3 live since 2026-11-27T04:00:00Z, deploying it now (the run that switched it ended before its deploy)\n"+
+		"pending  failed.test  version 2 live since 2026-11-27T04:00:00Z, deploying it now (2 failed deploy(s), last: reload refused)\n"+
+		"pending  garbled.test  marker unreadable, deploying it now (see the warning about it)\n"+
+		"deployed: check passed, server reloaded\n", out.String())
+	assert.Equal(t, "warning  "+rep.Warnings[0]+"\n", stderr.String())
 }

@@ -227,12 +227,7 @@ func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, al
 			}
 		}
 		for _, p := range rep.Pending {
-			why := "the run that switched it ended before its deploy"
-			if p.Failures > 0 {
-				why = fmt.Sprintf("%d failed deploy(s), last: %s", p.Failures, p.LastError)
-			}
-			fmt.Fprintf(stdout, "pending  %s  version %d live since %s, deploying it now (%s)\n", p.Name, p.Version,
-				p.Switched.UTC().Format(time.RFC3339), why)
+			fmt.Fprintln(stdout, pendingLine(p))
 		}
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(stderr, "warning  %s\n", w)
@@ -250,6 +245,26 @@ func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, al
 		return exitFor(err)
 	}
 	return 0
+}
+
+// pendingLine describes a deploy an earlier run left pending with what its marker
+// holds: an unreadable one (the run warns about it) gives only the lineage's name.
+func pendingLine(p acme.PendingDeploy) string {
+	what := "live"
+	if p.Version > 0 {
+		what = fmt.Sprintf("version %d live", p.Version)
+	}
+	if !p.Switched.IsZero() {
+		what += " since " + p.Switched.UTC().Format(time.RFC3339)
+	}
+	why := "the run that switched it ended before its deploy"
+	switch {
+	case p.Failures > 0:
+		why = fmt.Sprintf("%d failed deploy(s), last: %s", p.Failures, p.LastError)
+	case p.Version == 0 && p.Switched.IsZero():
+		what, why = "marker unreadable", "see the warning about it"
+	}
+	return fmt.Sprintf("pending  %s  %s, deploying it now (%s)", p.Name, what, why)
 }
 
 func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
