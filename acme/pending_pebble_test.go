@@ -148,7 +148,9 @@ func TestDeployPendingCrashHelper(t *testing.T) {
 	require.NoError(t, err)
 	c, err := acme.New(acme.Config{Root: args[0], Server: args[1], CACertPEM: ca, Timeout: 90 * time.Second,
 		Challenge: acme.Challenge{Listen: netip.AddrPortFrom(netip.IPv6Loopback(), uint16(port))},
-		Deploy:    acme.Deploy{Check: []string{"/bin/sh", "-c", "kill -9 $PPID; sleep 60"}}})
+		// The check outlives this process only until the parent test reaps it (no sleep
+		// left running after the test).
+		Deploy: acme.Deploy{Check: []string{"/bin/sh", "-c", "kill -9 $PPID; while kill -0 $PPID 2>/dev/null; do sleep 0.1; done; exit 1"}}})
 	require.NoError(t, err)
 	_, err = c.Renew(ctxT(t), acme.RenewOptions{Force: true})
 	t.Fatalf("still alive after the deploy check: %v", err)
