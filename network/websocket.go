@@ -167,7 +167,8 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 		}
 		return t
 	}
-	_ = conn.SetReadDeadline(limit(wsPongWait))
+	pongBy := limit(wsPongWait)
+	_ = conn.SetReadDeadline(pongBy)
 	var rtt time.Duration
 	pong, messages := false, 0
 	for {
@@ -214,7 +215,7 @@ func wsRoundTrip(ctx context.Context, r *run, c *Check, conn net.Conn, br *bufio
 	}
 	if !pong && messages == 0 {
 		c.warn("the websocket opened but nothing came back through it: check that no proxy or firewall between here and streaming holds websocket frames",
-			"101 with the access token, subscribed to %q, but no pong to a ping within %s", stream, wsPongWait)
+			"101 with the access token, subscribed to %q, but no pong to a ping within %s", stream, pongBy.Sub(start).Round(100*time.Millisecond))
 		return
 	}
 	_ = wsWriteClientFrame(conn, wsframe.OpClose, []byte{0x03, 0xe8}) // 1000 normal closure, best effort

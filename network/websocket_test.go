@@ -3,6 +3,8 @@ package network_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/v6kit/v6kit/internal/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/internal/wsframe"
 	"github.com/v6kit/v6kit/network"
 )
 
@@ -342,4 +345,37 @@ func TestReadStreamingTokenFIFO(t *testing.T) {
 		}
 		t.Fatal("ReadStreamingToken still waits on a named pipe after a minute")
 	}
+}
+
+// TestWebsocketTokenSilentSocket: a socket that opens and then passes no frame back is a
+// warning, and its detail names the time the check really waited, here cut short by
+// the check's own deadline.
+func TestWebsocketTokenSilentSocket(t *testing.T) {
+	t.Parallel()
+	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/v1/streaming") {
+			testenv.MastodonStub{}.ServeHTTP(w, r)
+			return
+		}
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			wsframe.Accept(r.Header.Get("Sec-WebSocket-Key")))
+		_ = brw.Flush()
+		_, _ = io.Copy(io.Discard, brw) // swallow every frame until the client goes away
+	})
+	s := newLoopSite(t, loopConfig{front: front})
+	o := s.options()
+	o.StreamingToken = tokRead
+	o.CheckTimeout = 2900 * time.Millisecond // shorter than the 3 s pong wait, long enough for TLS on a loaded machine
+	rep := probeLoop(t, o, 60*time.Second)
+	c, ok := rep.Find(addr1("inbound.websocket"))
+	require.True(t, ok)
+	require.Equal(t, network.Warn, c.State, "%s | %s", c.Detail, c.Hint)
+	assert.Contains(t, c.Detail, `101 with the access token, subscribed to "user", but no pong to a ping within `)
+	assert.NotContains(t, c.Detail, "within 3s", "the check's deadline ended the wait before the pong wait did")
+	assert.Contains(t, c.Hint, "holds websocket frames")
 }
