@@ -18,16 +18,6 @@ const StreamingBearerPrefix = "Bearer "
 // subscribing to "user" is what proves a token's scope.
 const StreamingStreamNeedingRead = "user"
 
-// StreamingTokenRequired reports whether every websocket upgrade needs an access token.
-// Before 3.0 the upgrade always needed one; 3.0 … 4.1 let the public streams
-// (?stream=public) upgrade without a token unless AUTHORIZED_FETCH,
-// LIMITED_FEDERATION_MODE or WHITELIST_MODE is on (the only releases whose streaming
-// reads those variables); from 4.2.0 every upgrade needs a user's token (PR #23989), and
-// a missing or unknown token gets 401 before the upgrade.
-func (r Release) StreamingTokenRequired() bool {
-	return r.Version.Before(V(3, 0, 0)) || r.AtLeast(4, 2, 0)
-}
-
 // StreamingUserTokenOnly reports whether the streaming server refuses app tokens
 // (client_credentials, no user) with 401 (4.2.0+, PR #23989: the token query joins
 // users).
