@@ -76,6 +76,13 @@ func TestDeployFailedOnceNextRunDeploysWithoutRenewing(t *testing.T) {
 	assert.Equal(t, 1, p.Failures)
 	assert.Contains(t, p.LastError, "reload refused")
 	assert.Equal(t, []string{"check"}, h.lines(t))
+	ls, ps := c.Store().List()
+	require.Empty(t, ps)
+	require.Len(t, ls, 2)
+	for _, l := range ls {
+		require.NotNil(t, l.Pending, l.Name)
+		assert.Equal(t, 1, l.Pending.Failures, l.Name)
+	}
 
 	// The next run has nothing due, renews nothing and still deploys both, once.
 	rep, err = c.Renew(ctxT(t), acme.RenewOptions{})
@@ -92,6 +99,10 @@ func TestDeployFailedOnceNextRunDeploysWithoutRenewing(t *testing.T) {
 	assert.Equal(t, 1, rep.Pending[0].Failures)
 	assert.Empty(t, markers(t, e.root))
 	assert.Equal(t, []string{"check", "check", "reload a.pending.test b.pending.test"}, h.lines(t))
+	ls, _ = c.Store().List()
+	for _, l := range ls {
+		assert.Nil(t, l.Pending, l.Name)
+	}
 
 	// Deployed: the run after that does nothing at all.
 	rep, err = c.Renew(ctxT(t), acme.RenewOptions{})

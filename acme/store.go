@@ -147,6 +147,10 @@ type Lineage struct {
 	// Versions is how many versions the lineage holds on disk (live, older kept ones,
 	// and any newer one not switched in yet). Set by [Store.List]; zero from Load.
 	Versions int `json:"versions,omitempty"`
+	// Pending is the lineage's deploy-pending marker: a version went live and no deploy
+	// step has passed since (the next renew deploys it). Set by [Store.List]; nil when
+	// there is none, and always nil from Load.
+	Pending *PendingDeploy `json:"pending_deploy,omitempty"`
 	// Meta is the renewal metadata.
 	Meta Meta `json:"meta"`
 	// Leaf is the parsed current certificate.
@@ -360,14 +364,21 @@ func (s *Store) Names() ([]string, error) {
 	return names, err
 }
 
-// List loads every lineage, with the number of versions each holds. Lineages that cannot be read are reported as problems
-// (path "lineage NAME") and left out; they are never written to.
+// List loads every lineage, with the number of versions each holds and its
+// deploy-pending marker, if any. Lineages that cannot be read are reported as problems
+// (path "lineage NAME") and left out; they are never written to. A marker without a
+// lineage is a warning.
 func (s *Store) List() ([]Lineage, report.Problems) {
 	var ps report.Problems
-	names, err := s.Names()
+	names, pending, err := s.scan()
 	if err != nil {
 		ps.Errorf("renewal", ErrCorrupt, "cannot read %s: %v", s.Path("renewal"), err)
 		return nil, ps
+	}
+	for _, n := range pending {
+		if !slices.Contains(names, n) {
+			ps.Warnf("lineage "+n, ErrNotFound, "deploy-pending marker %s belongs to no lineage; the next renew with a deploy step removes it", s.pendingPath(n))
+		}
 	}
 	out := make([]Lineage, 0, len(names))
 	for _, n := range names {
@@ -380,6 +391,13 @@ func (s *Store) List() ([]Lineage, report.Problems) {
 			l.Versions = len(vs)
 		} else {
 			ps.Warnf("lineage "+n, ErrCorrupt, "cannot count its versions: %v", err)
+		}
+		if slices.Contains(pending, n) {
+			p, err := s.ReadPending(n)
+			if err != nil {
+				ps.Warnf("lineage "+n, ErrCorrupt, "%v", err)
+			}
+			l.Pending = &p
 		}
 		out = append(out, l)
 	}

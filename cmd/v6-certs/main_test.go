@@ -134,6 +134,33 @@ func TestCLIAgainstPebble(t *testing.T) {
 	assert.Contains(t, out, "pending  one.cli.test  version 3 live since ")
 	assert.Contains(t, out, "1 failed deploy(s), last: the server configuration check failed")
 	assert.Contains(t, stderr, "deploy: the server configuration check failed")
+	// list shows it too, in the table's footer and in --json.
+	code, out, stderr = runCLI(append([]string{"list"}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "deploy pending  one.cli.test  version 3 live since ")
+	assert.Contains(t, out, "the next renew deploys it")
+	code, out, stderr = runCLI(append([]string{"list", "--json"}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	var pendingList struct {
+		Lineages []struct {
+			Name    string
+			Pending *struct {
+				Version  int
+				Failures int
+			} `json:"pending_deploy"`
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &pendingList), out)
+	found := false
+	for _, l := range pendingList.Lineages {
+		if l.Name == "one.cli.test" {
+			found = true
+			require.NotNil(t, l.Pending, out)
+			assert.Equal(t, 3, l.Pending.Version)
+			assert.Equal(t, 2, l.Pending.Failures)
+		}
+	}
+	assert.True(t, found, out)
 	code, out, stderr = runCLI(append([]string{"renew", "--json", "--check-cmd", "true", "--deploy-hook", "echo $RENEWED_DOMAINS >> " + marker}, common...)...)
 	require.Equal(t, 0, code, stderr)
 	var pending struct {

@@ -250,21 +250,27 @@ func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, al
 // pendingLine describes a deploy an earlier run left pending with what its marker
 // holds: an unreadable one (the run warns about it) gives only the lineage's name.
 func pendingLine(p acme.PendingDeploy) string {
-	what := "live"
+	what, why := pendingState(p)
+	return fmt.Sprintf("pending  %s  %s, deploying it now (%s)", p.Name, what, why)
+}
+
+// pendingState says which version a marker holds and why it is still pending.
+func pendingState(p acme.PendingDeploy) (what, why string) {
+	what = "live"
 	if p.Version > 0 {
 		what = fmt.Sprintf("version %d live", p.Version)
 	}
 	if !p.Switched.IsZero() {
 		what += " since " + p.Switched.UTC().Format(time.RFC3339)
 	}
-	why := "the run that switched it ended before its deploy"
+	why = "the run that switched it ended before its deploy"
 	switch {
 	case p.Failures > 0:
 		why = fmt.Sprintf("%d failed deploy(s), last: %s", p.Failures, p.LastError)
 	case p.Version == 0 && p.Switched.IsZero():
 		what, why = "marker unreadable", "see the warning about it"
 	}
-	return fmt.Sprintf("pending  %s  %s, deploying it now (%s)", p.Name, what, why)
+	return what, why
 }
 
 func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
@@ -299,6 +305,12 @@ func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
 				r.Due.At.UTC().Format("2006-01-02 15:04"), r.Due.Reason, r.Due.NextCheck.UTC().Format("2006-01-02 15:04"), r.Versions, strings.Join(r.Names, ","))
 		}
 		_ = tw.Flush()
+		for _, r := range rows {
+			if r.Pending != nil {
+				what, why := pendingState(*r.Pending)
+				fmt.Fprintf(stdout, "deploy pending  %s  %s, not served yet (%s): the next renew deploys it\n", r.Name, what, why)
+			}
+		}
 		for _, p := range ps {
 			fmt.Fprintf(stderr, "%s\n", p.Error())
 		}
