@@ -261,8 +261,8 @@ func (s Site) resolve() (resolved, report.Problems) {
 	// Paths.
 	r.root = s.pathOr(&ps, "root", s.Root, defaultRoot)
 	r.webroot = s.pathOr(&ps, "acme_webroot", s.ACMEWebroot, r.root)
-	r.cert = s.pathOr(&ps, "cert", s.Cert, path.Join(letsencryptLive, r.primary, "fullchain.pem"))
-	r.key = s.pathOr(&ps, "key", s.Key, path.Join(letsencryptLive, r.primary, "privkey.pem"))
+	r.cert = s.filePathOr(&ps, "cert", s.Cert, path.Join(letsencryptLive, r.primary, "fullchain.pem"))
+	r.key = s.filePathOr(&ps, "key", s.Key, path.Join(letsencryptLive, r.primary, "privkey.pem"))
 	if r.cert != "" && r.cert == r.key {
 		ps.Errorf("key", ErrPath, "key %q is the certificate's path; pass the private key file", r.key)
 	}
@@ -478,6 +478,16 @@ func (s Site) pathOr(ps *report.Problems, field, v, def string) string {
 		return def
 	}
 	return checkPath(ps, field, v)
+}
+
+// filePathOr is pathOr for a file nginx reads (certificate, key): a path ending in '/'
+// names a directory, which nginx can't load, so it is refused rather than trimmed.
+func (s Site) filePathOr(ps *report.Problems, field, v, def string) string {
+	if strings.HasSuffix(v, "/") {
+		ps.Errorf(field, ErrPath, "path %q ends with '/', a directory; give the file, such as %s", v, def)
+		return ""
+	}
+	return s.pathOr(ps, field, v, def)
 }
 
 // checkPath accepts absolute, clean paths of letters, digits and / . _ - + @ ~ , = :

@@ -63,6 +63,8 @@ func TestValidateRefusesHostileInput(t *testing.T) {
 		{"root newline", func(s *Site) { s.Root = "/srv/x\n}" }, "root", ErrPath, `'\n'`},
 		{"root dotdot", func(s *Site) { s.Root = "/srv/../etc" }, "root", ErrPath, "not clean"},
 		{"cert dollar", func(s *Site) { s.Cert = "/etc/ssl/$host.pem" }, "cert", ErrPath, `'$'`},
+		{"cert directory", func(s *Site) { s.Cert = "/etc/letsencrypt/live/x/" }, "cert", ErrPath, "a directory; give the file"},
+		{"key root", func(s *Site) { s.Key = "/" }, "key", ErrPath, "a directory; give the file"},
 		{"key quote", func(s *Site) { s.Key = `/etc/ssl/k"ey.pem` }, "key", ErrPath, `'"'`},
 		{"key equals cert", func(s *Site) { s.Cert = "/etc/ssl/a.pem"; s.Key = "/etc/ssl/a.pem" }, "key", ErrPath, "certificate's path"},
 		{"cache brace", func(s *Site) { s.CachePath = "/var/cache/{x}" }, "cache_path", ErrPath, `'{'`},
