@@ -13,8 +13,6 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -46,17 +44,5 @@ var example = bundle.Host{
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	h := example
-	fs := flag.NewFlagSet("allinone", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory to write the bundle into (required)")
-	bundle.HostFlags(fs, &h)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: allinone --out DIR [flags]  (see -h)")
-		return 2
-	}
-	return bundle.RunHost(h, *out, stdout, stderr)
+	return bundle.Command("allinone", example, args, stdout, stderr)
 }

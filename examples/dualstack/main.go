@@ -11,8 +11,6 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"io"
 	"os"
 
@@ -39,17 +37,5 @@ var example = bundle.Host{
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	h := example
-	fs := flag.NewFlagSet("dualstack", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory to write the bundle into (required)")
-	bundle.HostFlags(fs, &h)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: dualstack --out DIR [flags]  (see -h)")
-		return 2
-	}
-	return bundle.RunHost(h, *out, stdout, stderr)
+	return bundle.Command("dualstack", example, args, stdout, stderr)
 }

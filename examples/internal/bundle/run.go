@@ -57,6 +57,24 @@ func prefixString(p netip.Prefix) string {
 	return p.String()
 }
 
+// Command is the whole command line of a single-host example: --out DIR plus
+// [HostFlags] over the example's defaults h, then [RunHost]. It returns the exit code:
+// 0 written, 1 problems or a write error, 2 usage.
+func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory to write the bundle into (required)")
+	HostFlags(fs, &h)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "usage: %s --out DIR [flags]  (see -h)\n", name)
+		return 2
+	}
+	return RunHost(h, *out, stdout, stderr)
+}
+
 // RunHost composes h, prints every problem, and writes the bundle into out only when
 // there is no error; then it prints what it wrote and the connection budget. It returns
 // the exit code: 0 written, 1 problems or a write error.
