@@ -3,7 +3,7 @@ package envfile
 import (
 	"testing"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // BenchmarkNew generates a complete new .env.production for 4.7 with crypto/rand:

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/textdiff"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // zeros is a stand-in random source so the example's output is stable; real callers

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 

@@ -10,7 +10,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // GenerateSecret returns a new value for a secret in Mastodon's format, reading random

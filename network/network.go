@@ -23,7 +23,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // Family is the address family a site is meant to serve.

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/wsframe"
 )
 

@@ -23,7 +23,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/pgconnect"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"

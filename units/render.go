@@ -10,7 +10,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 

@@ -11,12 +11,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
 
 // upstreamUnit renders the dist unit of a release for process, as upstream ships it,
-// from the facts in internal/mastodon (not a copied file): the fixture our units are
+// from the facts in the mastodon catalogue (not a copied file): the fixture our units are
 // compared against.
 func upstreamUnit(rel mastodon.Release, process string) (string, []byte) {
 	var o []*unit.UnitOption

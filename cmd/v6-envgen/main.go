@@ -22,7 +22,7 @@ import (
 	"path/filepath"
 
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

@@ -21,7 +21,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/report"
 )

@@ -19,7 +19,7 @@ import (
 
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/examples/internal/bundle"
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // example is the origin story's host, with today's newest Mastodon. Every value can be

@@ -43,7 +43,7 @@ import (
 	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/examples/internal/bundle"
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/network"
 	"github.com/v6kit/v6kit/nginxconf"

@@ -30,7 +30,7 @@ import (
 
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/examples/internal/bundle"
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/redisconf"

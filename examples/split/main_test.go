@@ -11,7 +11,7 @@ import (
 
 	"github.com/v6kit/v6kit/examples/internal/bundle"
 	"github.com/v6kit/v6kit/examples/internal/bundletest"
-	"github.com/v6kit/v6kit/internal/mastodon"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 const envPath = "home/mastodon/live/.env.production"

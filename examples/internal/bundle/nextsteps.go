@@ -61,7 +61,7 @@ func contains(list []string, s string) bool {
 }
 
 // NextSteps renders NEXT-STEPS.md: the commands the admin runs that v6kit does not,
-// in order, each taken from the release (internal/mastodon) or from what was rendered.
+// in order, each taken from the release (the mastodon catalogue) or from what was rendered.
 func (h Host) NextSteps(t *Tree, info Info) []byte {
 	var b bytes.Buffer
 	rel := info.Release
