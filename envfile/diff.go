@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/textdiff"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // Diff returns a unified-style line diff from old (nil: no file) to new, for showing

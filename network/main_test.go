@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/network"
 )
 

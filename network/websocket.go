@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/wsframe"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // After a token's upgrade the check waits at most wsPongWait for the pong to its ping,

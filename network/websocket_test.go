@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/internal/wsframe"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/network"
 )
 

@@ -23,8 +23,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/pgconnect"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
 )

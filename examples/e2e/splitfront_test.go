@@ -20,8 +20,8 @@ import (
 
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/examples/internal/bundle"
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/network"
 )
 

@@ -22,8 +22,8 @@ import (
 
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/internal/golden"
-	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgsetup"
 )
 
