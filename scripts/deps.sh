@@ -33,6 +33,10 @@ check patch patch
 check unshare util-linux
 check nft nftables
 check certbot certbot # acme's import is proven with certbot's own code
+check pgbouncer pgbouncer # issue 16: the HA engines, proven with the real daemons
+check redis-sentinel redis-sentinel
+check haproxy haproxy
+check keepalived keepalived
 if [ "${1:-}" = "--bench" ]; then
   check lego lego
   check hyperfine hyperfine
