@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/report"
 )
@@ -126,7 +127,7 @@ func (f *File) Write(w io.Writer) error {
 }
 
 // WriteResult says what [File.WriteFile] did.
-type WriteResult = fsutil.Result
+type WriteResult = files.Result
 
 // WriteFile writes the file to name atomically with mode 0600, keeping the previous
 // content as a timestamped backup (NAME.v6kit-TIMESTAMP, also 0600) when it changes. It refuses to replace

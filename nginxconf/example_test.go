@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
 // A site with four streaming instances: the upstream blocks match the
 // mastodon-streaming@4000 … @4003 units.
 func ExampleSite_Directives() {
-	site := nginxconf.Site{Domain: "social.example.org", Mastodon: "4.7", StreamingInstances: 4}
+	site := nginxconf.Site{Domain: "social.example.org", Release: mastodon.MustLookup("4.7"), StreamingInstances: 4}
 	tree, err := site.Directives()
 	if err != nil {
 		fmt.Println(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/internal/wsframe"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
@@ -102,11 +103,11 @@ type liveCase struct {
 // federating server would.
 func TestLive(t *testing.T) {
 	cases := []liveCase{
-		{name: "v6only-4.3-webdomain", site: nginxconf.Site{Domain: "example.org", WebDomain: "social.example.org", Mastodon: "4.3"},
+		{name: "v6only-4.3-webdomain", site: nginxconf.Site{Domain: "example.org", WebDomain: "social.example.org", Release: mastodon.MustLookup("4.3")},
 			static: "/packs/app.js", cache: "public, max-age=2419200, must-revalidate", hsts: "max-age=63072000; includeSubDomains", streaming: 1, xfProto: "https"},
-		{name: "origin-1.6-v6only", site: nginxconf.Site{Domain: "mastodon.v6only.example", Mastodon: "1.6"},
+		{name: "origin-1.6-v6only", site: nginxconf.Site{Domain: "mastodon.v6only.example", Release: mastodon.MustLookup("1.6")},
 			static: "/packs/app.js", cache: "public, max-age=31536000, immutable", hsts: "max-age=31536000", streaming: 1, xfProto: "https", legacyPath: true},
-		{name: "dual-4.7-two-streaming", site: nginxconf.Site{Domain: "social.example.org", Family: nginxconf.DualStack, Mastodon: "4.7"},
+		{name: "dual-4.7-two-streaming", site: nginxconf.Site{Domain: "social.example.org", Family: nginxconf.DualStack, Release: mastodon.MustLookup("4.7")},
 			static: "/system/media/a.png", cache: "public, max-age=2419200, immutable", hsts: "max-age=63072000; includeSubDomains", streaming: 2, xfProto: "https"},
 	}
 	for _, c := range cases {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 )
 
@@ -64,10 +65,10 @@ func (s Site) Bytes() ([]byte, error) {
 // symlink at name (Debian's sites-enabled/NAME → sites-available/NAME) is written
 // through: the link stays, and the backup lands next to its target rather than in a
 // directory nginx includes wholesale.
-func (s Site) WriteFile(name string) (fsutil.Result, error) {
+func (s Site) WriteFile(name string) (files.Result, error) {
 	b, err := s.Bytes()
 	if err != nil {
-		return fsutil.Result{}, err
+		return files.Result{}, err
 	}
 	if target, err := filepath.EvalSymlinks(name); err == nil {
 		name = target

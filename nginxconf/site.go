@@ -118,9 +118,9 @@ type Site struct {
 	// AlternateDomains are ALTERNATE_DOMAINS, served by the main server too.
 	AlternateDomains []string
 
-	// Mastodon is the Mastodon release whose template to follow ("4.5", "v4.3.2").
-	// Empty: the newest v6kit knows.
-	Mastodon string
+	// Release is the Mastodon release whose template to follow ([mastodon.Lookup]).
+	// Zero: [mastodon.Newest].
+	Release mastodon.Release
 	// NginxVersion is the nginx the site is for ("1.22", "1.26.3", or `nginx -v`'s
 	// line). It decides `listen … ssl http2` (before 1.25.1) or `http2 on;`. Empty:
 	// 1.22, Debian 12's.
@@ -200,12 +200,10 @@ func (s Site) resolve() (resolved, report.Problems) {
 	var r resolved
 
 	// Versions.
-	if s.Mastodon == "" {
-		r.rel = mastodon.Newest()
-	} else if rel, err := mastodon.Lookup(s.Mastodon); err != nil {
-		ps.Errorf("mastodon", ErrMastodonVersion, "mastodon version %q: %v", s.Mastodon, err)
-	} else {
-		r.rel = rel
+	r.rel = s.Release.OrNewest()
+	if err := s.Release.Check(); err != nil {
+		ps.Errorf("mastodon", ErrMastodonVersion, "mastodon version %s: %v", s.Release, err)
+		r.rel = mastodon.Release{}
 	}
 	if r.rel.Version.Major != 0 && r.rel.NginxTemplateSSLProtocols() != tlsProtocols {
 		ps.Infof("mastodon", "Mastodon %s's template allowed %s only; v6kit renders Mozilla's intermediate profile (%s) for every release", r.rel, r.rel.NginxTemplateSSLProtocols(), tlsProtocols)

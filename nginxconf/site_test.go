@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -56,7 +57,7 @@ func TestValidateRefusesHostileInput(t *testing.T) {
 		{"nginx too old", func(s *Site) { s.NginxVersion = "1.18" }, "nginx_version", ErrNginxVersion, "1.18"},
 		{"nginx unknown", func(s *Site) { s.NginxVersion = "2.0" }, "nginx_version", ErrNginxVersion, "outside"},
 		{"nginx garbage", func(s *Site) { s.NginxVersion = "latest" }, "nginx_version", ErrNginxVersion, "latest"},
-		{"mastodon unknown", func(s *Site) { s.Mastodon = "5.0" }, "mastodon", ErrMastodonVersion, "5.0"},
+		{"mastodon unknown", func(s *Site) { s.Release = mastodon.Release{Version: mastodon.V(5, 0, 0)} }, "mastodon", ErrMastodonVersion, "5.0"},
 		{"root relative", func(s *Site) { s.Root = "home/mastodon/live/public" }, "root", ErrPath, "relative"},
 		{"root space", func(s *Site) { s.Root = "/home/mastodon/my live" }, "root", ErrPath, `' '`},
 		{"root semicolon", func(s *Site) { s.Root = "/srv/x;return 200" }, "root", ErrPath, `';'`},
@@ -148,7 +149,7 @@ func TestValidateRefusesHostileInput(t *testing.T) {
 
 func TestValidateAcceptsAndNotes(t *testing.T) {
 	t.Parallel()
-	s := Site{Domain: "Bücher.Example", WebDomain: "social.bücher.example", AlternateDomains: []string{"alt.example"}, Mastodon: "v4.3.2", NginxVersion: "nginx version: nginx/1.22.1",
+	s := Site{Domain: "Bücher.Example", WebDomain: "social.bücher.example", AlternateDomains: []string{"alt.example"}, Release: mastodon.MustLookup("v4.3.2"), NginxVersion: "nginx version: nginx/1.22.1",
 		Family: Explicit, HTTPListen: []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::10]:80"), netip.MustParseAddrPort("192.0.2.10:80")},
 		HTTPSListen: []netip.AddrPort{netip.MustParseAddrPort("[2001:db8::10]:443")},
 		Web:         Backend{Socket: "/run/mastodon/web.sock"}, Streaming: Backend{Addr: netip.IPv6Loopback(), Port: 4100}, StreamingInstances: 3}
@@ -245,7 +246,7 @@ func TestWriteFileAtomicAndIdempotent(t *testing.T) {
 	after, _ := os.ReadFile(name)
 	assert.Equal(t, before, after, "an invalid site never replaces the file")
 
-	s.Mastodon = "4.2"
+	s.Release = mastodon.MustLookup("4.2")
 	res, err = s.WriteFile(name)
 	require.NoError(t, err)
 	assert.True(t, res.Changed)
@@ -261,13 +262,13 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	avail, enabled := filepath.Join(dir, "sites-available"), filepath.Join(dir, "sites-enabled")
 	require.NoError(t, os.MkdirAll(avail, 0o755))
 	require.NoError(t, os.MkdirAll(enabled, 0o755))
-	s := Site{Domain: "social.example.org", Mastodon: "4.2"}
+	s := Site{Domain: "social.example.org", Release: mastodon.MustLookup("4.2")}
 	_, err := s.WriteFile(filepath.Join(avail, "mastodon"))
 	require.NoError(t, err)
 	link := filepath.Join(enabled, "mastodon")
 	require.NoError(t, os.Symlink("../sites-available/mastodon", link))
 
-	s.Mastodon = "4.7"
+	s.Release = mastodon.MustLookup("4.7")
 	res, err := s.WriteFile(link)
 	require.NoError(t, err)
 	assert.True(t, res.Changed)
@@ -322,8 +323,12 @@ func FuzzSiteInputs(f *testing.F) {
 	f.Add("a.example\n}", "b.example", "/srv/x;y", "/etc/$x", "1.6", "1.26")
 	f.Add("bücher.example", "web.bücher.example", "/srv/ü", "/a/b", "4.3", "1.25.1")
 	f.Add("x.example", "x.example", "/", "/c", "9.9", "0.1")
-	f.Fuzz(func(t *testing.T, domain, web, root, cert, mastodon, nginx string) {
-		s := Site{Domain: domain, WebDomain: web, Root: root, Cert: cert, Key: cert + "k", AccessLog: root, Mastodon: mastodon, NginxVersion: nginx, AlternateDomains: []string{web + "x"}}
+	f.Fuzz(func(t *testing.T, domain, web, root, cert, ver, nginx string) {
+		var rel mastodon.Release
+		if rel.UnmarshalText([]byte(ver)) != nil {
+			rel = mastodon.Release{Version: mastodon.V(9, 9, 0)} // unsupported: Validate must refuse it
+		}
+		s := Site{Domain: domain, WebDomain: web, Root: root, Cert: cert, Key: cert + "k", AccessLog: root, Release: rel, NginxVersion: nginx, AlternateDomains: []string{web + "x"}}
 		b, err := s.Bytes()
 		if err != nil {
 			require.NotEmpty(t, report.AsProblems(err), "a refusal is a validation report: %v", err)
@@ -373,15 +378,15 @@ func BenchmarkValidate(b *testing.B) {
 
 func TestWarningsAndNotes(t *testing.T) {
 	t.Parallel()
-	ps := Site{Domain: "social.example.org", Mastodon: "3.5", StreamingInstances: 2}.Validate()
+	ps := Site{Domain: "social.example.org", Release: mastodon.MustLookup("3.5"), StreamingInstances: 2}.Validate()
 	require.NoError(t, ps.Err(), "warnings don't block rendering")
 	require.Len(t, ps.Warnings(), 1)
 	assert.Equal(t, "streaming_instances", ps.Warnings()[0].Path)
 	assert.Contains(t, ps.Warnings()[0].Message, "STREAMING_CLUSTER_NUM")
 	assert.Error(t, ps.Strict(), "--strict makes it fatal")
 
-	ps = Site{Domain: "social.example.org", Mastodon: "2.9"}.Validate()
+	ps = Site{Domain: "social.example.org", Release: mastodon.MustLookup("2.9")}.Validate()
 	require.NoError(t, ps.Strict())
 	assert.Contains(t, ps.String(), "template allowed TLSv1.2 only")
-	assert.Empty(t, Site{Domain: "social.example.org", Mastodon: "4.7", StreamingInstances: 4}.Validate())
+	assert.Empty(t, Site{Domain: "social.example.org", Release: mastodon.MustLookup("4.7"), StreamingInstances: 4}.Validate())
 }

@@ -66,8 +66,9 @@ type Config struct {
 	HBAPath string
 	// SkipHBA leaves pg_hba.conf alone (a managed database service).
 	SkipHBA bool
-	// Mastodon is the target release (minimum PostgreSQL version). Zero: the newest.
-	Mastodon mastodon.Release
+	// Release is the target Mastodon release (minimum PostgreSQL version). Zero:
+	// [mastodon.Newest].
+	Release mastodon.Release
 	// MinPostgres overrides the release's minimum PostgreSQL major version. Zero: from Mastodon.
 	MinPostgres int
 	// Budget is the deployment's connection pools; MaxConnections and SuperuserReserved
@@ -106,10 +107,7 @@ func (c Config) auth() Method {
 }
 
 func (c Config) release() mastodon.Release {
-	if c.Mastodon.Version.IsZero() {
-		return mastodon.Newest()
-	}
-	return c.Mastodon
+	return c.Release.OrNewest()
 }
 
 // MinPostgresMajor is the minimum PostgreSQL major version in force: MinPostgres, else

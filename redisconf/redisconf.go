@@ -30,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
@@ -86,6 +87,9 @@ var (
 // Config is the Redis a Mastodon host runs. The zero value is dual-stack loopback on
 // port 6379 without a password.
 type Config struct {
+	// Release is the Mastodon release whose REDIS_* rules [Config.Env] follows. Zero:
+	// [mastodon.Newest].
+	Release mastodon.Release
 	// Family chooses the loopback addresses bound. Zero: DualStack.
 	Family Family
 	// Port is the TCP port. Zero: 6379. Ignored when UnixSocket is set.
@@ -178,6 +182,9 @@ func (c Config) bound() []netip.Addr {
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() report.Problems {
 	var ps report.Problems
+	if err := c.Release.Check(); err != nil {
+		ps.Errorf("mastodon", ErrVersion, "%v", err)
+	}
 	if c.Family < DualStack || c.Family > IPv4Only {
 		ps.Errorf("family", ErrFamily, "family %d", int(c.Family))
 	}
@@ -303,10 +310,10 @@ func (c Config) Snippet() ([]byte, error) {
 
 // WriteFile writes the snippet atomically with mode 0640 (it may hold the password;
 // group-readable so a redis group can read it).
-func (c Config) WriteFile(name string) (fsutil.Result, error) {
+func (c Config) WriteFile(name string) (files.Result, error) {
 	data, err := c.Snippet()
 	if err != nil {
-		return fsutil.Result{}, err
+		return files.Result{}, err
 	}
 	r, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o640})
 	if err != nil {
@@ -322,14 +329,15 @@ type EnvVar struct {
 }
 
 // Env returns the REDIS_* entries for .env.production that reach this Redis from the
-// given Mastodon release, in a stable order. A bracketed IPv6 REDIS_URL is used only
+// target release (c.Release), in a stable order. A bracketed IPv6 REDIS_URL is used only
 // where the release reads it correctly (4.2.0+); REDIS_NAMESPACE is never emitted. An
 // error problem means the release can't reach this Redis; its message says what to change.
-func (c Config) Env(rel mastodon.Release) ([]EnvVar, report.Problems) {
+func (c Config) Env() ([]EnvVar, report.Problems) {
 	ps := c.Validate()
 	if ps.HasErrors() {
 		return nil, ps
 	}
+	rel := c.Release.OrNewest()
 	if c.UnixSocket != "" {
 		if !rel.RedisURLUnixSocket() {
 			ps.Errorf("unixsocket", ErrVersion, "Mastodon %s can't reach Redis over a unix socket; use TCP", rel)

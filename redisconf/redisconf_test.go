@@ -57,7 +57,8 @@ func configFromComment(t *testing.T, comment string) Config {
 
 // envText renders the env entries and problems for one Mastodon version.
 func envText(c Config, version string) string {
-	env, ps := c.Env(mastodon.MustLookup(version))
+	c.Release = mastodon.MustLookup(version)
+	env, ps := c.Env()
 	var b strings.Builder
 	for _, e := range env {
 		fmt.Fprintf(&b, "%s=%s\n", e.Key, e.Value)
@@ -152,7 +153,8 @@ func TestEnvNeverNamespace(t *testing.T) {
 	for _, line := range mastodon.Lines() {
 		rel := mastodon.MustLookup(line)
 		for _, c := range []Config{{}, {Family: IPv6Only}, {UnixSocket: "/run/redis/redis.sock"}, {Password: testPassword, User: "mastodon"}} {
-			env, _ := c.Env(rel)
+			c.Release = rel
+			env, _ := c.Env()
 			for _, e := range env {
 				assert.NotEqual(t, "REDIS_NAMESPACE", e.Key)
 				assert.True(t, rel.Reads(e.Key), "%s does not read %s", rel, e.Key)
@@ -203,7 +205,7 @@ func TestLive(t *testing.T) {
 				assert.True(t, r.OK, "%s %s: %v\n%s", r.Network, r.Addr, r.Err, srv.LogText())
 			}
 			// Mastodon's view: the REDIS_* values of the newest release reach it.
-			env, ps := c.Env(mastodon.Newest())
+			env, ps := c.Env()
 			require.NoError(t, ps.Err())
 			pingEnv(ctx, t, env)
 
@@ -264,12 +266,12 @@ func BenchmarkSnippet(b *testing.B) {
 func TestEnvOldReleaseLoopback6Fix(t *testing.T) {
 	t.Parallel()
 	rel := mastodon.MustLookup("4.1")
-	_, ps := Config{ClientAddr: netip.MustParseAddr("::1")}.Env(rel)
+	_, ps := Config{Release: rel, ClientAddr: netip.MustParseAddr("::1")}.Env()
 	require.True(t, ps.HasErrors())
 	msg := ps.Errors()[0].Message
 	assert.Contains(t, msg, "client_addr")
 	assert.NotContains(t, msg, "use the dual-stack family", "the config is dual-stack already")
-	_, ps = Config{Family: IPv6Only}.Env(rel)
+	_, ps = Config{Release: rel, Family: IPv6Only}.Env()
 	require.True(t, ps.HasErrors())
 	assert.Contains(t, ps.Errors()[0].Message, "use the dual-stack family")
 }

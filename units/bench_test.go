@@ -1,13 +1,17 @@
 package units
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/v6kit/v6kit/mastodon"
+)
 
 // BenchmarkRenderSplit renders the full split deployment: web, four sidekiq processes,
 // streaming shim and template with 4 instances, exporter, renewal service and timer,
 // validation and budget included, and serializes every file.
 func BenchmarkRenderSplit(b *testing.B) {
 	d := Deployment{
-		Mastodon: "4.7", Bind: mustAddr("::"),
+		Release: mastodon.MustLookup("4.7"), Bind: mustAddr("::"),
 		Sidekiq:   []Sidekiq{sk("default:8,ingress:4,fasp@25"), sk("push,pull@10"), sk("mailers@5"), sk("scheduler@5")},
 		Streaming: Streaming{Instances: 4}, Exporter: &Exporter{}, CertRenew: &CertRenew{},
 		MaxConnections: 200,

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -38,16 +39,16 @@ func TestProcesses(t *testing.T) {
 		start  []string
 		budget string
 	}{
-		{"all-in-one (zero value)", Deployment{Mastodon: "4.7"},
+		{"all-in-one (zero value)", Deployment{Release: mastodon.MustLookup("4.7")},
 			[]string{WebUnit, "mastodon-sidekiq.service", StreamingUnit, StreamingTemplate},
 			[]string{WebUnit, "mastodon-sidekiq.service", StreamingUnit}, "web 1×2×5 + sidekiq 25 + streaming 1×10 + reserve 5 = 50"},
-		{"worker only", Deployment{Mastodon: "4.7", Processes: []Process{ProcessSidekiq}},
+		{"worker only", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessSidekiq}},
 			[]string{"mastodon-sidekiq.service"}, []string{"mastodon-sidekiq.service"}, "web none + sidekiq 25 + streaming none + reserve 5 = 30"},
-		{"web and streaming", Deployment{Mastodon: "4.7", Processes: []Process{ProcessWeb, ProcessStreaming}, Streaming: Streaming{Instances: 2}},
+		{"web and streaming", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessWeb, ProcessStreaming}, Streaming: Streaming{Instances: 2}},
 			[]string{WebUnit, StreamingUnit, StreamingTemplate}, []string{WebUnit, StreamingUnit}, "web 1×2×5 + sidekiq none + streaming 2×10 + reserve 5 = 35"},
-		{"streaming before 4.2", Deployment{Mastodon: "4.1", Processes: []Process{ProcessStreaming}},
+		{"streaming before 4.2", Deployment{Release: mastodon.MustLookup("4.1"), Processes: []Process{ProcessStreaming}},
 			[]string{StreamingUnit}, []string{StreamingUnit}, "web none + sidekiq none + streaming 1×10 + reserve 5 = 15"},
-		{"none with the renewal timer", Deployment{Mastodon: "4.7", Processes: []Process{ProcessNone}, CertRenew: &CertRenew{}},
+		{"none with the renewal timer", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessNone}, CertRenew: &CertRenew{}},
 			[]string{CertRenewUnit, CertRenewTimer}, []string{CertRenewTimer}, "web none + sidekiq none + streaming none + reserve 5 = 5"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,11 +96,11 @@ func TestProcessesBadInput(t *testing.T) {
 // share of sidekiq each, a worker host, and a front host with only the renewal timer.
 func split() Cluster {
 	return Cluster{MaxConnections: 200, Hosts: []Host{
-		{"web1", Deployment{Mastodon: "4.7", Processes: []Process{ProcessWeb, ProcessStreaming, ProcessSidekiq}, Bind: mustAddr("fd00:1::31"),
+		{"web1", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessWeb, ProcessStreaming, ProcessSidekiq}, Bind: mustAddr("fd00:1::31"),
 			Sidekiq: []Sidekiq{sk("default:8,ingress:4,fasp@25"), sk("scheduler@5")}}},
-		{"web2", Deployment{Mastodon: "4.7", Processes: []Process{ProcessWeb, ProcessStreaming}, Bind: mustAddr("fd00:1::32")}},
-		{"worker1", Deployment{Mastodon: "4.7", Processes: []Process{ProcessSidekiq}, Sidekiq: []Sidekiq{sk("push,pull@10"), sk("mailers@5")}}},
-		{"front", Deployment{Mastodon: "4.7", Processes: []Process{ProcessNone}, CertRenew: &CertRenew{}}},
+		{"web2", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessWeb, ProcessStreaming}, Bind: mustAddr("fd00:1::32")}},
+		{"worker1", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessSidekiq}, Sidekiq: []Sidekiq{sk("push,pull@10"), sk("mailers@5")}}},
+		{"front", Deployment{Release: mastodon.MustLookup("4.7"), Processes: []Process{ProcessNone}, CertRenew: &CertRenew{}}},
 	}}
 }
 
@@ -155,7 +156,7 @@ func TestClusterBadInput(t *testing.T) {
 			c.Hosts[2].Deployment.Processes = []Process{ProcessNone}
 			c.Hosts[2].Deployment.Sidekiq = nil
 		}, report.Error, "hosts", ErrCluster, "no host runs sidekiq"},
-		{"two releases", func(c *Cluster) { c.Hosts[1].Deployment.Mastodon = "4.6" }, report.Error, "web2.mastodon", ErrCluster, "4.6"},
+		{"two releases", func(c *Cluster) { c.Hosts[1].Deployment.Release = mastodon.MustLookup("4.6") }, report.Error, "web2.mastodon", ErrCluster, "4.6"},
 		{"same name", func(c *Cluster) { c.Hosts[1].Name = "web1" }, report.Error, "hosts[1].name", ErrCluster, "hosts[0]"},
 		{"bad name", func(c *Cluster) { c.Hosts[1].Name = "web 2" }, report.Error, "hosts[1].name", ErrCluster, `"web 2"`},
 		{"host problem under its name", func(c *Cluster) { c.Hosts[2].Deployment.Sidekiq[0].Concurrency = 0 },

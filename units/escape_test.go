@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 var hostile = []string{
@@ -112,8 +113,8 @@ func TestEscapingWithSystemd(t *testing.T) {
 		env = append(env, Var{Name: fmt.Sprintf("HOSTILE_%d", i), Value: v})
 	}
 	d := Deployment{
-		Mastodon: "4.7",
-		Env:      env,
+		Release: mastodon.MustLookup("4.7"),
+		Env:     env,
 		// A user with a trailing '$' (valid for systemd's User=) and paths with '$' and
 		// '%' where systemd expands no variables: WorkingDirectory=, ReadWritePaths=.
 		User:           "mast$",
@@ -259,7 +260,7 @@ func TestWriteDirUnwritable(t *testing.T) {
 func TestExecPathsKeepPercent(t *testing.T) {
 	t.Parallel()
 	d := Deployment{
-		Mastodon:  "4.7",
+		Release:   mastodon.MustLookup("4.7"),
 		Paths:     Paths{Home: "/srv/m%ix", Kill: "/opt/k%nill/kill", Certs: "/opt/c%i/v6-certs"},
 		CertRenew: &CertRenew{},
 		Exporter:  &Exporter{},

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/units"
 )
 
@@ -13,8 +14,8 @@ import (
 // budget is checked, and the plan says what to enable.
 func Example() {
 	d := units.Deployment{
-		Mastodon: "4.2",
-		Bind:     netip.MustParseAddr("::"),
+		Release: mastodon.MustLookup("4.2"),
+		Bind:    netip.MustParseAddr("::"),
 		Sidekiq: []units.Sidekiq{
 			{Queues: []units.Queue{{Name: "default", Weight: 8}, {Name: "ingress", Weight: 4}}, Concurrency: 25},
 			{Queues: []units.Queue{{Name: "push"}, {Name: "pull"}}, Concurrency: 10},
@@ -79,7 +80,7 @@ func ExampleDeployment_Validate() {
 
 // Apply drives systemd through a Manager; MemoryManager records the calls.
 func ExampleApply() {
-	plan, err := units.Deployment{Mastodon: "3.5"}.Render()
+	plan, err := units.Deployment{Release: mastodon.MustLookup("3.5")}.Render()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -102,7 +103,7 @@ func ExampleApply() {
 
 // A unit file as written to disk.
 func ExampleFile_Write() {
-	plan, _ := units.Deployment{Mastodon: "4.7", CertRenew: &units.CertRenew{}}.Render()
+	plan, _ := units.Deployment{Release: mastodon.MustLookup("4.7"), CertRenew: &units.CertRenew{}}.Render()
 	timer, _ := plan.File(units.CertRenewTimer)
 	_ = timer.Write(os.Stdout)
 	// Output:
@@ -125,16 +126,16 @@ func ExampleFile_Write() {
 // scheduler, the queues and the connection budget are checked across all of them.
 func ExampleCluster() {
 	web := func(bind string, sk ...units.Sidekiq) units.Deployment {
-		return units.Deployment{Mastodon: "4.7", Bind: netip.MustParseAddr(bind), Sidekiq: sk,
+		return units.Deployment{Release: mastodon.MustLookup("4.7"), Bind: netip.MustParseAddr(bind), Sidekiq: sk,
 			Processes: []units.Process{units.ProcessWeb, units.ProcessStreaming, units.ProcessSidekiq}}
 	}
 	c := units.Cluster{MaxConnections: 200, Hosts: []units.Host{
 		{Name: "web1", Deployment: web("fd00:1::31", units.Sidekiq{Queues: []units.Queue{{Name: "scheduler"}}, Concurrency: 5})},
 		{Name: "web2", Deployment: web("fd00:1::32", units.Sidekiq{Queues: []units.Queue{{Name: "mailers"}}, Concurrency: 5})},
-		{Name: "worker1", Deployment: units.Deployment{Mastodon: "4.7", Processes: []units.Process{units.ProcessSidekiq},
+		{Name: "worker1", Deployment: units.Deployment{Release: mastodon.MustLookup("4.7"), Processes: []units.Process{units.ProcessSidekiq},
 			Sidekiq: []units.Sidekiq{{Queues: []units.Queue{{Name: "default", Weight: 8}, {Name: "ingress", Weight: 4},
 				{Name: "fasp"}, {Name: "push"}, {Name: "pull"}}, Concurrency: 25}}}},
-		{Name: "front", Deployment: units.Deployment{Mastodon: "4.7", Processes: []units.Process{units.ProcessNone},
+		{Name: "front", Deployment: units.Deployment{Release: mastodon.MustLookup("4.7"), Processes: []units.Process{units.ProcessNone},
 			CertRenew: &units.CertRenew{Args: []string{"--reload-nginx"}}}},
 	}}
 	plans, err := c.Render()

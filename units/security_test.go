@@ -88,7 +88,7 @@ func TestExposureNoWorseThanUpstream(t *testing.T) {
 		t.Run(v, func(t *testing.T) {
 			t.Parallel()
 			rel := mastodon.MustLookup(v)
-			plan, err := Deployment{Mastodon: v, Bind: mustAddr("::"), ReadWritePaths: []string{"/srv/media"}}.Render()
+			plan, err := Deployment{Release: rel, Bind: mustAddr("::"), ReadWritePaths: []string{"/srv/media"}}.Render()
 			require.NoError(t, err)
 			dir := testenv.TempDir(t)
 			for _, p := range []string{mastodon.ProcessWeb, mastodon.ProcessSidekiq, mastodon.ProcessStreaming} {
@@ -122,7 +122,7 @@ func TestExposureNoWorseThanUpstream(t *testing.T) {
 func TestExposureFullSandboxOnOldRelease(t *testing.T) {
 	t.Parallel()
 	testenv.SystemdAnalyze(t)
-	plan, err := Deployment{Mastodon: "2.9", Sandbox: SandboxFull}.Render()
+	plan, err := Deployment{Release: mastodon.MustLookup("2.9"), Sandbox: SandboxFull}.Render()
 	require.NoError(t, err)
 	dir := testenv.TempDir(t)
 	f, _ := plan.File(WebUnit)

@@ -33,6 +33,8 @@ package units
 import (
 	"net/netip"
 	"path"
+
+	"github.com/v6kit/v6kit/mastodon"
 	"time"
 )
 
@@ -106,8 +108,8 @@ const (
 // newest release, all-in-one on Debian: user mastodon, web and streaming on 127.0.0.1,
 // one sidekiq process for every queue, one streaming instance.
 type Deployment struct {
-	// Mastodon is the target release ("4.5", "v4.5.2"). Empty: the newest v6kit knows.
-	Mastodon string `json:"mastodon"`
+	// Release is the target Mastodon release ([mastodon.Lookup]). Zero: [mastodon.Newest].
+	Release mastodon.Release `json:"mastodon"`
 	// Processes chooses which Mastodon processes this host runs: any of web, sidekiq and
 	// streaming (a worker-only host is [ProcessSidekiq] alone), or [ProcessNone] alone for
 	// a host with only the renewal timer. Units, enable and start lists and the

@@ -99,12 +99,7 @@ func (d Deployment) sidekiqs() []Sidekiq {
 	if len(d.Sidekiq) > 0 {
 		return d.Sidekiq
 	}
-	rel := mastodon.Newest()
-	if d.Mastodon != "" {
-		if r, err := mastodon.Lookup(d.Mastodon); err == nil {
-			rel = r
-		}
-	}
+	rel := d.Release.OrNewest()
 	return []Sidekiq{{Concurrency: rel.DistSidekiqConcurrency()}}
 }
 
@@ -124,17 +119,13 @@ func (d Deployment) Validate() report.Problems {
 // queues, the number of schedulers, the connection budget) is left to [Cluster].
 func (d Deployment) resolve(inCluster bool) (spec, report.Problems) {
 	var ps report.Problems
-	s := spec{rel: mastodon.Newest(), layout: fallback(d.Layout, Debian), user: fallback(d.User, "mastodon"),
+	s := spec{rel: d.Release.OrNewest(), layout: fallback(d.Layout, Debian), user: fallback(d.User, "mastodon"),
 		bind: d.Bind, web: d.Web, exporter: d.Exporter, renew: d.CertRenew, sandbox: d.Sandbox, local: d.LocalServices,
 		web1: d.Runs(ProcessWeb), streaming1: d.Runs(ProcessStreaming), sidekiq1: d.Runs(ProcessSidekiq)}
 	checkProcesses(&ps, d.Processes)
-	if d.Mastodon != "" {
-		r, err := mastodon.Lookup(d.Mastodon)
-		if err != nil {
-			ps.Errorf("mastodon", ErrVersion, "%v", err)
-		} else {
-			s.rel = r
-		}
+	if err := d.Release.Check(); err != nil {
+		ps.Errorf("mastodon", ErrVersion, "%v", err)
+		s.rel = mastodon.Newest()
 	}
 	if s.layout != Debian && s.layout != RHEL {
 		ps.Errorf("layout", ErrLayout, "layout %q is unknown: use debian or rhel", d.Layout)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -52,9 +53,9 @@ func TestBadInput(t *testing.T) {
 		{"exporter collides", Deployment{Exporter: &Exporter{Port: 3000}}, "exporter.port", ErrPort, "web.port"},
 		{"port out of range", Deployment{Web: Web{Port: 70000}}, "web.port", ErrPort, "70000"},
 		{"ports count mismatch", Deployment{Streaming: Streaming{Instances: 3, Ports: []int{4000}}}, "streaming.ports", ErrPort, "3 streaming instances"},
-		{"two ports before 4.2", Deployment{Mastodon: "4.1", Streaming: Streaming{Instances: 2, Ports: []int{4000, 4001}}}, "streaming.ports", ErrPort, "one port"},
-		{"exporter before 4.6", Deployment{Mastodon: "4.5", Exporter: &Exporter{}}, "exporter", ErrExporter, "4.6"},
-		{"unknown version", Deployment{Mastodon: "5.0"}, "mastodon", ErrVersion, "5.0"},
+		{"two ports before 4.2", Deployment{Release: mastodon.MustLookup("4.1"), Streaming: Streaming{Instances: 2, Ports: []int{4000, 4001}}}, "streaming.ports", ErrPort, "one port"},
+		{"exporter before 4.6", Deployment{Release: mastodon.MustLookup("4.5"), Exporter: &Exporter{}}, "exporter", ErrExporter, "4.6"},
+		{"unknown version", Deployment{Release: mastodon.Release{Version: mastodon.V(5, 0, 0)}}, "mastodon", ErrVersion, "5.0"},
 		{"unknown layout", Deployment{Layout: "arch"}, "layout", ErrLayout, "arch"},
 		{"env newline", Deployment{Env: []Var{{"FOO", "a\nExecStartPre=/bin/false"}}}, "env[0].value", ErrValue, "control character"},
 		{"env bad name", Deployment{Env: []Var{{"FOO BAR", "x"}}}, "env[0].name", ErrEnvName, "FOO BAR"},
@@ -71,7 +72,7 @@ func TestBadInput(t *testing.T) {
 		{"bundle with $", Deployment{Paths: Paths{Bundle: "/opt/r$b/bundle"}}, "paths.bundle", ErrPath, "'$'"},
 		{"bundle with ${VAR}", Deployment{Paths: Paths{Bundle: "/opt/${RUBY}/bundle"}}, "paths.bundle", ErrPath, "'$'"},
 		{"node with $", Deployment{Paths: Paths{Node: "/opt/node$$/bin/node"}}, "paths.node", ErrPath, "'$'"},
-		{"npm with $", Deployment{Mastodon: "2.7", Paths: Paths{NPM: "/opt/$npm/npm"}}, "paths.npm", ErrPath, "'$'"},
+		{"npm with $", Deployment{Release: mastodon.MustLookup("2.7"), Paths: Paths{NPM: "/opt/$npm/npm"}}, "paths.npm", ErrPath, "'$'"},
 		{"kill with $", Deployment{Paths: Paths{Kill: "/opt/$k/kill"}}, "paths.kill", ErrPath, "'$'"},
 		{"echo with $", Deployment{Paths: Paths{Echo: "/opt/$e/echo"}}, "paths.echo", ErrPath, "'$'"},
 		{"certs with $", Deployment{CertRenew: &CertRenew{}, Paths: Paths{Certs: "/opt/$c/v6-certs"}}, "paths.certs", ErrPath, "'$'"},
@@ -116,8 +117,8 @@ func TestWarnings(t *testing.T) {
 		{"unknown queue", Deployment{Sidekiq: []Sidekiq{{Concurrency: 25}, sk("bulk@5")}}, "sidekiq[1].queues[0]", `no queue "bulk"`},
 		{"unserved queue", Deployment{Sidekiq: []Sidekiq{sk("default:8,ingress:4@25"), sk("push,pull@10"), sk("mailers@5"), sk("scheduler@5")}}, "sidekiq", `queue "fasp"`},
 		{"no scheduler", Deployment{Sidekiq: []Sidekiq{sk("default,push,pull,mailers,ingress,fasp@25")}}, "sidekiq", `queue "scheduler"`},
-		{"split before 3.3", Deployment{Mastodon: "2.9", Sidekiq: []Sidekiq{sk("default,push@5"), sk("pull,mailers@5")}}, "sidekiq", "loads the schedule"},
-		{"bind on 1.6", Deployment{Mastodon: "1.6", Bind: mustAddr("::")}, "bind", "ignores BIND"},
+		{"split before 3.3", Deployment{Release: mastodon.MustLookup("2.9"), Sidekiq: []Sidekiq{sk("default,push@5"), sk("pull,mailers@5")}}, "sidekiq", "loads the schedule"},
+		{"bind on 1.6", Deployment{Release: mastodon.MustLookup("1.6"), Bind: mustAddr("::")}, "bind", "ignores BIND"},
 		{"root user", Deployment{User: "root"}, "user", "root"},
 		{"tight budget", Deployment{Sidekiq: []Sidekiq{{Concurrency: 70}}}, "budget", "headroom"},
 	} {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
@@ -37,7 +38,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&alts, "alternate-domains", "", "ALTERNATE_DOMAINS, comma-separated")
 	fs.TextVar(&s.Family, "family", nginxconf.IPv6Only, "v6only or dual")
 	fs.StringVar(&s.NginxVersion, "nginx-version", "", "target nginx version, or \"installed\" to ask nginx -v (empty: 1.22, Debian 12's)")
-	fs.StringVar(&s.Mastodon, "mastodon", "", "Mastodon release (empty: the newest v6kit knows)")
+	fs.TextVar(&s.Release, "mastodon", mastodon.Release{}, "Mastodon release, e.g. 4.7 or v4.5.2 (empty: the newest v6kit knows)")
 	fs.StringVar(&s.Cert, "cert", "", "certificate chain (default /etc/letsencrypt/live/NAME/fullchain.pem)")
 	fs.StringVar(&s.Key, "key", "", "private key (default /etc/letsencrypt/live/NAME/privkey.pem)")
 	fs.StringVar(&s.Root, "root", "", "Mastodon's public directory (default /home/mastodon/live/public)")

@@ -46,7 +46,7 @@ func TestBackends(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{}, {"--bogus"}, {"--domain", "a.example", "extra"}, {"--domain", "a.example", "--family", "v4only"}, {"--domain", "a.example", "--diff"}} {
+	for _, args := range [][]string{{}, {"--bogus"}, {"--domain", "a.example", "extra"}, {"--domain", "a.example", "--family", "v4only"}, {"--domain", "a.example", "--diff"}, {"--domain", "a.example", "--mastodon", "9.9"}} {
 		code, _, _ := runCLI(args...)
 		assert.Equal(t, 2, code, "%q", args)
 	}
@@ -58,7 +58,6 @@ func TestBadInputNamesTheField(t *testing.T) {
 		"domain":        {"--domain", "social.example.org;\n"},
 		"web_domain":    {"--domain", "social.example.org", "--web-domain", "SOCIAL.example.org"},
 		"nginx_version": {"--domain", "social.example.org", "--nginx-version", "1.18"},
-		"mastodon":      {"--domain", "social.example.org", "--mastodon", "9.9"},
 		"root":          {"--domain", "social.example.org", "--root", "/srv/a b"},
 		"https_port":    {"--domain", "social.example.org", "--https-port", "80"},
 		"cert":          {"--domain", "social.example.org", "--cert", "/etc/$ssl"},

@@ -98,7 +98,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "v6-pgsetup: --mastodon: %v\n", err)
 		return 2
 	}
-	c.Mastodon, c.Auth, c.Verify = rel, pgsetup.Method(auth), verify && !check
+	c.Release, c.Auth, c.Verify = rel, pgsetup.Method(auth), verify && !check
 	c.Budget.Sidekiq = []int{*sidekiq}
 	var pre report.Problems
 	if pwFile != "" {

@@ -99,7 +99,7 @@ func TestBadInput(t *testing.T) {
 		{"user with a dollar", []string{"--user", "mast$"}, 1, "the default under paths.home"},
 		{"bad user", []string{"--user", "Mast odon"}, 1, "user: \"Mast odon\" is not a valid Unix user name"},
 		{"port collision", []string{"--web-port", "4001", "--streaming", "2"}, 1, "streaming.ports[1]: port 4001 is already used by web.port"},
-		{"unknown version", []string{"--mastodon", "9.1"}, 1, "mastodon:"},
+		{"unknown version", []string{"--mastodon", "9.1"}, 2, "-mastodon: unsupported mastodon version"},
 		{"unknown layout", []string{"--layout", "arch"}, 1, "layout \"arch\" is unknown"},
 		{"exporter on 4.5", []string{"--mastodon", "4.5", "--exporter"}, 1, "has no prometheus exporter"},
 		{"strict warning", []string{"--strict", "--sidekiq", "default,push,pull,mailers,ingress,scheduler@25"}, 1, `queue "fasp"`},

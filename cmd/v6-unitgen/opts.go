@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/units"
 )
 
@@ -32,7 +33,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, int) {
 	var exporter, renew bool
 	fs := flag.NewFlagSet("v6-unitgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&d.Mastodon, "mastodon", "", "Mastodon `version` (default: the newest line, 4.7)")
+	fs.TextVar(&d.Release, "mastodon", mastodon.Release{}, "Mastodon `version` (default: the newest line, 4.7)")
 	fs.Func("processes", "`LIST` of processes this host runs: web,sidekiq,streaming (default all), or none", parseProcesses(d))
 	fs.StringVar((*string)(&d.Layout), "layout", "debian", "distribution layout: debian or rhel")
 	fs.StringVar(&d.User, "user", "mastodon", "Unix user that runs Mastodon")

@@ -4,7 +4,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 )
 
 // BenchmarkCompose measures rendering and validating the whole all-in-one bundle

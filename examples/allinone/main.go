@@ -18,7 +18,7 @@ import (
 	"os"
 
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/mastodon"
 )
 

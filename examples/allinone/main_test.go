@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/examples/internal/bundletest"
 	"github.com/v6kit/v6kit/mastodon"
 )
@@ -111,7 +111,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	}{
 		{"bad domains and port at once", []string{"--domain", "exa mple.org", "--web-domain", "social;evil", "--smtp-port", "70000"}, 1,
 			[]string{"LOCAL_DOMAIN", "WEB_DOMAIN", "SMTP_PORT", "nothing was written"}},
-		{"unknown version", []string{"--mastodon", "9.9"}, 1, []string{"mastodon", "nothing was written"}},
+		{"unknown version", []string{"--mastodon", "9.9"}, 2, []string{"-mastodon", "unsupported mastodon version"}},
 		{"newline in the relay", []string{"--smtp-server", "relay\nBIND=0.0.0.0"}, 1, []string{"SMTP_SERVER", "nothing was written"}},
 		{"relative home", []string{"--home", "home/mastodon"}, 1, []string{"nothing was written"}},
 		{"bad nginx version", []string{"--nginx-version", "0.9"}, 1, []string{"nginx", "nothing was written"}},

@@ -15,7 +15,7 @@ import (
 	"os"
 
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 )
 
 // example is a dual-stack host serving mastodon.example.net under its own name. Every

@@ -42,7 +42,7 @@ import (
 
 	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/network"

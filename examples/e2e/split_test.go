@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/pgsetup"
 )

@@ -28,8 +28,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/examples/internal/bundle"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 	"github.com/v6kit/v6kit/pgsetup"
@@ -40,7 +40,7 @@ import (
 
 // cluster is the example topology. Every address is a ULA (fd00::/8) literal.
 type cluster struct {
-	Mastodon               string
+	Release                mastodon.Release
 	LocalDomain, WebDomain string
 	AdminEmail             string
 	AppPrefix              netip.Prefix // web1 and web2 live here; pg_hba and Redis admit it
@@ -84,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("split", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "directory to write the bundles into, one subdirectory per host (required)")
-	fs.StringVar(&c.Mastodon, "mastodon", "", "Mastodon version (default: newest, "+mastodon.Newest().String()+")")
+	fs.TextVar(&c.Release, "mastodon", c.Release, "Mastodon version (default: newest, "+mastodon.Newest().String()+")")
 	fs.StringVar(&c.LocalDomain, "domain", c.LocalDomain, "LOCAL_DOMAIN")
 	fs.StringVar(&c.WebDomain, "web-domain", c.WebDomain, "WEB_DOMAIN")
 	fs.StringVar(&c.AdminEmail, "email", c.AdminEmail, "Let's Encrypt contact")
@@ -114,13 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}, trees...)
 }
 
-func (c cluster) release() mastodon.Release {
-	r, err := mastodon.Lookup(c.Mastodon)
-	if err != nil || c.Mastodon == "" {
-		return mastodon.Newest()
-	}
-	return r
-}
+func (c cluster) release() mastodon.Release { return c.Release.OrNewest() }
 
 // The process layout across hosts: puma and streaming on both web hosts, sidekiq
 // split by queue with one scheduler.
@@ -144,14 +138,11 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	trees := []*bundle.Tree{front, web1, web2, db, rds}
 	var budget units.BudgetReport
 
-	rel, err := mastodon.Lookup(c.Mastodon)
-	if c.Mastodon == "" {
-		rel, err = mastodon.Newest(), nil
-	}
-	if err != nil {
-		front.Problems.Errorf("mastodon", err, "%q: %v", c.Mastodon, err)
+	if err := c.Release.Check(); err != nil {
+		front.Problems.Errorf("mastodon", err, "%v", err)
 		return trees, budget
 	}
+	rel := c.release()
 	c.checkAddrs(&front.Problems)
 	h := c.host(rel)
 
@@ -176,9 +167,9 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	}
 
 	// redis1: ::1 plus its ULA address, with a password (it is off loopback).
-	redis := redisconf.Config{Family: redisconf.IPv6Only, Bind: []netip.Addr{c.Redis}, Password: redisPass, ClientAddr: c.Redis}
+	redis := redisconf.Config{Release: rel, Family: redisconf.IPv6Only, Bind: []netip.Addr{c.Redis}, Password: redisPass, ClientAddr: c.Redis}
 	rds.Redis(bundle.RedisPath, redis)
-	redisEnv, ps := redis.Env(rel)
+	redisEnv, ps := redis.Env()
 	rds.Problem("redis.env", ps)
 
 	// web1 and web2: one .env.production, PostgreSQL and Redis over the ULA network.
@@ -215,9 +206,9 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	app := []units.Process{units.ProcessWeb, units.ProcessStreaming, units.ProcessSidekiq}
 	paths := units.Paths{Home: c.Home}
 	cluster := units.Cluster{MaxConnections: c.MaxConnections, Hosts: []units.Host{
-		{Name: "web1", Deployment: units.Deployment{Mastodon: rel.String(), Paths: paths, Processes: app, Bind: c.Web1, Sidekiq: sk1}},
-		{Name: "web2", Deployment: units.Deployment{Mastodon: rel.String(), Paths: paths, Processes: app, Bind: c.Web2, Sidekiq: sk2}},
-		{Name: "front", Deployment: units.Deployment{Mastodon: rel.String(), Paths: paths, Processes: []units.Process{units.ProcessNone},
+		{Name: "web1", Deployment: units.Deployment{Release: rel, Paths: paths, Processes: app, Bind: c.Web1, Sidekiq: sk1}},
+		{Name: "web2", Deployment: units.Deployment{Release: rel, Paths: paths, Processes: app, Bind: c.Web2, Sidekiq: sk2}},
+		{Name: "front", Deployment: units.Deployment{Release: rel, Paths: paths, Processes: []units.Process{units.ProcessNone},
 			CertRenew: &units.CertRenew{Args: h.RenewArgs()}}},
 	}}
 	b := cluster.Budget()
@@ -226,7 +217,7 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	// db1: pg_hba admits the app prefix with scram-sha-256 (and ::1), PostgreSQL listens
 	// on its ULA address, the tuning is sized for the budget.
 	pg := pgsetup.Config{Role: "mastodon", Database: "mastodon_production", Password: dbPass, NoIPv4: true,
-		Allow: []netip.Prefix{c.AppPrefix}, Mastodon: rel, Budget: b}
+		Allow: []netip.Prefix{c.AppPrefix}, Release: rel, Budget: b}
 	db.HBA(bundle.HBAPath, bundle.HBABlockPath, pg)
 	db.Add(bundle.File{Path: bundle.DBPasswordPath, Data: []byte(dbPass + "\n"), Mode: 0o600, Secret: true})
 	db.Tuning(bundle.TuningPath, pgsetup.Tuning{RAM: c.RAM, CPUs: c.CPUs, Connections: c.MaxConnections})
@@ -236,7 +227,7 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	// certificate and renews it.
 	cert, key := h.CertPaths()
 	webHosts := []netip.Addr{c.Web1, c.Web2}
-	site := nginxconf.Site{Domain: c.LocalDomain, WebDomain: c.WebDomain, Mastodon: rel.String(), Cert: cert, Key: key,
+	site := nginxconf.Site{Domain: c.LocalDomain, WebDomain: c.WebDomain, Release: rel, Cert: cert, Key: key,
 		Root: h.Webroot(), CachePath: c.NginxCache,
 		Web: nginxconf.Backend{Addrs: webHosts}, Streaming: nginxconf.Backend{Addrs: webHosts}}
 	front.Site(bundle.SitePath, site)
@@ -254,7 +245,7 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 
 // host is what the certificate, the webroot and the home-relative paths derive from.
 func (c cluster) host(rel mastodon.Release) bundle.Host {
-	return bundle.Host{Mastodon: rel.String(), LocalDomain: c.LocalDomain, WebDomain: c.WebDomain, AdminEmail: c.AdminEmail,
+	return bundle.Host{Release: rel, LocalDomain: c.LocalDomain, WebDomain: c.WebDomain, AdminEmail: c.AdminEmail,
 		Home: c.Home, LetsEncrypt: c.LetsEncrypt, ACMEServer: c.ACMEServer, NginxCache: c.NginxCache}
 }
 

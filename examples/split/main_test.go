@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/v6kit/v6kit/examples/internal/bundle"
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/examples/internal/bundletest"
 	"github.com/v6kit/v6kit/mastodon"
 )

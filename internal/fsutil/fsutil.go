@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/v6kit/v6kit/files"
 )
 
 // Options controls [WriteFile]. The zero value writes with mode 0644 (or the existing
@@ -32,13 +34,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Result says what [WriteFile] did.
-type Result struct {
-	// Changed is false when the file already held exactly these bytes and mode.
-	Changed bool
-	// Backup is the path of the backup of the previous content, if one was made.
-	Backup string
-}
+// Result says what [WriteFile] did: the public [files.Result], so the packages that
+// return it expose no internal type.
+type Result = files.Result
 
 // BackupSuffix is the infix of backup names: NAME + BackupSuffix + timestamp.
 const BackupSuffix = ".v6kit-"

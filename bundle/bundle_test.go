@@ -57,7 +57,7 @@ func TestHBAMergesIntoExistingFile(t *testing.T) {
 	existing := "# Debian's defaults\nlocal   all             postgres                                peer\nlocal   all             all                                     peer\nhost    all             all             127.0.0.1/32            scram-sha-256\n"
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, PGDir), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, HBAPath), []byte(existing), 0o640))
-	c := pgsetup.Config{Role: "mastodon", Database: "mastodon_production", NoIPv4: true, Mastodon: mastodon.Newest(),
+	c := pgsetup.Config{Role: "mastodon", Database: "mastodon_production", NoIPv4: true, Release: mastodon.Newest(),
 		Allow: []netip.Prefix{netip.MustParsePrefix("fd7a:6b69:7400:10::/64")}}
 	tr := New("", dir)
 	rules := tr.HBA(HBAPath, HBABlockPath, c)
@@ -89,7 +89,7 @@ func TestUnparsableHBAIsNeverOverwritten(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, PGDir), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, HBAPath), bad, 0o640))
 	tr := New("", dir)
-	tr.HBA(HBAPath, HBABlockPath, pgsetup.Config{Mastodon: mastodon.Newest()})
+	tr.HBA(HBAPath, HBABlockPath, pgsetup.Config{Release: mastodon.Newest()})
 	require.Error(t, tr.Problems.Err())
 	assert.True(t, errors.Is(tr.Problems.Err(), ErrUnparsable))
 	_, err := Write(tr)
@@ -149,8 +149,8 @@ func TestClusterUnits(t *testing.T) {
 	app := []units.Process{units.ProcessWeb, units.ProcessStreaming, units.ProcessSidekiq}
 	cluster := func() units.Cluster {
 		return units.Cluster{MaxConnections: 200, Hosts: []units.Host{
-			{Name: "web1", Deployment: units.Deployment{Mastodon: rel.String(), Processes: app, Sidekiq: split[:2]}},
-			{Name: "worker1", Deployment: units.Deployment{Mastodon: rel.String(), Processes: []units.Process{units.ProcessSidekiq}, Sidekiq: split[2:]}},
+			{Name: "web1", Deployment: units.Deployment{Release: rel, Processes: app, Sidekiq: split[:2]}},
+			{Name: "worker1", Deployment: units.Deployment{Release: rel, Processes: []units.Process{units.ProcessSidekiq}, Sidekiq: split[2:]}},
 		}}
 	}
 	trees := func() []*Tree {

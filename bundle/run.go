@@ -15,7 +15,7 @@ import (
 // HostFlags binds flags for every field of h a user is likely to override; the values
 // already in h are the defaults shown by -h.
 func HostFlags(fs *flag.FlagSet, h *Host) {
-	fs.StringVar(&h.Mastodon, "mastodon", h.Mastodon, "Mastodon version, e.g. 4.7 or v4.5.2 (default: newest, "+mastodon.Newest().String()+")")
+	fs.TextVar(&h.Release, "mastodon", h.Release, "Mastodon version, e.g. 4.7 or v4.5.2 (default: newest, "+mastodon.Newest().String()+")")
 	fs.StringVar(&h.LocalDomain, "domain", h.LocalDomain, "LOCAL_DOMAIN: the domain in the users' handles")
 	fs.StringVar(&h.WebDomain, "web-domain", h.WebDomain, "WEB_DOMAIN: the server name, when it differs from --domain")
 	fs.StringVar(&h.AdminEmail, "email", h.AdminEmail, "admin e-mail: Let's Encrypt contact and the owner account")

@@ -42,8 +42,8 @@ func (f Family) String() string {
 // nginx on one machine, with a Let's Encrypt certificate. Every zero field has the
 // default its comment names; the examples fill in their own example values.
 type Host struct {
-	// Mastodon is the release ("4.7", "v4.5.2"). Empty: the newest v6kit knows.
-	Mastodon string
+	// Release is the target Mastodon release ([mastodon.Lookup]). Zero: [mastodon.Newest].
+	Release mastodon.Release
 	// Family is IPv6Only or DualStack.
 	Family Family
 	// LocalDomain is LOCAL_DOMAIN (the handle's domain); WebDomain is WEB_DOMAIN, the
@@ -147,11 +147,11 @@ func (h Host) CertPaths() (cert, key string) {
 // package. Nothing is written; call [Write] afterwards.
 func (h Host) Compose(t *Tree) Info {
 	var info Info
-	rel, err := mastodon.Lookup(cmp.Or(h.Mastodon, mastodon.Newest().Line()))
-	if err != nil {
-		t.Problems.Errorf("mastodon", err, "%q: %v; use one of %s", h.Mastodon, err, strings.Join(mastodon.Lines(), ", "))
+	if err := h.Release.Check(); err != nil {
+		t.Problems.Errorf("mastodon", err, "%v", err)
 		return info
 	}
+	rel := h.Release.OrNewest()
 	info.Release = rel
 	v6only := h.Family == IPv6Only
 	info.EnvPath = h.EnvPath()
@@ -159,14 +159,14 @@ func (h Host) Compose(t *Tree) Info {
 	// Redis on loopback: ::1 alone on an IPv6-only host, 127.0.0.1 and ::1 otherwise.
 	// Releases before 4.2 cannot reach Redis at a bracketed IPv6 literal: they use
 	// 127.0.0.1, which exists on an IPv6-only host too.
-	info.Redis = redisconf.Config{Family: redisconf.DualStack, Port: h.RedisPort}
+	info.Redis = redisconf.Config{Release: rel, Family: redisconf.DualStack, Port: h.RedisPort}
 	if v6only && rel.RedisURLBrackets() {
 		info.Redis.Family = redisconf.IPv6Only
 	} else if v6only {
 		t.Problems.Infof(RedisPath, "Mastodon %s cannot reach Redis over ::1: Redis binds 127.0.0.1 (and ::1 when present), Mastodon connects to 127.0.0.1", rel)
 	}
 	t.Redis(RedisPath, info.Redis)
-	redisEnv, rps := info.Redis.Env(rel)
+	redisEnv, rps := info.Redis.Env()
 	t.Problem(RedisPath, rps)
 
 	// The role's password survives re-runs: it is read back from .env.production.
@@ -213,7 +213,7 @@ func (h Host) Compose(t *Tree) Info {
 	// systemd units: web, sidekiq (one for every queue, or split by queue), streaming,
 	// and the certificate renewal timer, after the local PostgreSQL and Redis.
 	info.Deployment = units.Deployment{
-		Mastodon:       rel.String(),
+		Release:        rel,
 		Paths:          units.Paths{Home: h.Home},
 		Web:            units.Web{Port: h.WebPort},
 		Streaming:      units.Streaming{Ports: portList(h.StreamingPort)},
@@ -233,7 +233,7 @@ func (h Host) Compose(t *Tree) Info {
 	info.Site = nginxconf.Site{
 		Domain:       h.LocalDomain,
 		WebDomain:    h.WebDomain,
-		Mastodon:     rel.String(),
+		Release:      rel,
 		NginxVersion: h.NginxVersion,
 		HTTPPort:     h.HTTPPort,
 		HTTPSPort:    h.HTTPSPort,
@@ -260,7 +260,7 @@ func (h Host) Compose(t *Tree) Info {
 		Database: "mastodon_production",
 		Password: dbPass,
 		NoIPv4:   v6only,
-		Mastodon: rel,
+		Release:  rel,
 		Budget:   info.Deployment.Budget(),
 	}
 	t.HBA(HBAPath, HBABlockPath, info.PG)
