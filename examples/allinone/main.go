@@ -17,8 +17,8 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/bundle"
+	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/mastodon"
 )
 

@@ -14,8 +14,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/bundle"
+	"github.com/v6kit/v6kit/envfile"
 )
 
 // example is a dual-stack host serving mastodon.example.net under its own name. Every

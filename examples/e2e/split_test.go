@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/bundle"
+	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/pgsetup"
 )
