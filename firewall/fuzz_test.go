@@ -117,4 +117,3 @@ func FuzzParseRange(f *testing.F) {
 		}
 	})
 }
-
