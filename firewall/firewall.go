@@ -282,6 +282,11 @@ func (c Config) Validate() report.Problems {
 			ps.Errorf("ssh.port", ErrPort, "ssh port %d is %s's default port: pick another", c.SSH.port(), n)
 		}
 		c.checkPrefixes(&ps, "ssh.from", c.SSH.From, "")
+		for i, p := range c.SSH.From {
+			if p.IsValid() && p.Bits() == 0 {
+				ps.Warnf(fmt.Sprintf("ssh.from[%d]", i), ErrNoAdmin, "%s lets everyone try to log in: if that is meant, say any; else give the admin prefix", p)
+			}
+		}
 	}
 	if c.Router != nil {
 		ps.Append("router", c.Router.validate(c))

@@ -1,0 +1,130 @@
+// Command v6-firewall renders the packet filter of an IPv6-only or dual-stack Mastodon
+// host with package firewall: the host's nftables ruleset and, with --router-host, the
+// Yamaha RTX ACL for the router in front of it.
+//
+//	v6-firewall --ssh-from PREFIX|any|off [--app PREFIX]... [--family v6only|dual]
+//	    [--service NAME:PORTS[/udp]:FROM]... [--no-mastodon] [--table NAME]
+//	    [--router-host ADDR [--router-tunnel N | --router-interface lan2]
+//	     [--router-numbers 40000-40099] [--router-existing FIRST-LAST]... [--router-keep-in N,…]]
+//	    [--out FILE] [--router-out FILE] [--check] [--diff] [--json] [--strict]
+//
+// Without --out the ruleset (then the ACL) goes to stdout. --check runs `nft -c -f` on
+// the ruleset and writes nothing; --diff shows what would change in --out and
+// --router-out and writes nothing. Exit status: 0 ok, 1 invalid input or a failed check,
+// 2 usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/v6kit/v6kit/firewall"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	o, code := parseFlags(args, stderr)
+	if code != 0 {
+		return code
+	}
+	c := o.config
+	var res result
+	finish := func(code int, err error) int { return res.finish(code, err, o.json, stdout, stderr) }
+	res.Problems = c.Validate()
+	if err := res.Problems.Err(); err != nil {
+		return finish(1, err)
+	}
+	if o.strict && res.Problems.Strict() != nil {
+		return finish(1, errors.New("warnings are fatal under --strict"))
+	}
+	ruleset, err := c.Bytes()
+	if err != nil {
+		return finish(1, err)
+	}
+	var rtx []byte
+	if c.Router != nil {
+		acl, err := c.RouterACL()
+		if err == nil {
+			rtx, err = acl.Bytes()
+		}
+		if err != nil {
+			return finish(1, err)
+		}
+	}
+	switch {
+	case o.check:
+		if err := firewall.CheckRuleset(context.Background(), ruleset, firewall.CheckOptions{}); err != nil {
+			return finish(1, err)
+		}
+		res.Checked = true
+		if !o.json {
+			fmt.Fprintln(stdout, "nft -c: the ruleset is valid")
+		}
+	case o.diff:
+		for _, f := range []struct {
+			name string
+			data []byte
+		}{{o.out, ruleset}, {o.routerOut, rtx}} {
+			if f.name == "" || f.data == nil {
+				continue
+			}
+			old, err := os.ReadFile(f.name)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return finish(1, err)
+			}
+			d := unifiedDiff(f.name, string(old), string(f.data))
+			res.Diff += d
+			res.Changed = res.Changed || d != ""
+		}
+		if !o.json {
+			fmt.Fprint(stdout, res.Diff)
+		}
+	default:
+		if err := res.emit(o, c, ruleset, rtx, stdout); err != nil {
+			return finish(1, err)
+		}
+	}
+	return finish(0, nil)
+}
+
+// emit writes the artifacts to their files, or stdout (or the JSON result).
+func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout io.Writer) error {
+	write := func(name string, data []byte, save func(string) (firewall.WriteResult, error), field *string) error {
+		if name == "" || name == "-" {
+			if o.json {
+				*field = string(data)
+				return nil
+			}
+			_, err := stdout.Write(data)
+			return err
+		}
+		wr, err := save(name)
+		if err != nil {
+			return err
+		}
+		res.Written = append(res.Written, written{File: name, Changed: wr.Changed})
+		if !o.json {
+			state := "unchanged"
+			if wr.Changed {
+				state = "written"
+			}
+			fmt.Fprintf(stdout, "%s: %s\n", name, state)
+		}
+		return nil
+	}
+	if err := write(o.out, ruleset, c.WriteFile, &res.Ruleset); err != nil {
+		return err
+	}
+	if rtx == nil {
+		return nil
+	}
+	acl, err := c.RouterACL()
+	if err != nil {
+		return err
+	}
+	return write(o.routerOut, rtx, acl.WriteFile, &res.RouterACL)
+}
