@@ -169,7 +169,9 @@ func TestWorld(t *testing.T) {
 	get := func(node string, a netip.Addr, port int) func() error {
 		return func() error { _, err := h.get(node, a, port, "/", 2*time.Second); return err }
 	}
-	bn := func(node string, a netip.Addr, port int) func() error { return func() error { return banner(node, a, port) } }
+	bn := func(node string, a netip.Addr, port int) func() error {
+		return func() error { return banner(node, a, port) }
+	}
 	t.Run("v6only", func(t *testing.T) {
 		expect(t,
 			probe{"client→[host]:80", get(w.Client, w.HostAddr, 80), true},
