@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -167,10 +168,10 @@ func (a ACL) Write(w io.Writer) error {
 }
 
 // WriteFile validates the ACL and replaces name with it atomically (mode 0644).
-func (a ACL) WriteFile(name string) (WriteResult, error) {
+func (a ACL) WriteFile(name string) (files.Result, error) {
 	b, err := a.Bytes()
 	if err != nil {
-		return WriteResult{}, err
+		return files.Result{}, err
 	}
 	return writeFile(name, b)
 }

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/report"
 )
@@ -412,24 +413,18 @@ func (c Config) Write(w io.Writer) error {
 
 // WriteFile validates the config and replaces name with the ruleset atomically (mode
 // 0644, parent directories created); nothing is written when the config is invalid.
-func (c Config) WriteFile(name string) (WriteResult, error) {
+func (c Config) WriteFile(name string) (files.Result, error) {
 	b, err := c.Bytes()
 	if err != nil {
-		return WriteResult{}, err
+		return files.Result{}, err
 	}
 	return writeFile(name, b)
 }
 
-// WriteResult says what a WriteFile did.
-type WriteResult struct {
-	// Changed is false when the file already held exactly these bytes.
-	Changed bool `json:"changed"`
-}
-
-func writeFile(name string, b []byte) (WriteResult, error) {
+func writeFile(name string, b []byte) (files.Result, error) {
 	res, err := fsutil.WriteFile(name, b, fsutil.Options{Mode: 0o644, MkdirAll: true})
 	if err != nil {
-		return WriteResult{}, fmt.Errorf("firewall: write %s: %w", name, err)
+		return res, fmt.Errorf("firewall: write %s: %w", name, err)
 	}
-	return WriteResult{Changed: res.Changed}, nil
+	return res, nil
 }

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/firewall"
 )
 
@@ -93,7 +94,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 // emit writes the artifacts to their files, or stdout (or the JSON result).
 func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout io.Writer) error {
-	write := func(name string, data []byte, save func(string) (firewall.WriteResult, error), field *string) error {
+	write := func(name string, data []byte, save func(string) (files.Result, error), field *string) error {
 		if name == "" || name == "-" {
 			if o.json {
 				*field = string(data)
