@@ -72,5 +72,5 @@ func checkFor(id string) checkFunc {
 	case "mtu.icmp":
 		return checkICMP
 	}
-	return nil
+	return firewallCheckFor(id) // network/firewall.go
 }

@@ -167,6 +167,10 @@ type Options struct {
 	// Outbound runs the outbound checks: NAT64 prefix discovery (RFC 7050), reach to an
 	// IPv4-only destination, and Mastodon's private address list.
 	Outbound bool `json:"outbound,omitempty"`
+	// Firewall runs the inbound checks of the host's packet filter (network/firewall.go):
+	// the internal services' ports closed to the probe, and Packet Too Big acted on.
+	// They are left out on the host itself (Local), where loopback bypasses the filter.
+	Firewall bool `json:"firewall,omitempty"`
 	// Resolver is the DNS server the DNS checks ask. Zero: the first nameserver of
 	// ResolvConf (the resolver Mastodon itself uses).
 	Resolver netip.AddrPort `json:"resolver,omitzero"`

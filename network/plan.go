@@ -91,6 +91,7 @@ func plan(o Options) []Step {
 		add(Step{ID: "inbound.nodeinfo", Group: GroupInbound, Title: "/.well-known/nodeinfo via LOCAL_DOMAIN", Required: true, PerAddr: src, After: []string{"inbound.tls"}})
 	}
 	perAddr(EachAAAA, webAAAA)
+	s = append(s, firewallSteps(o)...) // network/firewall.go
 	if v6only {
 		add(Step{ID: "inbound.ipv4-refused", Group: GroupInbound, Title: "IPv4 clients find no way in (IPv6-only)"})
 	} else {

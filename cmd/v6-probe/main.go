@@ -41,6 +41,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&family, "family", "v6only", "what the site serves: v6only or dual")
 	fs.BoolVar(&o.Local, "local", false, "run on the Mastodon host: host, AAAA-matches-host and local service checks")
 	fs.BoolVar(&o.Outbound, "outbound", false, "check outbound reach to IPv4-only peers (NAT64/DNS64, Mastodon's private list)")
+	fs.BoolVar(&o.Firewall, "firewall", false, "check the host's packet filter from here: internal ports closed, ICMPv6 Packet Too Big acted on (needs root)")
 	fs.StringVar(&resolver, "resolver", "", "DNS server for the DNS checks (default: resolv.conf's first nameserver)")
 	fs.StringVar(&o.ResolvConf, "resolv-conf", "", "resolv.conf to read (default /etc/resolv.conf)")
 	fs.StringVar(&caFile, "ca-cert", "", "PEM file of an extra trusted CA (private CAs, tests)")
