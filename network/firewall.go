@@ -224,4 +224,3 @@ func awaitEcho(pc net.PacketConn, id int, wait time.Duration) {
 		}
 	}
 }
-
