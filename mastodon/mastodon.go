@@ -571,15 +571,23 @@ func (r Release) PrivateAddressCheck() bool { return r.AtLeast(2, 3, 0) }
 // AllowedPrivateAddresses reports whether ALLOWED_PRIVATE_ADDRESSES is read (3.3.0+).
 func (r Release) AllowedPrivateAddresses() bool { return r.AtLeast(3, 3, 0) }
 
-// BlockedIPv6Prefixes lists the IPv6 prefixes (besides loopback, link-local and unique
-// local) that Mastodon's PrivateAddressCheck refuses (4.3.0+ list; 64:ff9b:1::/48 added by
-// a 2026 security release).
+// BlockedIPv6Prefixes lists the IPv6 prefixes that Mastodon's PrivateAddressCheck
+// refuses, loopback, link-local and unique local included (4.3.0+ list, kept from the
+// gem's; 64:ff9b:1::/48 and 3fff::/20 only from 4.5.10 and 4.6.0, see
+// [Release.BlocksLocalUseNAT64]).
 func (r Release) BlockedIPv6Prefixes() []string {
 	if !r.PrivateAddressCheck() {
 		return nil
 	}
-	return []string{"::/128", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:10::/28",
-		"2001:20::/28", "2001:db8::/32", "2002::/16", "fc00::/7", "3fff::/20", "ff00::/8", "fe80::/10", "::1/128"}
+	out := []string{"::/128", "64:ff9b::/96"}
+	if r.BlocksLocalUseNAT64() {
+		out = append(out, "64:ff9b:1::/48")
+	}
+	out = append(out, "100::/64", "2001::/32", "2001:10::/28", "2001:20::/28", "2001:db8::/32", "2002::/16", "fc00::/7")
+	if r.BlocksLocalUseNAT64() {
+		out = append(out, "3fff::/20")
+	}
+	return append(out, "ff00::/8", "fe80::/10", "::1/128")
 }
 
 // TriesIPv6First reports whether outbound connections try IPv6 addresses in parallel with

@@ -32,6 +32,7 @@ check sysctl procps
 check patch patch
 check unshare util-linux
 check nft nftables
+check squid squid # egress: the proxy bundle is proven with squid itself
 check certbot certbot # acme's import is proven with certbot's own code
 check pgbouncer pgbouncer # issue 16: the HA engines, proven with the real daemons
 check redis-sentinel redis-sentinel
