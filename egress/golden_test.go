@@ -17,7 +17,7 @@ import (
 // goldenInput is input.json of a testdata/*.txtar: one of nat64 or proxy, and the
 // Mastodon version.
 type goldenInput struct {
-	Mastodon string         `json:"mastodon,omitempty"`
+	Mastodon string        `json:"mastodon,omitempty"`
 	NAT64    *egress.NAT64 `json:"nat64,omitempty"`
 	Proxy    *egress.Proxy `json:"proxy,omitempty"`
 }

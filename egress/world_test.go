@@ -204,7 +204,9 @@ func TestWorldNAT64(t *testing.T) {
 		start[i] = rootPaths(root, " "+start[i])[1:]
 	}
 	testenv.Start(t, testenv.NetnsCommand(context.Background(), w.Gateway, start[0], start[1:]...), 0)
-	t.Cleanup(func() { _ = testenv.NetnsCommand(context.Background(), w.Gateway, "tayga", "--config", filepath.Join(root, egress.TaygaConfPath), "--rmtun").Run() })
+	t.Cleanup(func() {
+		_ = testenv.NetnsCommand(context.Background(), w.Gateway, "tayga", "--config", filepath.Join(root, egress.TaygaConfPath), "--rmtun").Run()
+	})
 
 	wrapper := filepath.Join(root, "unbound-test.conf")
 	require.NoError(t, os.WriteFile(wrapper, []byte(fmt.Sprintf("server:\n\tusername: \"\"\n\tchroot: \"\"\n\tdirectory: %q\n\tpidfile: %q\n\tdo-daemonize: no\n\tuse-syslog: no\n\tlogfile: \"\"\n\tnum-threads: 1\n\tcache-max-ttl: 0\ninclude: %q\n",

@@ -40,7 +40,7 @@ func TestRefusesAddress(t *testing.T) {
 	}{
 		{"4.7", "64:ff9b::cb00:710a", nil, "64:ff9b::/96"},
 		{"4.7", "64:ff9b::cb00:710a", []netip.Prefix{wkp}, ""},
-		{"4.7", "64:ff9b::c0a8:4d0a", []netip.Prefix{wkp}, ""}, // Mastodon does not look inside: the NAT64 must refuse
+		{"4.7", "64:ff9b::c0a8:4d0a", []netip.Prefix{wkp}, ""},             // Mastodon does not look inside: the NAT64 must refuse
 		{"3.2", "64:ff9b::cb00:710a", []netip.Prefix{wkp}, "64:ff9b::/96"}, // ALLOWED_PRIVATE_ADDRESSES is 3.3+
 		{"4.7", "fd6e:6567:6764::cb00:710a", nil, "fc00::/7"},
 		{"4.7", "fd6e:6567:6764::cb00:710a", []netip.Prefix{ula}, ""},

@@ -207,7 +207,7 @@ func (w *EgressWorld) peerHandler() http.Handler {
 		rw.Header().Set("Content-Type", "application/jrd+json")
 		_ = json.NewEncoder(rw).Encode(map[string]any{
 			"subject": "acct:" + w.Account,
-			"links": []map[string]string{{"rel": "self", "type": "application/activity+json", "href": w.ActorURL()}},
+			"links":   []map[string]string{{"rel": "self", "type": "application/activity+json", "href": w.ActorURL()}},
 		})
 	})
 	mux.HandleFunc("/users/alice", func(rw http.ResponseWriter, r *http.Request) {
