@@ -78,13 +78,13 @@ func ParseProxyURL(s string) (host string, port uint16, err error) {
 	}
 	if !strings.HasPrefix(hostport, "[") && strings.Count(hostport, ":") > 1 {
 		h := hostport
-		if a, err := netip.ParseAddr(h); err == nil {
-			return fail("%q: the IPv6 literal needs brackets and a port, e.g. http://[%s]:3128", s, a)
-		}
 		if i := strings.LastIndex(h, ":"); i > 0 {
 			if a, err := netip.ParseAddr(h[:i]); err == nil {
 				return fail("%q: the IPv6 literal needs brackets, e.g. http://[%s]%s", s, a, h[i:])
 			}
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
+			return fail("%q: the IPv6 literal needs brackets and a port, e.g. http://[%s]:3128", s, a)
 		}
 		return fail("%q: an IPv6 literal needs brackets, e.g. http://[2001:db8::3]:3128", s)
 	}

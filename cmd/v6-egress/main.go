@@ -1,0 +1,174 @@
+// Command v6-egress renders the outbound path of an IPv6-only Mastodon host: a NAT64
+// gateway (TAYGA, unbound DNS64, nftables refusing non-global IPv4) or an egress proxy
+// (squid refusing private destinations) for a dual-stack Debian box, plus the Mastodon
+// host's side (resolv.conf, ALLOWED_PRIVATE_ADDRESSES or http_proxy).
+//
+//	v6-egress nat64 --dns64 ADDR --clients PREFIX[,…] [--prefix 64:ff9b::/96] [--wan IF]
+//	          [--lan PREFIX,…] [--pool 192.168.255.0/24] [--forwarder ADDR:PORT,…] [--permit PREFIX,…]
+//	          [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict]
+//	v6-egress proxy --url http://[ADDR]:PORT --clients PREFIX[,…] [--ports 80,443]
+//	          [--nat64-prefix PREFIX,…] [--resolver ADDR,…] [--permit PREFIX,…]
+//	          [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict]
+//
+// The gateway's files go to DIR/gateway/…, the Mastodon host's to DIR/mastodon/…
+// (etc/resolv.conf and env.production.fragment, lines to add to .env.production).
+// Exit 0 when written (or valid with --check), 1 on errors (nothing written), 2 for usage.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/v6kit/v6kit/egress"
+	"github.com/v6kit/v6kit/mastodon"
+	"github.com/v6kit/v6kit/report"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// list binds a comma-separated, repeatable flag to a slice, parsing each item.
+func list[T any](fl *flag.FlagSet, name, usage string, dst *[]T, parse func(string) (T, error)) {
+	fl.Func(name, usage, func(s string) error {
+		for _, item := range strings.Split(s, ",") {
+			v, err := parse(strings.TrimSpace(item))
+			if err != nil {
+				return err
+			}
+			*dst = append(*dst, v)
+		}
+		return nil
+	})
+}
+
+func port(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return uint16(n), err
+}
+
+type result struct {
+	Path     string          `json:"path"`
+	Mastodon string          `json:"mastodon"`
+	Out      string          `json:"out,omitempty"`
+	Files    []string        `json:"files,omitempty"`
+	Env      []egress.EnvVar `json:"env,omitempty"`
+	Problems report.Problems `json:"problems,omitempty"`
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "v6-egress: "+format+"\nusage: v6-egress nat64|proxy [flags] (-h for the flags)\n", a...)
+		return 2
+	}
+	if len(args) == 0 {
+		return usage("which path: nat64 or proxy")
+	}
+	path, err := egress.ParsePath(args[0])
+	if err != nil || path == egress.None {
+		return usage("unknown path %q: nat64 or proxy", args[0])
+	}
+	fl := flag.NewFlagSet("v6-egress "+args[0], flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var n egress.NAT64
+	var p egress.Proxy
+	var version, out string
+	var check, asJSON, strict bool
+	clients := &n.Clients
+	if path == egress.ViaProxy {
+		clients = &p.Clients
+	}
+	list(fl, "clients", "IPv6 prefixes of the Mastodon hosts allowed through (required)", clients, netip.ParsePrefix)
+	list(fl, "permit", "non-global destinations allowed all the same (reopens SSRF towards them)", map[egress.Path]*[]netip.Prefix{egress.ViaNAT64: &n.Permit, egress.ViaProxy: &p.Permit}[path], netip.ParsePrefix)
+	if path == egress.ViaNAT64 {
+		fl.Func("prefix", "NAT64 prefix, RFC 6052 length (default 64:ff9b::/96)", func(s string) (err error) { n.Prefix, err = netip.ParsePrefix(s); return })
+		list(fl, "dns64", "the gateway's IPv6 address(es) on the Mastodon hosts' link (required)", &n.DNS64, netip.ParseAddr)
+		fl.StringVar(&n.WAN, "wan", "", "uplink interface to masquerade on (default: any)")
+		list(fl, "lan", "the gateway's own IPv4 networks (refused)", &n.LAN, netip.ParsePrefix)
+		fl.Func("pool", "TAYGA's dynamic IPv4 pool (default 192.168.255.0/24)", func(s string) (err error) { n.Pool, err = netip.ParsePrefix(s); return })
+		list(fl, "forwarder", "upstream resolvers for unbound, ADDR:PORT (default: recurse)", &n.Forwarders, netip.ParseAddrPort)
+	} else {
+		fl.StringVar(&p.URL, "url", "", "http_proxy as the Mastodon hosts use it, e.g. http://[2001:db8::3]:3128 (required)")
+		list(fl, "ports", "destination ports allowed (default 80,443)", &p.Ports, port)
+		list(fl, "nat64-prefix", "network-specific NAT64 prefixes whose private embeddings are refused", &p.NAT64Prefixes, netip.ParsePrefix)
+		list(fl, "resolver", "squid's dns_nameservers (default: resolv.conf)", &p.Resolvers, netip.ParseAddr)
+	}
+	fl.StringVar(&version, "mastodon", "", "Mastodon version on the hosts (default: newest, "+mastodon.Newest().String()+")")
+	fl.StringVar(&out, "out", "egress", "directory for gateway/… and mastodon/…")
+	fl.BoolVar(&check, "check", false, "validate only, write nothing")
+	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	fl.BoolVar(&strict, "strict", false, "treat warnings as errors")
+	if err := fl.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() > 0 {
+		return usage("unexpected argument %q", fl.Arg(0))
+	}
+	rel := mastodon.Newest()
+	if version != "" {
+		if rel, err = mastodon.Lookup(version); err != nil {
+			return usage("--mastodon: %v", err)
+		}
+	}
+	n.Release, p.Release = rel, rel
+	res := result{Path: path.String(), Mastodon: rel.String()}
+	var files, host []egress.File
+	if path == egress.ViaNAT64 {
+		files, res.Problems = n.Files()
+		res.Env = n.Env()
+		host = []egress.File{{Path: egress.ResolvConfPath, Data: n.ResolvConf(), Mode: 0o644}}
+	} else {
+		files, res.Problems = p.Files()
+		res.Env = p.Env()
+	}
+	host = append(host, egress.File{Path: "env.production.fragment", Data: egress.EnvFragment(res.Env), Mode: 0o644})
+	code := 0
+	if res.Problems.HasErrors() || (strict && len(res.Problems.Warnings()) > 0) {
+		code = 1
+	} else if !check {
+		res.Out = out
+		for _, f := range files {
+			res.Files = append(res.Files, filepath.Join("gateway", f.Path))
+		}
+		for _, f := range host {
+			res.Files = append(res.Files, filepath.Join("mastodon", f.Path))
+		}
+		err := egress.WriteDir(filepath.Join(out, "gateway"), files)
+		if err == nil {
+			err = egress.WriteDir(filepath.Join(out, "mastodon"), host)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "v6-egress:", err)
+			return 1
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+		return code
+	}
+	for _, pr := range res.Problems {
+		fmt.Fprintln(stderr, pr.Error())
+	}
+	if code != 0 {
+		fmt.Fprintln(stderr, "v6-egress: nothing written")
+		return code
+	}
+	for _, f := range res.Files {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, f))
+	}
+	if check {
+		fmt.Fprintf(stdout, "%s bundle valid for Mastodon %s\n", path, rel)
+	}
+	return 0
+}
