@@ -26,6 +26,7 @@ import (
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/mastodon"
+	"github.com/v6kit/v6kit/network"
 )
 
 // installTree writes files under root with every absolute path in them that names a
@@ -252,6 +253,20 @@ func TestWorldNAT64(t *testing.T) {
 		assert.False(t, refused, "Mastodon does not look inside the NAT64 prefix")
 		assert.Zero(t, w.LANHits())
 	})
+	t.Run("probe-working-path", func(t *testing.T) {
+		rep := probe(ctx, t, w, network.Options{Release: rel, AllowedPrivateAddresses: allowed})
+		c := requireCheck(t, rep, "outbound.path", network.OK, "")
+		assert.Equal(t, "nat64", c.Values["path"])
+		requireCheck(t, rep, "outbound.reach", network.OK, "")
+		requireCheck(t, rep, "outbound.private", network.OK, "")
+		c = requireCheck(t, rep, "outbound.ssrf", network.OK, "")
+		assert.Equal(t, "connection refused", c.Values["result"])
+		assert.Zero(t, w.LANHits())
+	})
+	t.Run("probe-prefix-not-allowed", func(t *testing.T) {
+		rep := probe(ctx, t, w, network.Options{Release: rel})
+		requireCheck(t, rep, "outbound.private", network.Fail, "ALLOWED_PRIVATE_ADDRESSES="+n.Prefix.String())
+	})
 	t.Run("control-without-the-filter", func(t *testing.T) {
 		// the rendered forward chain is what refused the LAN: without it the LAN answers
 		run(t, w.Gateway, "nft", "delete", "chain", "ip", "v6kit_nat64", "forward")
@@ -260,7 +275,41 @@ func TestWorldNAT64(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Contains(t, string(body), "intranet secret")
 		assert.EqualValues(t, 1, w.LANHits())
+
+		// and the probe calls that SSRF-open, with its fix
+		rep := probe(ctx, t, w, network.Options{Release: rel, AllowedPrivateAddresses: allowed})
+		requireCheck(t, rep, "outbound.path", network.OK, "")
+		requireCheck(t, rep, "outbound.ssrf", network.Fail, "SSRF-open")
 	})
+}
+
+// probe runs v6-probe's outbound group from the Mastodon host's namespace.
+func probe(ctx context.Context, t *testing.T, w *testenv.EgressWorld, o network.Options) *network.Report {
+	t.Helper()
+	o.Domain = "social." + w.Zone
+	o.Outbound = true
+	o.OutboundURL = w.WebfingerURL()
+	o.ResolvConf = w.ResolvConfPath(w.Host)
+	o.RootCAs = w.RootCAs
+	o.Dialer = w.Dialer(w.Host)
+	o.CheckTimeout = 3 * time.Second
+	if !o.SSRFTarget.IsValid() {
+		o.SSRFTarget = netip.AddrPortFrom(w.LANAddr, 80)
+	}
+	rep, err := network.Probe(ctx, o)
+	require.NoError(t, err)
+	return rep
+}
+
+func requireCheck(t *testing.T, rep *network.Report, id string, state network.State, hint string) network.Check {
+	t.Helper()
+	c, ok := rep.Find(id)
+	require.True(t, ok, "no check %s", id)
+	require.Equal(t, state, c.State, "%s: %s (hint: %s)", id, c.Detail, c.Hint)
+	if hint != "" {
+		assert.Contains(t, c.Hint, hint, id)
+	}
+	return c
 }
 
 func waitResolver(ctx context.Context, t *testing.T, m mastodonClient) {
@@ -338,5 +387,44 @@ func TestWorldProxy(t *testing.T) {
 		w.SetResolvConf(w.Host, "nameserver "+w.GatewayAddr.String()+"\n")
 		_, _, err := direct.get(ctx, w.WebfingerURL())
 		assert.Error(t, err)
+	})
+	t.Run("probe-working-path", func(t *testing.T) {
+		rep := probe(ctx, t, w, network.Options{Release: rel, Proxy: p.URL})
+		c := requireCheck(t, rep, "outbound.path", network.OK, "")
+		assert.Equal(t, "proxy", c.Values["path"])
+		requireCheck(t, rep, "outbound.proxy", network.OK, "")
+		requireCheck(t, rep, "outbound.ssrf", network.OK, "")
+		_, hasNAT64 := rep.Find("outbound.dns64")
+		assert.False(t, hasNAT64, "with a proxy the NAT64 checks do not apply")
+		assert.Zero(t, w.LANHits())
+	})
+	t.Run("probe-missing-path", func(t *testing.T) {
+		w.SetResolvConf(w.Host, "nameserver "+w.GatewayAddr.String()+"\n") // no DNS64 there
+		rep := probe(ctx, t, w, network.Options{Release: rel})
+		c := requireCheck(t, rep, "outbound.path", network.Fail, "v6-egress nat64")
+		assert.Contains(t, c.Hint, "v6-egress proxy")
+		assert.Equal(t, "none", c.Values["path"])
+	})
+	t.Run("probe-ssrf-open", func(t *testing.T) {
+		// a proxy told to permit the LAN (a careless Permit): the probe calls it SSRF-open
+		open := p
+		open.URL = "http://[" + w.GatewayAddr.String() + "]:3129"
+		open.Permit = append(open.Permit, w.LANPrefix)
+		files, ps := open.Files()
+		require.NoError(t, ps.Err())
+		root2 := filepath.Join(w.Dir, "gateway-open")
+		installTree(t, root2, files)
+		for _, d := range []string{"var/log/squid", "var/spool/squid", "run"} {
+			require.NoError(t, os.MkdirAll(filepath.Join(root2, d), 0o755))
+			require.NoError(t, exec.Command("chown", "proxy:proxy", filepath.Join(root2, d)).Run())
+		}
+		proc := testenv.Start(t, testenv.NetnsCommand(context.Background(), w.Gateway, squid, "-N", "-f", filepath.Join(root2, egress.SquidConfPath)), syscall.SIGINT)
+		ou, _ := url.Parse(open.URL)
+		require.NoError(t, testenv.WaitTCPWith(ctx, w.Dialer(w.Host).DialContext, proc, ou.Host))
+		rep := probe(ctx, t, w, network.Options{Release: rel, Proxy: open.URL})
+		requireCheck(t, rep, "outbound.proxy", network.OK, "")
+		c := requireCheck(t, rep, "outbound.ssrf", network.Fail, "SSRF-open")
+		assert.Equal(t, "200", c.Values["status"])
+		assert.EqualValues(t, 1, w.LANHits(), "the open proxy fetched the LAN host")
 	})
 }

@@ -67,6 +67,8 @@ func checkFor(id string) checkFunc {
 		return checkReach
 	case "outbound.private":
 		return checkPrivate
+	case "outbound.path", "outbound.proxy", "outbound.ssrf":
+		return egressCheck(id)
 	case "mtu.transfer":
 		return checkTransfer
 	case "mtu.icmp":

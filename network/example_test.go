@@ -58,9 +58,9 @@ func ExamplePlan() {
 	// inbound  inbound.tls               required per-AAAA after inbound.tcp443
 	// inbound  inbound.redirect          required per-AAAA after inbound.tcp80
 	// …
-	// outbound outbound.dns64            required
-	// outbound outbound.reach            required after outbound.dns64
 	// outbound outbound.private          required after outbound.dns64
+	// outbound outbound.path             required
+	// outbound outbound.ssrf             required after outbound.dns64
 	// mtu      mtu.transfer              required per-AAAA after inbound.tcp443
 	// mtu      mtu.icmp                  optional per-AAAA after dns.aaaa.local
 }

@@ -207,6 +207,13 @@ type Options struct {
 	StreamingToken string `json:"-"`
 	// AllowedPrivateAddresses is the instance's ALLOWED_PRIVATE_ADDRESSES.
 	AllowedPrivateAddresses []netip.Prefix `json:"allowed_private_addresses,omitempty"`
+	// Proxy is the instance's http_proxy ("http://[2001:db8::3]:3128"): with it the
+	// outbound checks go through the proxy instead of NAT64. Empty: no proxy.
+	Proxy string `json:"proxy,omitempty"`
+	// SSRFTarget is the private IPv4 destination outbound.ssrf asks for through the
+	// outbound path; it must be refused. Zero: 127.0.0.1:80 (give a LAN address that
+	// answers to make the NAT64 proof conclusive).
+	SSRFTarget netip.AddrPort `json:"ssrf_target,omitzero"`
 	// OutboundURL is an IPv4-only destination fetched through NAT64. Empty:
 	// https://github.com/ (no AAAA record, and Mastodon installs need it).
 	OutboundURL string `json:"outbound_url,omitempty"`

@@ -89,6 +89,7 @@ func (o Options) Validate() report.Problems {
 			ps.Errorf("streaming_token", ErrToken, "streaming_token %v", err)
 		}
 	}
+	validateEgress(o, &ps)
 	for i, p := range o.AllowedPrivateAddresses {
 		if !p.IsValid() {
 			ps.Errorf(report.JoinPath("allowed_private_addresses", "["+strconv.Itoa(i)+"]"), ErrValue, "invalid prefix")

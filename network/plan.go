@@ -108,7 +108,9 @@ func plan(o Options) []Step {
 		add(Step{ID: "local.postgres@127.0.0.1", Group: GroupLocal, Title: "PostgreSQL login on 127.0.0.1", Required: !v6only})
 	}
 
-	if o.Outbound {
+	if o.Outbound && o.Proxy != "" {
+		s = append(s, egressSteps(o)...)
+	} else if o.Outbound {
 		add(Step{ID: "outbound.dns64", Group: GroupOutbound, Title: "NAT64 prefix from resolv.conf's resolver (RFC 7050, ipv4only.arpa)", Required: v6only})
 		reachAfter := []string(nil)
 		if v6only {
@@ -116,6 +118,7 @@ func plan(o Options) []Step {
 		}
 		add(Step{ID: "outbound.reach", Group: GroupOutbound, Title: "IPv4-only destination " + o.OutboundURL, Required: true, After: reachAfter})
 		add(Step{ID: "outbound.private", Group: GroupOutbound, Title: "NAT64 prefix allowed by Mastodon " + o.Release.String() + "'s private address check", Required: v6only, After: []string{"outbound.dns64"}})
+		s = append(s, egressSteps(o)...)
 	}
 
 	add(Step{ID: "mtu.transfer", Group: GroupMTU, Title: "large TLS transfer over IPv6 (path MTU blackhole)", Required: true, PerAddr: EachAAAA, After: []string{"inbound.tcp443"}})

@@ -2,7 +2,7 @@
 // layer with a one-line verdict, or the same report as JSON.
 //
 //	v6-probe --domain social.example.org [--web-domain …] [--family v6only|dual] [--local]
-//	         [--outbound] [--resolver ADDR] [--ca-cert FILE] [--streaming-token-file FILE]
+//	         [--outbound [--proxy URL] [--ssrf-target ADDR:PORT]] [--resolver ADDR] [--ca-cert FILE] [--streaming-token-file FILE]
 //	         [--json] [--timeout 10s]
 //
 // The access token comes from a file (mode 0600), never a flag that ps shows.
@@ -48,6 +48,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&version, "mastodon", "", "Mastodon version whose rules apply (default: newest)")
 	fs.StringVar(&allowed, "allowed-private-addresses", "", "the instance's ALLOWED_PRIVATE_ADDRESSES (comma-separated prefixes)")
 	fs.StringVar(&o.OutboundURL, "outbound-url", "", "IPv4-only URL fetched through NAT64 (default "+network.DefaultOutboundURL+")")
+	fs.StringVar(&o.Proxy, "proxy", "", "the instance's http_proxy, e.g. http://[2001:db8::3]:3128: --outbound checks go through it")
+	fs.Func("ssrf-target", "private IPv4 `ADDR:PORT` that --outbound asks for through the path and must be refused (default 127.0.0.1:80)", func(s string) (err error) {
+		o.SSRFTarget, err = netip.ParseAddrPort(s)
+		return err
+	})
 	fs.StringVar(&o.MTUPath, "mtu-path", "", "path fetched over TLS for the path-MTU check (default /)")
 	fs.StringVar(&webBind, "web-bind", "", "puma's BIND and PORT (default [::]:3000)")
 	fs.StringVar(&streamingBind, "streaming-bind", "", "streaming's BIND and PORT (default [::]:4000)")
