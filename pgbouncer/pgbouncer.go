@@ -140,37 +140,37 @@ func (c Config) Validate() report.Problems {
 		path := fmt.Sprintf("listen[%d]", i)
 		switch {
 		case !a.IsValid() || a.Zone() != "" || a.IsMulticast() || a.Is4In6():
-			ps.Errorf(path, ErrListen, "%q", a)
+			bad(&ps, path, ErrListen, "%q", a)
 		case slices.Contains(c.Listen[:i], a):
-			ps.Errorf(path, ErrListen, "%s is listed twice", a)
+			bad(&ps, path, ErrListen, "%s is listed twice", a)
 		}
 	}
 	if s := c.Server; s.IsValid() && (s.Zone() != "" || s.IsUnspecified() || s.IsMulticast() || s.Is4In6()) {
-		ps.Errorf("server", ErrServer, "%q", s)
+		bad(&ps, "server", ErrServer, "%q", s)
 	}
 	for path, v := range map[string]int{"port": c.Port, "server_port": c.ServerPort} {
 		if v < 0 || v > 65535 {
-			ps.Errorf(path, ErrPort, "%d", v)
+			bad(&ps, path, ErrPort, "%d", v)
 		}
 	}
 	if c.port() == c.serverPort() && slices.Contains(c.listen(), c.server()) {
-		ps.Errorf("port", ErrPort, "PgBouncer and PostgreSQL would both listen on [%s]:%d; keep PgBouncer on 6432", c.server(), c.port())
+		bad(&ps, "port", ErrPort, "PgBouncer and PostgreSQL would both listen on [%s]:%d; keep PgBouncer on 6432", c.server(), c.port())
 	}
 	for path, v := range map[string]string{"db_name": c.dbName(), "user": c.user()} {
 		if !nameRE.MatchString(v) {
-			ps.Errorf(path, ErrName, "%q", v)
+			bad(&ps, path, ErrName, "%q", v)
 		}
 	}
 	if !verifierRE.MatchString(c.Verifier) {
-		ps.Errorf("verifier", ErrVerifier, "got %d characters not of the form SCRAM-SHA-256$iter:salt$stored:server", len(c.Verifier))
+		bad(&ps, "verifier", ErrVerifier, "got %d characters not of the form SCRAM-SHA-256$iter:salt$stored:server", len(c.Verifier))
 	}
 	for path, v := range map[string]string{"socket_dir": c.socketDir(), "userlist_path": c.userlistPath()} {
 		if !pathRE.MatchString(v) {
-			ps.Errorf(path, ErrSocket, "%q", v)
+			bad(&ps, path, ErrSocket, "%q", v)
 		}
 	}
 	if c.ClientAddr.IsValid() && !slices.Contains(c.listen(), c.ClientAddr) {
-		ps.Errorf("client_addr", ErrClientIP, "%s is not one of %v", c.ClientAddr, c.listen())
+		bad(&ps, "client_addr", ErrClientIP, "%s is not one of %v", c.ClientAddr, c.listen())
 	}
 	ps = append(ps, c.pool().Validate()...)
 	return ps.Sorted()
@@ -265,7 +265,7 @@ func (c Config) Env() ([]EnvVar, report.Problems) {
 		ps.Warnf("client_addr", ErrClientIP, "DB_HOST %s reaches PgBouncer only from its own host", a)
 	}
 	if c.release().DBHostColonBroken() && strings.HasPrefix(a.String(), ":") {
-		ps.Errorf("client_addr", ErrClientIP, "DB_HOST %s starts with ':', which config/database.yml turns into a Ruby symbol", a)
+		bad(&ps, "client_addr", ErrClientIP, "DB_HOST %s starts with ':', which config/database.yml turns into a Ruby symbol", a)
 		return nil, ps
 	}
 	env := []EnvVar{{"DB_HOST", a.String()}, {"DB_PORT", strconv.Itoa(c.port())}}
@@ -280,4 +280,9 @@ func (c Config) Env() ([]EnvVar, report.Problems) {
 func (c Config) MigrateCommand() string {
 	cmd := c.release().PgBouncerMigrateCommand()
 	return strings.Replace(cmd, "DB_PORT=5432", fmt.Sprintf("DB_HOST=%s DB_PORT=%d", c.server(), c.serverPort()), 1)
+}
+
+// bad adds an error whose message ends with the rule's fix (the sentinel's text).
+func bad(ps *report.Problems, path string, sentinel error, format string, args ...any) {
+	ps.Errorf(path, sentinel, "%s: %v", fmt.Sprintf(format, args...), sentinel)
 }

@@ -109,7 +109,7 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 func checkAddr(ps *report.Problems, path string, a netip.Addr, sentinel error) {
 	if !a.IsValid() || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.Is4In6() {
-		ps.Errorf(path, sentinel, "%q: give a unicast address without a zone (IPv4-mapped addresses are written as IPv4)", a)
+		bad(ps, path, sentinel, "%q: give a unicast address without a zone (IPv4-mapped addresses are written as IPv4)", a)
 	}
 }
 
@@ -121,33 +121,33 @@ func (c Config) Validate() report.Problems {
 	p := c.ReplicaPrefix
 	switch {
 	case !p.IsValid() || p != p.Masked():
-		ps.Errorf("replica_prefix", ErrPrefix, "%q", p)
+		bad(&ps, "replica_prefix", ErrPrefix, "%q", p)
 	case c.Replica.IsValid() && !p.Contains(c.Replica):
-		ps.Errorf("replica_prefix", ErrPrefix, "%s does not contain the replica %s: the primary would refuse its replication login", p, c.Replica)
+		bad(&ps, "replica_prefix", ErrPrefix, "%s does not contain the replica %s: the primary would refuse its replication login", p, c.Replica)
 	}
 	for path, v := range map[string]int{"port": c.Port, "client_port": c.ClientPort} {
 		if v < 0 || v > 65535 {
-			ps.Errorf(path, ErrPort, "%d", v)
+			bad(&ps, path, ErrPort, "%d", v)
 		}
 	}
 	if c.MaxWalSenders < 0 {
-		ps.Errorf("max_wal_senders", ErrPort, "%d: it must be zero (10) or positive", c.MaxWalSenders)
+		bad(&ps, "max_wal_senders", ErrPort, "%d: it must be zero (10) or positive", c.MaxWalSenders)
 	}
 	for path, v := range map[string]string{"user": c.user(), "slot": c.slot(), "db_name": c.dbName(), "db_user": c.dbUser()} {
 		if !nameRE.MatchString(v) {
-			ps.Errorf(path, ErrName, "%q", v)
+			bad(&ps, path, ErrName, "%q", v)
 		}
 	}
 	switch pw := c.Password; {
 	case strings.ContainsFunc(pw, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"'\`, r) }):
-		ps.Errorf("password", ErrPassword, "the password holds blanks, quotes, backslashes, control or non-ASCII characters")
+		bad(&ps, "password", ErrPassword, "the password holds blanks, quotes, backslashes, control or non-ASCII characters")
 	case len(pw) < 16:
-		ps.Errorf("password", ErrPassword, "the password has %d characters", len(pw))
+		bad(&ps, "password", ErrPassword, "the password has %d characters", len(pw))
 	}
 	switch c.sslmode() {
 	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
-		ps.Errorf("sslmode", ErrSSLMode, "%q", c.SSLMode)
+		bad(&ps, "sslmode", ErrSSLMode, "%q", c.SSLMode)
 	}
 	return ps.Sorted()
 }
@@ -266,12 +266,12 @@ func (c Config) Env() ([]EnvVar, report.Problems) {
 	}
 	rel := c.release()
 	if !rel.ReplicaEnv() {
-		ps.Errorf("release", ErrRelease, "Mastodon %s reads no REPLICA_* variables (added in 4.2.0; before, a replica needs the makara gem and a hand-edited config/database.yml)", rel)
+		bad(&ps, "release", ErrRelease, "Mastodon %s reads no REPLICA_* variables (added in 4.2.0; before, a replica needs the makara gem and a hand-edited config/database.yml)", rel)
 		return nil, ps
 	}
 	host := c.Replica.String()
 	if rel.DBHostColonBroken() && strings.HasPrefix(host, ":") {
-		ps.Errorf("replica", ErrDBHost, "REPLICA_DB_HOST %s", host)
+		bad(&ps, "replica", ErrDBHost, "REPLICA_DB_HOST %s", host)
 		return nil, ps
 	}
 	env := []EnvVar{{"REPLICA_DB_HOST", host}, {"REPLICA_DB_PORT", strconv.Itoa(c.clientPort())},
@@ -288,4 +288,9 @@ func (c Config) Env() ([]EnvVar, report.Problems) {
 		env = append(env, EnvVar{"REPLICA_DB_TASKS", "false"})
 	}
 	return env, ps
+}
+
+// bad adds an error whose message ends with the rule's fix (the sentinel's text).
+func bad(ps *report.Problems, path string, sentinel error, format string, args ...any) {
+	ps.Errorf(path, sentinel, "%s: %v", fmt.Sprintf(format, args...), sentinel)
 }
