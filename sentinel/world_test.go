@@ -157,13 +157,24 @@ func TestFailoverByName(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(time.Second)
+	// Let the replica finish its first sync: wait for acknowledged writes, then a little more.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 100 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the replica acknowledged %d writes in 20 s", n)
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	redisD[0].Stop(syscall.SIGKILL) // the master dies without a word
 	mu.Lock()
 	before := len(acked)
-	killed = time.Now()
+	killed = time.Now() // once it is gone: a success from now on is the new master's
 	mu.Unlock()
 	require.Positive(t, before, "writes were acknowledged before the kill")
-	redisD[0].Stop(syscall.SIGKILL) // the master dies without a word
 
 	for {
 		mu.Lock()
