@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -341,8 +340,8 @@ func (c Config) Validate() report.Problems {
 	var ps report.Problems
 	ps.Append("server", validateServer(c.server()))
 	if c.Email != "" {
-		if a, err := mail.ParseAddress(c.Email); err != nil || a.Address != c.Email || a.Name != "" {
-			ps.Errorf("email", ErrEmail, "e-mail %q is not a plain address: give one like admin@example.org, or none", c.Email)
+		if err := CheckEmail(c.Email); err != nil {
+			ps.Errorf("email", ErrEmail, "%v", err)
 		}
 	}
 	if (c.EAB.KID == "") != (c.EAB.HMAC == "") {
@@ -601,13 +600,34 @@ func normalizeName(n string) (string, error) {
 	return a, nil
 }
 
-// ValidateCertName checks a lineage name: a plain file name.
+// ValidateCertName checks a lineage name against the names certbot itself makes and
+// reads back: the first domain of the certificate (lower-case letters, digits, hyphens
+// and dots, a wildcard's "*." dropped), an IP address (with ':' for IPv6), and
+// certbot's "-0001" suffixes. So a name is 1 to 200 bytes of ASCII letters, digits and
+// . - _ : that starts with a letter or digit. Refused are '/' and '\' (another
+// directory), "." and ".." and a leading dot (our live/.NAME.vN version directories),
+// whitespace and control characters, and everything certbot's renewal/NAME.conf
+// (a configobj file) or an nginx config would read differently: '#' starts a comment
+// in both, quotes, ',' ';' '{' '}' '$' '%' '*' and the rest. The error wraps
+// [ErrLineageName] and names the value and the first offending character.
 func ValidateCertName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") || len(name) > 200 {
-		return fmt.Errorf("%w: %q", ErrLineageName, name)
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: the name is empty", ErrLineageName)
+	case len(name) > 200:
+		return fmt.Errorf("%w: %q is %d bytes long (at most 200)", ErrLineageName, name[:40]+"…", len(name))
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: %q is a directory reference", ErrLineageName, name)
 	}
-	for _, r := range name {
-		if r <= 0x20 || r == 0x7f || r == '/' || r == '\\' || r == '"' || r == '\'' || r == ';' || r == '{' || r == '}' || r == '%' || r == '$' || r == '`' {
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !ok && i > 0 {
+			ok = r == '.' || r == '-' || r == '_' || r == ':'
+		}
+		if !ok {
+			if i == 0 {
+				return fmt.Errorf("%w: %q starts with %q (start with a letter or digit)", ErrLineageName, name, r)
+			}
 			return fmt.Errorf("%w: %q has %q", ErrLineageName, name, r)
 		}
 	}

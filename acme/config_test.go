@@ -102,10 +102,12 @@ func TestConfigValidateBadInput(t *testing.T) {
 
 func TestValidateCertName(t *testing.T) {
 	t.Parallel()
-	for _, ok := range []string{"social.example", "2001:db8::1", "a-0001"} {
+	for _, ok := range []string{"social.example", "2001:db8::1", "a-0001", "Social.Example", "xn--mdia-bpa.social.test", "lego_style.test", "192.0.2.1"} {
 		assert.NoError(t, acme.ValidateCertName(ok), ok)
 	}
-	for _, bad := range []string{"", ".hidden", "..", "a/b", "a b", "a;b", "a\nb", "x{y}"} {
-		assert.ErrorIs(t, acme.ValidateCertName(bad), acme.ErrLineageName, bad)
+	for _, bad := range []string{"", ".", "..", ".hidden", "-flag", "_x", "a/b", "a\\b", "a b", "a\tb", "a;b", "a\nb", "a\rb", "a\x00b", "x{y}",
+		"site.test#c", "a'b", `a"b`, "a,b", "a$b", "a%b", "*.wild.test", "a=b", "ä.test", "a\x7fb", strings.Repeat("a", 201)} {
+		err := acme.ValidateCertName(bad)
+		assert.ErrorIs(t, err, acme.ErrLineageName, "%q", bad)
 	}
 }

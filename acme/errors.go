@@ -36,7 +36,7 @@ var (
 	// ErrEmail is returned for an invalid contact e-mail address.
 	ErrEmail = errors.New("invalid e-mail address: give a plain address like admin@example.org, or none")
 	// ErrLineageName is returned for an unusable lineage (directory) name.
-	ErrLineageName = errors.New("invalid certificate name: use a plain file name without '/', whitespace or a leading dot")
+	ErrLineageName = errors.New("invalid certificate name: use a name like certbot's, e.g. social.example or social.example-0001 (letters, digits and . - _ :, starting with a letter or digit)")
 	// ErrCorrupt is returned for a lineage whose files cannot be read or parsed. It is
 	// never overwritten: move it away or repair it by hand.
 	ErrCorrupt = errors.New("certificate lineage is damaged and was left untouched: inspect it, then move it away or re-import it")

@@ -58,6 +58,13 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"import without dir", []string{"import"}, "--certbot"},
 		{"eab key file missing", []string{"obtain", "--dir", dir, "-d", "a.example", "--eab-kid", "k", "--eab-hmac-file", eabDir + "/missing"}, "--eab-hmac-file"},
 		{"eab key file with two lines", []string{"obtain", "--dir", dir, "-d", "a.example", "--eab-kid", "k", "--eab-hmac-file", eabTwoLines}, "one line"},
+		{"cert name with #", []string{"obtain", "--dir", dir, "-d", "site.test", "--server", "https://[::1]:9/dir", "--webroot", eabDir, "--cert-name", "site.test#c"}, `"site.test#c" has '#'`},
+		{"cert name with space", []string{"obtain", "--dir", dir, "-d", "site.test", "--server", "https://[::1]:9/dir", "--webroot", eabDir, "--cert-name", "site test"}, "certificate name"},
+		{"cert name dotdot", []string{"obtain", "--dir", dir, "-d", "site.test", "--server", "https://[::1]:9/dir", "--webroot", eabDir, "--cert-name", ".."}, "directory reference"},
+		{"email brace", []string{"obtain", "--dir", dir, "-d", "site.test", "--server", "https://[::1]:9/dir", "--webroot", eabDir, "--email", "{"}, `invalid e-mail address "{"`},
+		{"email brace on renew", []string{"renew", "--dir", dir, "--email", "{"}, `invalid e-mail address "{"`},
+		{"email single label", []string{"obtain", "--dir", dir, "-d", "site.test", "--server", "https://[::1]:9/dir", "--webroot", eabDir, "--email", "admin@localhost"}, "single-label"},
+		{"email literal", []string{"obtain", "--dir", dir, "-d", "site.test", "--server", "https://[::1]:9/dir", "--webroot", eabDir, "--email", "admin@[::1]"}, "address literal"},
 		{"eab key without kid", []string{"obtain", "--dir", dir, "-d", "a.example", "--eab-hmac-file", eabGood}, "eab"},
 	}
 	for _, c := range cases {
