@@ -98,5 +98,7 @@ func isAtext(c byte) bool {
 // and unwraps to [ErrEmail].
 type emailError struct{ addr, why string }
 
-func (e *emailError) Error() string { return fmt.Sprintf("invalid e-mail address %q: %s", e.addr, e.why) }
+func (e *emailError) Error() string {
+	return fmt.Sprintf("invalid e-mail address %q: %s", e.addr, e.why)
+}
 func (e *emailError) Unwrap() error { return ErrEmail }
