@@ -59,6 +59,9 @@ type Host struct {
 	// NAT64 is the NAT64 prefix of an IPv6-only host (ALLOWED_PRIVATE_ADDRESSES lets
 	// Mastodon reach IPv4-only peers through it). Zero: no NAT64.
 	NAT64 netip.Prefix
+	// Egress is the outbound path rendered for a dual-stack gateway ([Egress]). Zero:
+	// none (the provider's NAT64, whose prefix is NAT64).
+	Egress Egress
 	// SplitSidekiq renders one sidekiq unit per queue group instead of one for all.
 	SplitSidekiq bool
 	// Home is the mastodon user's home. Empty: /home/mastodon.
@@ -208,6 +211,7 @@ func (h Host) Compose(t *Tree) Info {
 			env.AllowedPrivateAddresses = []netip.Prefix{h.NAT64}
 		}
 	}
+	h.egressEnv(t, &env, &envOpt)
 	info.Env = t.Env(info.EnvPath, env, envOpt)
 
 	// systemd units: web, sidekiq (one for every queue, or split by queue), streaming,

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"strings"
 
+	"github.com/v6kit/v6kit/egress"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/units"
@@ -35,6 +37,7 @@ func HostFlags(fs *flag.FlagSet, h *Host) {
 		h.NAT64 = p
 		return nil
 	})
+	EgressFlags(fs, &h.Egress)
 	fs.BoolVar(&h.SplitSidekiq, "split", h.SplitSidekiq, "one sidekiq unit per queue group instead of one for every queue")
 	fs.StringVar(&h.Home, "home", h.Home, "home of the mastodon user (default /home/mastodon)")
 	fs.StringVar(&h.LetsEncrypt, "letsencrypt", h.LetsEncrypt, "certificate directory in certbot's layout (default /etc/letsencrypt)")
@@ -81,11 +84,19 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 func RunHost(h Host, out string, stdout, stderr io.Writer) int {
 	t := New("", out)
 	info := h.Compose(t)
-	return Finish(stdout, stderr, info.Budget, []Line{
+	head := []Line{
 		{"Mastodon", info.Release.String() + " (" + h.Family.String() + ")"},
 		{"LOCAL_DOMAIN / WEB_DOMAIN", h.LocalDomain + " / " + h.webDomain()},
 		{"certificate", ShellJoin(info.CertCommand)},
-	}, t)
+	}
+	trees := []*Tree{t}
+	if h.Egress.Path != egress.None {
+		gw := New(GatewayDir, filepath.Join(out, GatewayDir))
+		h.ComposeGateway(gw)
+		trees = append(trees, gw)
+		head = append(head, Line{"egress", h.Egress.Path.String() + " gateway in " + filepath.Join(out, GatewayDir)})
+	}
+	return Finish(stdout, stderr, info.Budget, head, trees...)
 }
 
 // Line is one "label: value" line of a summary.

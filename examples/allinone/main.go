@@ -4,7 +4,11 @@
 // mail through an internal relay on port 25 without auth, reaching IPv4-only peers
 // through NAT64, with a Let's Encrypt certificate.
 //
-//	go run ./examples/allinone --out ./site
+//	go run ./examples/allinone --out ./site [--egress nat64|proxy|none]
+//
+// With --egress nat64 or proxy, the outbound path's dual-stack gateway (TAYGA, unbound
+// DNS64 and nftables, or squid) is rendered as a second host tree, ./site/gateway, and
+// the host's .env.production (and resolv.conf for nat64) agree with it.
 //
 // Every artifact is validated by its own package before anything is written; then the
 // bundle is written atomically into --out as a tree that mirrors the host's filesystem,
@@ -18,6 +22,7 @@ import (
 	"os"
 
 	"github.com/v6kit/v6kit/bundle"
+	"github.com/v6kit/v6kit/egress"
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/mastodon"
 )
@@ -39,6 +44,15 @@ var example = bundle.Host{
 		FromAddress:       "Mastodon <notifications@example.org>",
 	},
 	NAT64: netip.MustParsePrefix(mastodon.NAT64WellKnownPrefix), // DNS64/NAT64 upstream
+	// --egress nat64|proxy renders the dual-stack gateway as a second tree, OUT/gateway:
+	// it sits at 2001:db8:1::1 on this host's /64, its own LAN is 192.168.1.0/24.
+	Egress: bundle.Egress{
+		Path:    egress.None,
+		Gateway: netip.MustParseAddr("2001:db8:1::1"),
+		Clients: []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/64")},
+		WAN:     "eth0",
+		LAN:     []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")},
+	},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -180,3 +180,59 @@ func keys(m map[string]bundletest.Entry) []string {
 	}
 	return out
 }
+
+// TestGoldenEgress renders both outbound paths: the gateway as a second tree under
+// OUT/gateway, the host's .env.production and resolv.conf agreeing with it.
+func TestGoldenEgress(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"nat64", "proxy"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			out := t.TempDir()
+			rc, stdout, stderr := bundletest.Run(run, "--out", out, "--egress", path)
+			require.Equal(t, 0, rc, stderr)
+			snap := bundletest.Snapshot(t, out)
+			secs := [][2]string{
+				{"stdout", strings.ReplaceAll(stdout, out, "OUT")},
+				{"stderr", stderr},
+				{"files", bundletest.List(snap)},
+				{"gateway/NEXT-STEPS.md", string(snap["gateway/NEXT-STEPS.md"].Data)},
+			}
+			env := string(snap[envPath].Data)
+			switch path {
+			case "nat64":
+				secs = append(secs, [2]string{"gateway/etc/nftables.d/v6kit-nat64.nft", string(snap["gateway/etc/nftables.d/v6kit-nat64.nft"].Data)},
+					[2]string{"etc/resolv.conf", string(snap["etc/resolv.conf"].Data)})
+				assert.Contains(t, env, "ALLOWED_PRIVATE_ADDRESSES=64:ff9b::/96\n")
+				assert.NotContains(t, env, "http_proxy")
+			case "proxy":
+				secs = append(secs, [2]string{"gateway/etc/squid/squid.conf", string(snap["gateway/etc/squid/squid.conf"].Data)})
+				assert.Contains(t, env, "http_proxy=http://[2001:db8:1::1]:3128\n")
+				assert.NotContains(t, env, "ALLOWED_PRIVATE_ADDRESSES", "with a proxy Mastodon checks nothing: no prefix to allow")
+			}
+			bundletest.Golden(t, "testdata/egress-"+path+".txtar",
+				"go run ./examples/allinone --out OUT --egress "+path+": the host plus its "+path+" gateway as a second tree.", secs)
+			// a re-run changes nothing
+			rc, stdout, stderr = bundletest.Run(run, "--out", out, "--egress", path)
+			require.Equal(t, 0, rc, stderr)
+			bundletest.RequireSame(t, snap, bundletest.Snapshot(t, out))
+			assert.NotContains(t, stdout, "written")
+		})
+	}
+}
+
+func TestEgressBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
+	for name, args := range map[string][]string{
+		"nat64 prefix length": {"--egress", "nat64", "--nat64", "64:ff9b::/80"},
+		"no clients":          {"--egress", "proxy", "--egress-clients", "10.0.0.0/8"},
+		"unknown path":        {"--egress", "socks"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			rc, _, stderr := bundletest.Run(run, append([]string{"--out", out}, args...)...)
+			assert.NotEqual(t, 0, rc, stderr)
+			assert.NoDirExists(t, out)
+		})
+	}
+}
