@@ -11,6 +11,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	cd examples/thirdparty && $(GO) vet ./...
 
 # Every test, integration included (real nginx, PostgreSQL, Redis, Pebble, systemd-analyze,
 # network namespaces). Under CI=true a missing tool fails instead of skipping.

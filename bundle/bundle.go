@@ -1,13 +1,16 @@
-// Package bundle is the part the examples share: it collects the artifacts of one host
-// (or several) from v6kit's packages, validates every one of them before anything is
-// written, and writes them atomically into a directory tree that mirrors the target
-// host's filesystem (etc/nginx/…, etc/systemd/system/…, home/mastodon/live/…).
+// Package bundle is the whole-host composition: it turns a typed [Host] (family,
+// domains, release, paths) — or, for a multi-host topology, the typed configs of each
+// host — into every artifact a Mastodon host needs (.env.production, systemd units, the
+// nginx site, pg_hba, PostgreSQL tuning, Redis), validates every one of them with its own
+// package before anything is written, and writes them atomically into a directory tree
+// that mirrors the target host's filesystem (etc/nginx/…, etc/systemd/system/…,
+// home/mastodon/live/…), with NEXT-STEPS.md for what the admin runs next.
 //
-// It exists so allinone, dualstack and split stay one readable main.go each: the
-// examples build typed configs (envfile.Config, units.Deployment, nginxconf.Site,
-// pgsetup.Config, pgsetup.Tuning, redisconf.Config) and hand them to a [Tree];
-// the Tree turns each into bytes with the package's own Validate, and [Write] writes
-// nothing at all unless every problem of every tree is below error severity.
+// It is what an installer built on v6kit needs most, so it is public: v6kit's own
+// examples (examples/allinone, dualstack, split) are small mains over it, and
+// examples/thirdparty shows the same from a module of its own. The flow is
+// [Host.Compose] into a [Tree] (nothing written), [Check] (every problem of every tree,
+// each with its path), then [Write]; [Command] and [RunHost] wrap that for a CLI.
 //
 // Re-running on its own output changes nothing: .env.production is merged with
 // envfile.Merge (secrets are never regenerated), a pg_hba.conf already in the tree

@@ -4,14 +4,60 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/v6kit/v6kit/bundle"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/redisconf"
 )
 
+// The third-party flow: a typed Host for the release you target, Compose (render and
+// validate every artifact, nothing written), Check, then Write one tree that mirrors
+// the host's filesystem. A problem carries the path of its artifact and field.
+func Example() {
+	dir, _ := os.MkdirTemp("", "bundle-host-")
+	defer os.RemoveAll(dir)
+
+	host := bundle.Host{
+		Release:     mastodon.MustLookup("4.3"),
+		Family:      bundle.IPv6Only,
+		LocalDomain: "example.org",
+		WebDomain:   "social.example.org",
+		AdminEmail:  "admin@example.org",
+	}
+	tree := bundle.New("", dir)
+	info := host.Compose(tree)
+	if err := bundle.Check(tree); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := bundle.Write(tree); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("Mastodon", info.Release, "env:", info.EnvPath)
+	fmt.Println(bundle.ShellJoin(info.CertCommand))
+
+	host.LocalDomain = "exa mple.org"
+	bad := bundle.New("", filepath.Join(dir, "bad"))
+	host.Compose(bad)
+	var paths []string
+	for _, p := range bad.Problems.Errors() {
+		paths = append(paths, p.Path)
+	}
+	slices.Sort(paths)
+	fmt.Println(strings.Join(slices.Compact(paths), "\n"))
+	// Output:
+	// Mastodon 4.3.23 env: home/mastodon/live/.env.production
+	// v6-certs obtain --email admin@example.org --webroot /home/mastodon/live/public --cert-name social.example.org -d social.example.org -d example.org
+	// etc/nginx/sites-available/mastodon.domain
+	// home/mastodon/live/.env.production.LOCAL_DOMAIN
+}
+
 // A tree collects artifacts, each validated by its package; Write writes them only when
 // no artifact has an error, and a second Write changes nothing.
-func Example() {
+func ExampleWrite() {
 	dir, _ := os.MkdirTemp("", "bundle-example-")
 	defer os.RemoveAll(dir)
 

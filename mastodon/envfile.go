@@ -68,7 +68,7 @@ func (r Release) EnvSections() []EnvSection {
 	add("PostgreSQL", postgres)
 	add("Elasticsearch (optional)", es)
 	add("Secrets", secrets)
-	add("Encryption secrets", ARKeys) // 4.3.0+
+	add("Encryption secrets", arKeys) // 4.3.0+
 	add("Web Push", vapid)
 	add("Registrations", registrations)
 	add("Sending mail", mail)

@@ -174,7 +174,7 @@ func (r Release) Required() []string {
 		out = append(out, "OTP_SECRET") // ENV.fetch in production.rb 2.3.0 … 4.3.x
 	}
 	if r.AtLeast(4, 3, 0) {
-		out = append(out, ARKeys...) // initializer aborts when blank, 4.3.0+
+		out = append(out, arKeys...) // initializer aborts when blank, 4.3.0+
 	}
 	return out
 }
@@ -269,8 +269,8 @@ type Secret struct {
 	Destructive bool
 }
 
-// ARKeys are the three Active Record encryption keys (4.3.0+).
-var ARKeys = []string{
+// arKeys are the three Active Record encryption keys (4.3.0+).
+var arKeys = []string{
 	"ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY",
 	"ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT",
 	"ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY",
@@ -297,7 +297,7 @@ func (r Release) Secrets() []Secret {
 		if r.AtLeast(4, 7, 0) {
 			loss += " and every local account's signing key, which breaks federation (4.7+)"
 		}
-		for _, k := range ARKeys {
+		for _, k := range arKeys {
 			out = append(out, Secret{Name: k, Format: Alnum32, Destructive: true, Loss: loss})
 		}
 	}
@@ -634,3 +634,7 @@ func (r Release) AssetsCommand() string {
 func (r Release) DBSetupCommand() string {
 	return "RAILS_ENV=production SAFETY_ASSURED=1 bundle exec rails db:setup"
 }
+
+// ARKeys returns the names of the three Active Record encryption keys (4.3.0+), a new
+// slice each call. Changing one makes the data encrypted with it unreadable.
+func ARKeys() []string { return slices.Clone(arKeys) }

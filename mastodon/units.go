@@ -1,5 +1,7 @@
 package mastodon
 
+import "slices"
+
 // Facts about the systemd units in Mastodon's dist/ directory (mastodon-web.service,
 // mastodon-sidekiq.service, mastodon-streaming[@].service,
 // mastodon-prometheus-exporter.service), per release, for the units package.
@@ -30,9 +32,9 @@ const DistJemalloc = "libjemalloc.so"
 // DistStreamingShimMessage is what the 4.2.0+ mastodon-streaming.service shim echoes.
 const DistStreamingShimMessage = "mastodon-streaming exists only to collectively start and stop mastodon-streaming@ instances, shimming over the migration to templated mastodon-streaming systemd unit"
 
-// DistExporterArgs are the arguments of bin/prometheus_exporter in
+// distExporterArgs are the arguments of bin/prometheus_exporter in
 // mastodon-prometheus-exporter.service (4.6.0+), after `-p PORT -b ADDR`.
-var DistExporterArgs = []string{"--prefix", "mastodon_"}
+var distExporterArgs = []string{"--prefix", "mastodon_"}
 
 // DistHardeningOptions returns the sandbox block of this release's dist unit for a
 // process ([ProcessWeb], [ProcessSidekiq], [ProcessStreaming], [ProcessExporter]), in
@@ -131,3 +133,8 @@ func (r Release) DistSidekiqQueueFlags() bool { return r.Version.Before(V(2, 6, 
 func (r Release) DistStreamingClusterNum() bool {
 	return r.AtLeast(2, 6, 0) && r.Version.Before(V(4, 2, 0))
 }
+
+// DistExporterArgs returns the arguments of bin/prometheus_exporter in
+// mastodon-prometheus-exporter.service (4.6.0+), after `-p PORT -b ADDR`: a new slice
+// each call.
+func DistExporterArgs() []string { return slices.Clone(distExporterArgs) }

@@ -393,7 +393,7 @@ func (s spec) exporterUnit(b *builder) {
 	s.jemalloc(b)
 	s.extraEnv(b)
 	args := append([]string{"exec", "bin/prometheus_exporter", "-p", strconv.Itoa(e.Port),
-		"-b", s.rel.FormatBind(mastodon.ProcessExporter, e.Bind.Unmap().String())}, mastodon.DistExporterArgs...)
+		"-b", s.rel.FormatBind(mastodon.ProcessExporter, e.Bind.Unmap().String())}, mastodon.DistExporterArgs()...)
 	b.exec("ExecStart", "exporter", s.paths.Bundle, args...)
 	b.add("Service", "ExecReload", strings.ReplaceAll(s.paths.Kill, "%", "%%")+" -SIGUSR1 $MAINPID")
 	s.serviceTail(b)
