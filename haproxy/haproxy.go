@@ -77,10 +77,7 @@ type Config struct {
 }
 
 func (c Config) release() mastodon.Release {
-	if c.Release == (mastodon.Release{}) {
-		return mastodon.Newest()
-	}
-	return c.Release
+	return c.Release.OrNewest()
 }
 
 func (c Config) binds() []netip.AddrPort {

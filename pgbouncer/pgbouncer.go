@@ -67,10 +67,7 @@ type Config struct {
 }
 
 func (c Config) release() mastodon.Release {
-	if c.Release == (mastodon.Release{}) {
-		return mastodon.Newest()
-	}
-	return c.Release
+	return c.Release.OrNewest()
 }
 
 var loop6 = netip.MustParseAddr("::1")

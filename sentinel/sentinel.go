@@ -85,10 +85,7 @@ type Config struct {
 }
 
 func (c Config) release() mastodon.Release {
-	if c.Release == (mastodon.Release{}) {
-		return mastodon.Newest()
-	}
-	return c.Release
+	return c.Release.OrNewest()
 }
 
 func (c Config) master() string { return orS(c.MasterName, "mastodon") }
