@@ -200,7 +200,7 @@ func (s *Store) ImportCertbot(opt ImportOptions) ([]Outcome, report.Problems) {
 			ps.Errorf(path, ErrLineageName, "%v", err)
 			continue
 		}
-		b, err := os.ReadFile(s.Path("renewal", e.Name()))
+		b, err := readRegular(s.Path("renewal", e.Name()), false)
 		if err != nil {
 			ps.Errorf(path, ErrCertbotConf, "%v", err)
 			continue
@@ -241,9 +241,10 @@ func (s *Store) ImportCertbot(opt ImportOptions) ([]Outcome, report.Problems) {
 			ps.Errorf(path, ErrCorrupt, "%v", err)
 			continue
 		}
-		cb, err := os.ReadFile(filepath.Join(s.LiveDir(name), "cert.pem"))
+		cb, err := readRegular(filepath.Join(s.LiveDir(name), "cert.pem"), true)
 		if err != nil {
-			ps.Errorf(path, ErrCorrupt, "%v", err)
+			err = fileErr(err)
+			ps.Errorf(path, sentinelOf(err), "%v", err)
 			continue
 		}
 		leaf, err := parseLeaf(cb)
@@ -273,7 +274,7 @@ func (s *Store) certbotAutorenewOff(o *Outcome, file string, opt ImportOptions, 
 	p, err := filepath.EvalSymlinks(s.Path("renewal", file))
 	var b []byte
 	if err == nil {
-		b, err = os.ReadFile(p)
+		b, err = readRegular(p, false)
 	}
 	var out []byte
 	var changed bool

@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -55,7 +54,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		rnd = mrand.New(mrand.NewPCG(seed[0], seed[1]))
 	}
-	return &Client{cfg: cfg, store: &Store{Root: cfg.root(), Keep: cfg.Keep, Now: cfg.Now}, rnd: rnd}, nil
+	return &Client{cfg: cfg, store: &Store{Root: cfg.root(), Keep: cfg.Keep, Now: cfg.Now, noPending: cfg.Deploy.empty()}, rnd: rnd}, nil
 }
 
 // Store returns the client's store.
@@ -242,7 +241,7 @@ func (c *Client) openSession(ctx context.Context, server string) (*session, erro
 	s := &session{c: c, server: server, rt: rt, responders: map[string]responder{}}
 	s.acctDir = c.store.accountDir(server)
 	keyPath := filepath.Join(s.acctDir, "private_key.pem")
-	kb, err := os.ReadFile(keyPath)
+	kb, err := readRegular(keyPath, false)
 	switch {
 	case err == nil:
 		if s.key, err = parseKey(kb); err != nil {
@@ -258,15 +257,18 @@ func (c *Client) openSession(ctx context.Context, server string) (*session, erro
 			return nil, err
 		}
 		pemb := pemEncode("PRIVATE KEY", der)
+		if err := checkReplaceable(keyPath); err != nil {
+			return nil, fmt.Errorf("write account key: %w", err)
+		}
 		if _, err := fsutil.WriteFile(keyPath, pemb, fsutil.Options{Mode: 0o600, MkdirAll: true, DirMode: 0o700}); err != nil {
 			return nil, fmt.Errorf("write account key: %w", err)
 		}
 		s.key = k
 	default:
-		return nil, fmt.Errorf("read account key: %w", err)
+		return nil, fmt.Errorf("read account key: %w", fileErr(err))
 	}
 	var af accountFile
-	if b, err := os.ReadFile(filepath.Join(s.acctDir, "account.json")); err == nil {
+	if b, err := readRegular(filepath.Join(s.acctDir, "account.json"), false); err == nil {
 		if err := json.Unmarshal(b, &af); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, filepath.Join(s.acctDir, "account.json"), err)
 		}
@@ -315,6 +317,9 @@ func (s *session) ensureAccount(ctx context.Context, again bool) error {
 	s.account = acct.Location
 	af := accountFile{Server: s.server, URL: acct.Location, Email: cfg.Email, Created: cfg.now().UTC().Truncate(time.Second)}
 	b, _ := json.MarshalIndent(af, "", "  ")
+	if err := checkReplaceable(filepath.Join(s.acctDir, "account.json")); err != nil {
+		return fmt.Errorf("write account: %w", err)
+	}
 	if _, err := fsutil.WriteFile(filepath.Join(s.acctDir, "account.json"), append(b, '\n'), fsutil.Options{Mode: 0o600, MkdirAll: true, DirMode: 0o700}); err != nil {
 		return fmt.Errorf("write account: %w", err)
 	}

@@ -227,6 +227,9 @@ type Deploy struct {
 	Reload []string
 	// Reloader reloads instead of the Reload command.
 	Reloader Reloader
+	// Name is what the reload is called in [Report.DeploySteps], e.g. "nginx.service".
+	// Zero: the Reload command, or "the server" for a Reloader.
+	Name string
 	// Env is added to the environment of Check and Reload, besides RENEWED_LINEAGES and
 	// RENEWED_DOMAINS (space-separated) that name what changed.
 	Env []string

@@ -31,9 +31,10 @@
 //
 // # Deploy pending markers
 //
-// Before live/NAME is switched to a new version (renewal, first issuance, or a switch
-// completed by [Store.Repair]), renewal/NAME.v6-certs.deploy-pending ([PendingSuffix])
-// is written atomically. It holds a [PendingDeploy] as JSON:
+// When a deploy step is configured ([Config.Deploy]), then before live/NAME is switched
+// to a new version (renewal, first issuance, or a switch completed by [Store.Repair]),
+// renewal/NAME.v6-certs.deploy-pending ([PendingSuffix]) is written atomically. A run
+// without a deploy step has nothing to deploy and writes no marker. It holds a [PendingDeploy] as JSON:
 //
 //	{
 //	  "format": 1,
@@ -50,8 +51,8 @@
 // the marker in the same readdir of renewal/ that lists the lineages, and deploys once
 // even though nothing is due: [Report.Pending] says so (v6-certs prints "pending"
 // lines, and "pending_deploys" in --json). Markers are read only by a run that has a
-// deploy step configured; a run without one leaves them for the next run that has
-// one. A marker naming a lineage that no longer exists is removed with a warning
+// deploy step configured; a run without one leaves existing markers (of failed
+// deploys) for the next run that has one. A marker naming a lineage that no longer exists is removed with a warning
 // ([Report.Warnings]); one that cannot be parsed still counts as pending. A marker
 // may cost one needless reload (a switch that failed after writing it), never a
 // missed one.

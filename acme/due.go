@@ -11,6 +11,9 @@ const (
 	ReasonExpired  = "expired"    // the certificate has expired
 	ReasonBackoff  = "backoff"    // a recent failure: waiting before the next attempt
 	ReasonForced   = "forced"     // renewal was forced
+	// ReasonBrokenKey: the live private key is missing, truncated or not the
+	// certificate's key (Lineage.KeyBroken), so renew replaces both at once.
+	ReasonBrokenKey = "broken-key"
 )
 
 // Due is the renewal decision for one lineage.

@@ -56,6 +56,22 @@ var (
 	ErrCertbotConf = errors.New("cannot use this certbot renewal configuration")
 	// ErrValidation is returned when the CA could not validate a challenge.
 	ErrValidation = errors.New("the CA could not validate the challenge: check that the name resolves (AAAA first) to this host and the challenge is served")
+	// ErrNotRegular is returned for a store file that is a symlink where none belongs,
+	// a FIFO, a directory or another non-regular file: it is reported and never read,
+	// followed or replaced.
+	ErrNotRegular = errors.New("not a regular file: move it away (v6-certs never follows, reads or replaces it)")
+	// ErrPermission is returned when a store file cannot be read for lack of
+	// permission: the lineage is not damaged, this user may not read it.
+	ErrPermission = errors.New("permission denied: run v6-certs as root (or the user owning the directory)")
+	// ErrNoStore is returned by renew and list when the directory does not exist: they
+	// never create it (a mistyped --dir would otherwise renew nothing, silently).
+	ErrNoStore = errors.New("no such certificate directory: check --dir (obtain creates it)")
+	// ErrEmptyStore is returned by renew and list for a directory that holds no
+	// v6-certs lineage and no v6-certs account: most likely the wrong --dir.
+	ErrEmptyStore = errors.New("the directory holds no v6-certs certificate and no account: check --dir, run v6-certs obtain first, or adopt certbot's lineages with v6-certs import")
+	// ErrLockFile is returned when the lock file is a symlink, not a regular file, or
+	// not owned by this user: it is never followed.
+	ErrLockFile = errors.New("unsafe lock file: remove it (v6-certs recreates it as a regular file)")
 	// ErrConcurrency is returned for a negative concurrency.
 	ErrConcurrency = errors.New("concurrency must be zero (default) or positive")
 )

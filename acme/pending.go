@@ -49,6 +49,9 @@ func (s *Store) writePending(p PendingDeploy) error {
 		return err
 	}
 	b = append(b, '\n')
+	if err := checkReplaceable(s.pendingPath(p.Name)); err != nil {
+		return fmt.Errorf("write deploy-pending marker: %w", err)
+	}
 	if _, err := fsutil.WriteFile(s.pendingPath(p.Name), b, fsutil.Options{Mode: 0o644, MkdirAll: true, DirMode: 0o755}); err != nil {
 		return fmt.Errorf("write deploy-pending marker: %w", err)
 	}
@@ -60,7 +63,7 @@ func (s *Store) writePending(p PendingDeploy) error {
 // returned value then holds the name and the error says why the rest is missing.
 func (s *Store) ReadPending(name string) (PendingDeploy, error) {
 	p := PendingDeploy{Name: name}
-	b, err := os.ReadFile(s.pendingPath(name))
+	b, err := readRegular(s.pendingPath(name), false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return p, fmt.Errorf("%w: no deploy pending for %s", ErrNotFound, name)
@@ -104,10 +107,9 @@ func (s *Store) scan() (names, pending []string, err error) {
 		}
 		return nil, nil, err
 	}
+	// Entries of any type count: a metadata file that is a directory, FIFO or symlink
+	// is listed, so the lineage is reported as damaged instead of vanishing.
 	for _, e := range ents {
-		if e.IsDir() {
-			continue
-		}
 		if n, ok := strings.CutSuffix(e.Name(), MetaSuffix); ok {
 			names = append(names, n)
 		} else if n, ok := strings.CutSuffix(e.Name(), PendingSuffix); ok {

@@ -220,19 +220,26 @@ func TestSuccessfulRunLeavesNoMarker(t *testing.T) {
 	assert.Empty(t, markers(t, e.root))
 	assert.Len(t, h.lines(t), 4)
 
-	// A run without a deploy step leaves its marker for the next run that has one.
+	// Issue 12.8: a run without a deploy step has nothing to deploy, so it leaves no
+	// marker (it used to, and list then claimed a run had died before its deploy), and
+	// the next run with a deploy step finds nothing pending.
 	quiet := e.client(t, nil)
 	rep, err = quiet.Renew(ctxT(t), acme.RenewOptions{Force: true})
 	require.NoError(t, err)
+	assert.True(t, rep.Changed)
 	assert.False(t, rep.Deployed)
-	assert.Equal(t, []string{"ok.pending.test"}, markers(t, e.root))
-	rep, err = quiet.Renew(ctxT(t), acme.RenewOptions{})
-	require.NoError(t, err)
-	assert.Empty(t, rep.Pending, "not read without a deploy step")
+	assert.Empty(t, rep.DeploySteps)
+	assert.Empty(t, markers(t, e.root))
+	ls, ps := quiet.Store().List()
+	require.Empty(t, ps)
+	require.Len(t, ls, 1)
+	assert.Nil(t, ls[0].Pending)
 	rep, err = c.Renew(ctxT(t), acme.RenewOptions{})
 	require.NoError(t, err)
-	assert.True(t, rep.Deployed)
-	assert.Len(t, rep.Pending, 1)
+	assert.False(t, rep.Deployed)
+	assert.Empty(t, rep.Pending)
+	assert.Len(t, h.lines(t), 4, "nothing changed, nothing pending: no deploy")
+	// Obtain without a deploy step: no marker either.
+	e.obtain(t, quiet, acme.Request{Names: []string{"quiet.pending.test"}})
 	assert.Empty(t, markers(t, e.root))
-	assert.Len(t, h.lines(t), 6)
 }

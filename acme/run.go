@@ -2,6 +2,7 @@ package acme
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,8 +58,11 @@ type Report struct {
 	Outcomes []Outcome `json:"lineages"`
 	// Changed reports that at least one live certificate changed.
 	Changed bool `json:"changed"`
-	// Deployed reports that the check passed and the reload ran.
+	// Deployed reports that the configured deploy step ran and passed.
 	Deployed bool `json:"deployed"`
+	// DeploySteps says what the deploy ran and passed, in order, e.g.
+	// ["check passed: nginx -t -q", "reloaded nginx.service"]; only steps that ran.
+	DeploySteps []string `json:"deploy_steps,omitempty"`
 	// DeployError is the deploy step's failure, if any. The lineages it was for keep
 	// their deploy-pending markers, so the next run deploys them again.
 	DeployError string `json:"deploy_error,omitempty"`
@@ -205,6 +209,10 @@ func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 	}
 	if err := ps.Err(); err != nil {
 		return rep, err
+	}
+	// obtain is the command that creates the store (renew and list never do).
+	if err := os.MkdirAll(c.store.root(), 0o755); err != nil {
+		return rep, fmt.Errorf("create %s: %w", c.store.root(), err)
 	}
 	unlock, err := c.store.Lock(ctx, c.cfg.LockWait)
 	if err != nil {
@@ -363,6 +371,10 @@ type RenewOptions struct {
 // renew. The error joins the failures.
 func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	var rep Report
+	// Never create the store, and never be silent about one that holds nothing.
+	if err := c.store.CheckUsable(); err != nil {
+		return rep, err
+	}
 	unlock, err := c.store.Lock(ctx, c.cfg.LockWait)
 	if err != nil {
 		return rep, err
@@ -413,6 +425,11 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 			c.prune(&it.pruned)
 		}
 		it.due = DueAt(l, it.id, now)
+		if l.KeyBroken && !it.due.Now && it.due.Reason != ReasonBackoff {
+			// A live key that cannot serve the certificate: nginx is broken now.
+			c.cfg.logger().Warn("live key broken: renewing", "lineage", n, "problem", l.KeyProblem)
+			it.due.Now, it.due.Reason, it.due.At = true, ReasonBrokenKey, now
+		}
 		scanned[i] = it
 	})
 	var items []*item
@@ -457,6 +474,9 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		}
 		it.due = DueAt(it.l, it.id, now)
 		it.due.CheckARI = false
+		if it.l.KeyBroken && !it.due.Now && it.due.Reason != ReasonBackoff {
+			it.due.Now, it.due.Reason, it.due.At = true, ReasonBrokenKey, now
+		}
 	})
 	var due []*item
 	for _, it := range items {
@@ -599,23 +619,39 @@ func (c *Client) deploy(ctx context.Context, rep *Report, pending []string) {
 			fail(fmt.Errorf("%w: %v", ErrCheckFailed, err))
 			return
 		}
+		rep.DeploySteps = append(rep.DeploySteps, "check passed: "+argvString(d.Check))
 	}
 	var err error
+	var step string
 	switch {
 	case d.Reloader != nil:
 		err = d.Reloader.Reload(ctx)
+		step = "reloaded " + cmp.Or(d.Name, "the server")
 	case len(d.Reload) > 0:
 		err = run(d.Reload)
+		step = "ran " + cmp.Or(d.Name, argvString(d.Reload))
 	}
 	if err != nil {
 		fail(fmt.Errorf("%w: %v", ErrReload, err))
 		return
+	}
+	if step != "" {
+		rep.DeploySteps = append(rep.DeploySteps, step)
 	}
 	rep.Deployed = true
 	if err := c.store.removePending(done); err != nil {
 		// The deploy passed; a marker left behind only costs one more reload.
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot remove deploy-pending markers: %v", err))
 	}
+}
+
+// argvString shows a command for a report: the script of "sh -c SCRIPT", else the
+// words joined by spaces.
+func argvString(argv []string) string {
+	if len(argv) == 3 && filepath.Base(argv[0]) == "sh" && argv[1] == "-c" {
+		return argv[2]
+	}
+	return strings.Join(argv, " ")
 }
 
 // keepPending records a failed deploy step in the markers of the lineages it was for.

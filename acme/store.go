@@ -56,6 +56,10 @@ type Store struct {
 	Keep int
 	// Now is the clock for the deploy-pending markers [Store.Repair] writes. Nil: time.Now.
 	Now func() time.Time
+
+	// noPending is set on the store of a Client without a deploy step: a switch then
+	// writes no deploy-pending marker, as there is nothing to deploy.
+	noPending bool
 }
 
 func (s *Store) now() time.Time {
@@ -151,6 +155,13 @@ type Lineage struct {
 	// step has passed since (the next renew deploys it). Set by [Store.List]; nil when
 	// there is none, and always nil from Load.
 	Pending *PendingDeploy `json:"pending_deploy,omitempty"`
+	// KeyProblem says what is wrong with the live private key, if anything: missing,
+	// truncated, unparsable or not the certificate's key (then KeyBroken is set and
+	// renew replaces certificate and key although nothing is due), or not readable by
+	// this user (KeyBroken unset: not checked). Set by Load and List.
+	KeyProblem string `json:"key_problem,omitempty"`
+	// KeyBroken reports that the live key cannot serve the live certificate.
+	KeyBroken bool `json:"key_broken,omitempty"`
 	// Meta is the renewal metadata.
 	Meta Meta `json:"meta"`
 	// Leaf is the parsed current certificate.
@@ -244,12 +255,12 @@ func (s *Store) metaPath(name string) string { return s.Path("renewal", name+Met
 // ReadMeta reads a lineage's metadata.
 func (s *Store) ReadMeta(name string) (Meta, error) {
 	var m Meta
-	b, err := os.ReadFile(s.metaPath(name))
+	b, err := readRegular(s.metaPath(name), false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return m, fmt.Errorf("%w: %s", ErrNotFound, name)
 		}
-		return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, s.metaPath(name), err)
+		return m, fileErr(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
@@ -273,6 +284,9 @@ func (s *Store) WriteMeta(name string, m Meta, now time.Time) error {
 		return err
 	}
 	b = append(b, '\n')
+	if err := checkReplaceable(s.metaPath(name)); err != nil {
+		return err
+	}
 	_, err = fsutil.WriteFile(s.metaPath(name), b, fsutil.Options{Mode: 0o644, MkdirAll: true, DirMode: 0o755})
 	return err
 }
@@ -282,6 +296,9 @@ func (s *Store) WriteMeta(name string, m Meta, now time.Time) error {
 func (s *Store) liveVersion(name string) (int, error) {
 	live := s.LiveDir(name)
 	target, err := os.Readlink(live)
+	if errors.Is(err, fs.ErrPermission) {
+		return 0, fileErr(err)
+	}
 	if err == nil {
 		v, ok := strings.CutPrefix(target, "."+name+".v")
 		if n, err := strconv.Atoi(v); ok && err == nil && n > 0 {
@@ -328,16 +345,40 @@ func (s *Store) Load(name string) (Lineage, error) {
 	}
 	l.Version = v
 	certPath := filepath.Join(s.LiveDir(name), "cert.pem")
-	b, err := os.ReadFile(certPath)
+	b, err := readRegular(certPath, true)
 	if err != nil {
-		return l, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return l, fileErr(err)
 	}
 	leaf, err := parseLeaf(b)
 	if err != nil {
 		return l, fmt.Errorf("%w: %s: %v", ErrCorrupt, certPath, err)
 	}
 	l.setLeaf(leaf)
+	l.KeyProblem, l.KeyBroken = s.checkLiveKey(name, leaf)
 	return l, nil
+}
+
+// checkLiveKey reads live/NAME/privkey.pem and checks it is the key of leaf. broken
+// reports a key that is missing, truncated, unparsable, not a regular file or not the
+// certificate's (renew replaces the lineage's certificate and key); problem without
+// broken is a key this user may not read (not checked).
+func (s *Store) checkLiveKey(name string, leaf *x509.Certificate) (problem string, broken bool) {
+	p := filepath.Join(s.LiveDir(name), "privkey.pem")
+	b, err := readRegular(p, true)
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Sprintf("private key %s not checked: permission denied (run as root to check it)", p), false
+	}
+	if err != nil {
+		return fmt.Sprintf("private key %s cannot be read: %v", p, err), true
+	}
+	key, err := parseKey(b)
+	if err != nil {
+		return fmt.Sprintf("private key %s is damaged or truncated: %v", p, err), true
+	}
+	if !publicKeysEqual(leaf.PublicKey, key.Public()) {
+		return fmt.Sprintf("private key %s does not match certificate %s: nginx cannot serve this pair", p, filepath.Join(s.LiveDir(name), "cert.pem")), true
+	}
+	return "", false
 }
 
 func (l *Lineage) setLeaf(leaf *x509.Certificate) {
@@ -384,8 +425,13 @@ func (s *Store) List() ([]Lineage, report.Problems) {
 	for _, n := range names {
 		l, err := s.Load(n)
 		if err != nil {
-			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Error, Message: err.Error(), Err: ErrCorrupt})
+			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Error, Message: err.Error(), Err: sentinelOf(err)})
 			continue
+		}
+		if l.KeyBroken {
+			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Warning, Message: l.KeyProblem + "; the next renew replaces certificate and key", Err: ErrCorrupt})
+		} else if l.KeyProblem != "" {
+			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Warning, Message: l.KeyProblem, Err: ErrPermission})
 		}
 		if vs, err := s.Versions(n); err == nil {
 			l.Versions = len(vs)
@@ -439,7 +485,7 @@ func (s *Store) readVersion(name string, n int) (Version, error) {
 			return nil
 		}
 		var b []byte
-		b, err = os.ReadFile(s.Path("archive", name, fmt.Sprintf("%s%d.pem", kind, n)))
+		b, err = readRegular(s.Path("archive", name, fmt.Sprintf("%s%d.pem", kind, n)), false)
 		return b
 	}
 	v.Cert, v.Chain, v.Key = read("cert"), read("chain"), read("privkey")
@@ -529,8 +575,11 @@ func (s *Store) ensureDirs(name string) error {
 // RENAME_EXCHANGE) and kept as live/.NAME.certbot.
 func (s *Store) switchTo(name string, n int, now time.Time) error {
 	// First the marker: a crash anywhere after this leaves it, and the next run deploys.
-	if err := s.writePending(PendingDeploy{Name: name, Version: n, Switched: now.UTC().Truncate(time.Second)}); err != nil {
-		return err
+	// A client without a deploy step has nothing to deploy and writes none.
+	if !s.noPending {
+		if err := s.writePending(PendingDeploy{Name: name, Version: n, Switched: now.UTC().Truncate(time.Second)}); err != nil {
+			return err
+		}
 	}
 	live := s.Path("live")
 	vdirName := fmt.Sprintf(".%s.v%d", name, n)
@@ -642,7 +691,7 @@ func (s *Store) Repair(name string) (bool, error) {
 	}
 	var curLeaf *x509.Certificate
 	if cur > 0 {
-		if b, err := os.ReadFile(filepath.Join(s.LiveDir(name), "cert.pem")); err == nil {
+		if b, err := readRegular(filepath.Join(s.LiveDir(name), "cert.pem"), true); err == nil {
 			curLeaf, _ = parseLeaf(b)
 		}
 	}
@@ -655,7 +704,7 @@ func (s *Store) Repair(name string) (bool, error) {
 		if err != nil {
 			continue
 		}
-		if full, err := os.ReadFile(s.Path("archive", name, fmt.Sprintf("fullchain%d.pem", vs[i]))); err != nil || !bytes.Equal(full, v.Fullchain()) {
+		if full, err := readRegular(s.Path("archive", name, fmt.Sprintf("fullchain%d.pem", vs[i])), false); err != nil || !bytes.Equal(full, v.Fullchain()) {
 			continue
 		}
 		if curLeaf != nil && leaf.NotBefore.Before(curLeaf.NotBefore) {
@@ -676,16 +725,41 @@ func sameNames(a, b []string) bool {
 	return slices.Equal(x, y)
 }
 
+// LockName is the lock file's name under the root.
+const LockName = ".v6-certs.lock"
+
 // Lock takes the directory's lock (flock on ROOT/.v6-certs.lock), waiting up to wait
-// (zero: not at all). The returned function releases it.
+// (zero: not at all). The returned function releases it. The root must exist (Lock
+// never creates the store). The lock file is opened with O_NOFOLLOW and must be a
+// regular file owned by this user: a symlink there (dangling or not), or anything
+// else, is refused with [ErrLockFile] and never followed or created through.
 func (s *Store) Lock(ctx context.Context, wait time.Duration) (func(), error) {
-	if err := os.MkdirAll(s.root(), 0o755); err != nil {
+	if err := s.checkRoot(); err != nil {
 		return nil, err
 	}
-	p := s.Path(".v6-certs.lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+	p := s.Path(LockName)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%w: %s is a symlink, refusing to follow it", ErrLockFile, p)
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("%w: cannot open the lock %s: %v", ErrPermission, p, err)
+		}
 		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is %s", ErrLockFile, p, describeMode(st.Mode()))
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s belongs to uid %d, not to this user (uid %d)", ErrLockFile, p, sys.Uid, os.Geteuid())
 	}
 	deadline := time.Now().Add(wait)
 	for {
@@ -708,4 +782,59 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// checkRoot reports a root that does not exist ([ErrNoStore]), is not a directory or
+// cannot be read.
+func (s *Store) checkRoot() error {
+	st, err := os.Stat(s.root())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %s does not exist", ErrNoStore, s.root())
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%w: %s: %v", ErrPermission, s.root(), err)
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("%w: %s is %s", ErrNoStore, s.root(), describeMode(st.Mode()))
+	}
+	return nil
+}
+
+// CheckUsable reports whether renew and list have something to work on, without
+// writing anything: [ErrNoStore] when the root does not exist, [ErrPermission] when
+// it cannot be read, and [ErrEmptyStore] when it holds no v6-certs lineage, no
+// deploy-pending marker and no v6-certs account (a mistyped --dir, or obtain never
+// ran); the message then says whether certbot lineages are there to import.
+func (s *Store) CheckUsable() error {
+	if err := s.checkRoot(); err != nil {
+		return err
+	}
+	names, pending, err := s.scan()
+	if err != nil {
+		return fileErr(err)
+	}
+	if len(names) > 0 || len(pending) > 0 || s.hasAccount() {
+		return nil
+	}
+	if confs, _ := filepath.Glob(s.Path("renewal", "*.conf")); len(confs) > 0 {
+		return fmt.Errorf("%w: %s holds %d certbot lineage(s) (renewal/*.conf) but none v6-certs manages: run v6-certs import --certbot %s", ErrEmptyStore, s.root(), len(confs), s.root())
+	}
+	return fmt.Errorf("%w: %s", ErrEmptyStore, s.root())
+}
+
+// hasAccount reports whether accounts/ holds a v6-certs account key.
+func (s *Store) hasAccount() bool {
+	found := false
+	_ = filepath.WalkDir(s.Path("accounts"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && d.Name() == "private_key.pem" && filepath.Base(filepath.Dir(p)) == "v6-certs" {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }

@@ -35,6 +35,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/v6kit/v6kit/acme"
 )
@@ -42,6 +43,9 @@ import (
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
+
+// stopGrace is how long a signalled run may take to end by itself.
+const stopGrace = 10 * time.Second
 
 const usage = `usage: v6-certs obtain|renew|list|import [flags]   (v6-certs CMD -h for flags)
 `
@@ -56,6 +60,24 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGTERM/SIGINT cancel ctx: hooks are killed, orders and waits end, the lock is
+	// released on return. Should anything still hold the run, exit anyway after a
+	// grace period (the kernel drops the flock with the process).
+	returned := make(chan struct{})
+	defer close(returned)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-returned:
+			return
+		}
+		select {
+		case <-time.After(stopGrace):
+			fmt.Fprintf(stderr, "v6-certs: stopped by a signal; the run did not end within %s, exiting\n", stopGrace)
+			os.Exit(1)
+		case <-returned:
+		}
+	}()
 	cmd, rest := args[0], args[1:]
 	o := &opts{}
 	fs := flag.NewFlagSet("v6-certs "+cmd, flag.ContinueOnError)
@@ -112,7 +134,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 func exitFor(err error) int {
 	for _, s := range []error{acme.ErrNoNames, acme.ErrInvalidName, acme.ErrWildcardChallenge, acme.ErrIPChallenge,
 		acme.ErrChallenge, acme.ErrWebroot, acme.ErrListen, acme.ErrDNSProvider, acme.ErrDNSCredentials,
-		acme.ErrKeyType, acme.ErrServerURL, acme.ErrEAB, acme.ErrEmail, acme.ErrLineageName, acme.ErrConcurrency} {
+		acme.ErrKeyType, acme.ErrServerURL, acme.ErrEAB, acme.ErrEmail, acme.ErrLineageName, acme.ErrConcurrency, acme.ErrNoStore} {
 		if errors.Is(err, s) {
 			return 2
 		}

@@ -297,7 +297,7 @@ func TestPendingLines(t *testing.T) {
 	c, err := acme.New(acme.Config{Root: t.TempDir(), Server: "https://ca.example/dir", Challenge: acme.Challenge{Webroot: t.TempDir()}})
 	require.NoError(t, err)
 	switched := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
-	rep := acme.Report{Deployed: true, Pending: []acme.PendingDeploy{
+	rep := acme.Report{Deployed: true, DeploySteps: []string{"check passed: nginx -t -q", "reloaded nginx.service"}, Pending: []acme.PendingDeploy{
 		{Name: "crashed.test", Version: 3, Switched: switched},
 		{Name: "failed.test", Version: 2, Switched: switched, Failures: 2, LastError: "reload refused"},
 		{Name: "garbled.test"},
@@ -308,6 +308,6 @@ func TestPendingLines(t *testing.T) {
 	assert.Equal(t, "pending  crashed.test  version 3 live since 2026-11-27T04:00:00Z, deploying it now (the run that switched it ended before its deploy)\n"+
 		"pending  failed.test  version 2 live since 2026-11-27T04:00:00Z, deploying it now (2 failed deploy(s), last: reload refused)\n"+
 		"pending  garbled.test  marker unreadable, deploying it now (see the warning about it)\n"+
-		"deployed: check passed, server reloaded\n", out.String())
+		"deployed: check passed: nginx -t -q, reloaded nginx.service\n", out.String())
 	assert.Equal(t, "warning  "+rep.Warnings[0]+"\n", stderr.String())
 }

@@ -134,9 +134,11 @@ func (o *opts) config(cmd string, stderr io.Writer) (acme.Config, error) {
 			cfg.Deploy.Check = []string{"nginx", "-t", "-q"}
 		}
 		cfg.Deploy.Reloader = units.UnitReloader{Unit: "nginx.service", Address: o.dbusAddress}
+		cfg.Deploy.Name = "nginx.service"
 	}
 	if o.deployHook != "" {
 		cfg.Deploy.Reload = []string{"/bin/sh", "-c", o.deployHook}
+		cfg.Deploy.Name = "the deploy hook: " + o.deployHook
 	}
 	if o.logProgress {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -209,10 +211,9 @@ func (o *opts) renew(ctx context.Context, cfg acme.Config, stdout, stderr io.Wri
 }
 
 func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, all bool, stdout, stderr io.Writer) int {
+	jsonFailed := false
 	if o.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		jsonFailed = encodeJSON(stdout, stderr, rep) != 0
 	} else {
 		for _, x := range rep.Outcomes {
 			switch {
@@ -235,14 +236,21 @@ func (o *opts) finish(cmd string, c *acme.Client, rep acme.Report, err error, al
 		if rep.DeployError != "" {
 			fmt.Fprintf(stderr, "deploy: %s\n", rep.DeployError)
 		} else if rep.Deployed {
-			fmt.Fprintln(stdout, "deployed: check passed, server reloaded")
+			// Only what ran: "check passed: nginx -t -q, reloaded nginx.service".
+			fmt.Fprintf(stdout, "deployed: %s\n", strings.Join(rep.DeploySteps, ", "))
 		}
 	}
 	if err != nil {
 		if len(rep.Outcomes) == 0 && rep.DeployError == "" {
 			fmt.Fprintf(stderr, "v6-certs %s: %v\n", cmd, err)
+			return exitFor(err)
 		}
-		return exitFor(err)
+		// The run ran: some lineages (or the deploy) failed, others may have renewed.
+		// That is 1, never 2, whatever the failure's kind.
+		return 1
+	}
+	if jsonFailed {
+		return 1
 	}
 	return 0
 }
@@ -275,6 +283,15 @@ func pendingState(p acme.PendingDeploy) (what, why string) {
 
 func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
 	st := &acme.Store{Root: cfg.Root}
+	if err := st.CheckUsable(); err != nil {
+		if o.jsonOut {
+			if code := encodeJSON(stdout, stderr, map[string]any{"lineages": []any{}, "problems": []string{err.Error()}}); code != 0 {
+				return code
+			}
+		}
+		fmt.Fprintf(stderr, "v6-certs list: %v\n", err)
+		return exitFor(err)
+	}
 	ls, ps := st.List()
 	now := time.Now()
 	type row struct {
@@ -286,9 +303,12 @@ func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
 		rows = append(rows, row{l, acme.DueAt(l, acme.ARICertID(l.Leaf), now)})
 	}
 	if o.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(map[string]any{"lineages": rows, "problems": ps})
+		if code := encodeJSON(stdout, stderr, map[string]any{"lineages": rows, "problems": ps}); code != 0 {
+			return code
+		}
+		for _, p := range ps {
+			fmt.Fprintf(stderr, "%s\n", p.Error())
+		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tEXPIRES\tPROFILE\tARI WINDOW\tRENEW AT\tNEXT CHECK\tVERSIONS\tNAMES")
@@ -315,7 +335,19 @@ func (o *opts) list(cfg acme.Config, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s\n", p.Error())
 		}
 	}
-	if ps.HasErrors() {
+	// A damaged lineage, a broken key pair or a file this user may not read: exit 1.
+	if len(ps.Errors())+len(ps.Warnings()) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// encodeJSON prints v as indented JSON; a failed write is an error (exit 1).
+func encodeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "v6-certs: writing the JSON result: %v\n", err)
 		return 1
 	}
 	return 0

@@ -1,0 +1,269 @@
+package acme_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/acme"
+	"github.com/v6kit/v6kit/internal/testenv"
+)
+
+// closedCA is a directory URL on a closed port: any request fails at once.
+const closedCA = "https://[::1]:9/dir"
+
+// fileStore installs not-due lineages (no ARI, so no request) into a fresh root.
+func fileStore(t *testing.T, names ...string) (string, *acme.Store) {
+	t.Helper()
+	root := testenv.TempDir(t)
+	st := &acme.Store{Root: root}
+	now := time.Now()
+	for _, n := range names {
+		v := selfSigned(t, now.Add(-time.Hour), 90*24*time.Hour, n)
+		_, err := st.Install(n, v, acme.Meta{Server: closedCA, NoARI: true, Challenge: acme.Challenge{Type: acme.HTTP01, Webroot: "/var/www/acme"}}, now)
+		require.NoError(t, err)
+	}
+	// Install (a bare Store) leaves deploy-pending markers: not what these tests are about.
+	ms, _ := filepath.Glob(filepath.Join(root, "renewal", "*"+acme.PendingSuffix))
+	for _, m := range ms {
+		require.NoError(t, os.Remove(m))
+	}
+	return root, st
+}
+
+func fileClient(t *testing.T, root string) *acme.Client {
+	t.Helper()
+	c, err := acme.New(acme.Config{Root: root, Server: closedCA, Challenge: acme.Challenge{Webroot: t.TempDir()}})
+	require.NoError(t, err)
+	return c
+}
+
+func quickCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestRenewNeverCreatesTheStore (issue 12.2): renew on a mistyped directory creates
+// nothing and fails; on an existing directory with no lineage and no account it fails
+// too, naming the fix, and still creates nothing (not even the lock file).
+func TestRenewNeverCreatesTheStore(t *testing.T) {
+	t.Parallel()
+	parent := testenv.TempDir(t)
+	typo := filepath.Join(parent, "letsencrpyt")
+	_, err := fileClient(t, typo).Renew(quickCtx(t), acme.RenewOptions{})
+	require.ErrorIs(t, err, acme.ErrNoStore)
+	assert.Contains(t, err.Error(), typo+" does not exist")
+	assert.NoDirExists(t, typo)
+	_, ps := (&acme.Store{Root: typo}).List()
+	assert.Empty(t, ps, "List of nothing is nothing; CheckUsable is the check")
+	require.ErrorIs(t, (&acme.Store{Root: typo}).CheckUsable(), acme.ErrNoStore)
+	assert.NoDirExists(t, typo)
+
+	empty := filepath.Join(parent, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o755))
+	_, err = fileClient(t, empty).Renew(quickCtx(t), acme.RenewOptions{})
+	require.ErrorIs(t, err, acme.ErrEmptyStore)
+	ents, _ := os.ReadDir(empty)
+	assert.Empty(t, ents, "no lock file, nothing")
+
+	// certbot's lineages but none of ours: the message says to import them.
+	require.NoError(t, os.MkdirAll(filepath.Join(empty, "renewal"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(empty, "renewal", "site.test.conf"), []byte("version = 2.1.0\n"), 0o644))
+	_, err = fileClient(t, empty).Renew(quickCtx(t), acme.RenewOptions{})
+	require.ErrorIs(t, err, acme.ErrEmptyStore)
+	assert.Contains(t, err.Error(), "v6-certs import --certbot "+empty)
+
+	// An account and no lineage yet (all removed): a store, nothing to do.
+	acct := filepath.Join(empty, "accounts", "ca.test", "dir", "v6-certs")
+	require.NoError(t, os.MkdirAll(acct, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(acct, "private_key.pem"), []byte("x"), 0o600))
+	rep, err := fileClient(t, empty).Renew(quickCtx(t), acme.RenewOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Outcomes)
+}
+
+// TestLockRefusesSymlinks (issue 18): a lock file replaced by a symlink, dangling or
+// not, is refused with a clear error and never followed; one owned by another user
+// too. Two locks on the same store still exclude each other.
+func TestLockRefusesSymlinks(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "a.test")
+	lock := filepath.Join(root, acme.LockName)
+	elsewhere := testenv.TempDir(t)
+
+	dangling := filepath.Join(elsewhere, "created-through-the-link")
+	require.NoError(t, os.Symlink(dangling, lock))
+	_, err := fileClient(t, root).Renew(quickCtx(t), acme.RenewOptions{})
+	require.ErrorIs(t, err, acme.ErrLockFile)
+	assert.Contains(t, err.Error(), lock+" is a symlink")
+	assert.NoFileExists(t, dangling, "the link was followed")
+
+	target := filepath.Join(elsewhere, "existing")
+	require.NoError(t, os.WriteFile(target, []byte("keep me"), 0o644))
+	require.NoError(t, os.Remove(lock))
+	require.NoError(t, os.Symlink(target, lock))
+	_, err = st.Lock(quickCtx(t), 0)
+	require.ErrorIs(t, err, acme.ErrLockFile)
+	b, _ := os.ReadFile(target)
+	assert.Equal(t, "keep me", string(b))
+	st2, _ := os.Stat(target)
+	assert.Equal(t, os.FileMode(0o644), st2.Mode().Perm())
+
+	// A FIFO there is refused too (and does not block).
+	require.NoError(t, os.Remove(lock))
+	require.NoError(t, syscall.Mkfifo(lock, 0o600))
+	_, err = st.Lock(quickCtx(t), 0)
+	require.ErrorIs(t, err, acme.ErrLockFile)
+	assert.Contains(t, err.Error(), "FIFO")
+
+	// A regular lock file: two holders exclude each other.
+	require.NoError(t, os.Remove(lock))
+	unlock, err := st.Lock(quickCtx(t), 0)
+	require.NoError(t, err)
+	_, err = (&acme.Store{Root: root}).Lock(quickCtx(t), 150*time.Millisecond)
+	require.ErrorIs(t, err, acme.ErrLocked)
+	unlock()
+	unlock, err = st.Lock(quickCtx(t), 0)
+	require.NoError(t, err)
+	unlock()
+
+	if os.Geteuid() == 0 {
+		require.NoError(t, os.Chown(lock, 65534, 65534))
+		_, err = st.Lock(quickCtx(t), 0)
+		require.ErrorIs(t, err, acme.ErrLockFile)
+		assert.Contains(t, err.Error(), "belongs to uid 65534")
+	}
+}
+
+// TestMarkersAndMetaNeverFollowSymlinks (issue 18): the metadata and the
+// deploy-pending marker are written at predictable names; a symlink (or FIFO) put
+// there is refused, and the file it points to stays as it was.
+func TestMarkersAndMetaNeverFollowSymlinks(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "a.test")
+	outside := filepath.Join(testenv.TempDir(t), "victim")
+	require.NoError(t, os.WriteFile(outside, []byte("precious\n"), 0o600))
+
+	marker := filepath.Join(root, "renewal", "a.test"+acme.PendingSuffix)
+	require.NoError(t, os.Symlink(outside, marker))
+	v := selfSigned(t, time.Now(), 90*24*time.Hour, "a.test")
+	_, err := st.Install("a.test", v, acme.Meta{Server: closedCA, NoARI: true}, time.Now())
+	require.ErrorIs(t, err, acme.ErrNotRegular)
+	assert.Contains(t, err.Error(), marker+" is a symlink")
+	b, _ := os.ReadFile(outside)
+	assert.Equal(t, "precious\n", string(b))
+	fi, _ := os.Lstat(marker)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "the link itself is left for the admin to see")
+	_, err = st.ReadPending("a.test")
+	require.ErrorIs(t, err, acme.ErrNotRegular)
+	require.NoError(t, os.Remove(marker))
+
+	meta := filepath.Join(root, "renewal", "a.test"+acme.MetaSuffix)
+	require.NoError(t, os.Rename(meta, meta+".real"))
+	require.NoError(t, os.Symlink(meta+".real", meta))
+	_, err = st.Load("a.test")
+	require.ErrorIs(t, err, acme.ErrCorrupt)
+	assert.Contains(t, err.Error(), "symlink")
+	require.ErrorIs(t, st.WriteMeta("a.test", acme.Meta{Names: []string{"a.test"}}, time.Now()), acme.ErrNotRegular)
+}
+
+// TestFIFOsNeverBlock (issue 20): a FIFO as renewal metadata or as the live cert.pem
+// is reported at once (no reader would ever write to it), the other lineages are
+// handled, and the run fails with the lineage named.
+func TestFIFOsNeverBlock(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "fine.test", "fifo-cert.test")
+	require.NoError(t, syscall.Mkfifo(filepath.Join(root, "renewal", "fifo-meta.test"+acme.MetaSuffix), 0o644))
+	cert := filepath.Join(root, "archive", "fifo-cert.test", "cert1.pem")
+	require.NoError(t, os.Remove(cert))
+	require.NoError(t, syscall.Mkfifo(cert, 0o644))
+
+	start := time.Now()
+	rep, err := fileClient(t, root).Renew(quickCtx(t), acme.RenewOptions{})
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	got := map[string]acme.Outcome{}
+	for _, o := range rep.Outcomes {
+		got[o.Name] = o
+	}
+	require.Len(t, got, 3)
+	assert.Equal(t, acme.Kept, got["fine.test"].Action)
+	assert.Equal(t, acme.Failed, got["fifo-meta.test"].Action)
+	assert.Contains(t, got["fifo-meta.test"].Error, "FIFO")
+	assert.ErrorIs(t, got["fifo-meta.test"].Err, acme.ErrCorrupt)
+	assert.Equal(t, acme.Failed, got["fifo-cert.test"].Action)
+	assert.Contains(t, got["fifo-cert.test"].Error, "FIFO")
+
+	ls, ps := st.List()
+	assert.Len(t, ls, 1)
+	assert.Len(t, ps.Errors(), 2)
+}
+
+// TestMetaDirectoryIsReported (issue 20): a renewal meta that is a directory used to
+// make its lineage vanish from renew and list; it is reported.
+func TestMetaDirectoryIsReported(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "fine.test", "dir.test")
+	meta := filepath.Join(root, "renewal", "dir.test"+acme.MetaSuffix)
+	require.NoError(t, os.Remove(meta))
+	require.NoError(t, os.Mkdir(meta, 0o755))
+	rep, err := fileClient(t, root).Renew(quickCtx(t), acme.RenewOptions{})
+	require.Error(t, err)
+	require.Len(t, rep.Outcomes, 2)
+	assert.Equal(t, "dir.test", rep.Outcomes[0].Name)
+	assert.Equal(t, acme.Failed, rep.Outcomes[0].Action)
+	assert.Contains(t, rep.Outcomes[0].Error, meta+" is a directory")
+	_, ps := st.List()
+	require.Len(t, ps.Errors(), 1)
+	assert.Contains(t, ps.Errors()[0].Error(), "lineage dir.test")
+}
+
+// TestBrokenLiveKey (issue 20): a live private key that does not match its
+// certificate, or is truncated, is a warning in List and makes the lineage due.
+func TestBrokenLiveKey(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "fine.test", "other-key.test", "truncated.test")
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, _ := x509.MarshalPKCS8PrivateKey(other)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "archive", "other-key.test", "privkey1.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	tk := filepath.Join(root, "archive", "truncated.test", "privkey1.pem")
+	b, err := os.ReadFile(tk)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(tk, b[:len(b)/2], 0o600))
+
+	ls, ps := st.List()
+	require.Len(t, ls, 3)
+	assert.Empty(t, ps.Errors())
+	require.Len(t, ps.Warnings(), 2)
+	assert.Contains(t, ps.Warnings()[0].Error(), "does not match certificate")
+	assert.Contains(t, ps.Warnings()[1].Error(), "damaged or truncated")
+	for _, l := range ls {
+		assert.Equal(t, l.Name != "fine.test", l.KeyBroken, l.Name)
+	}
+
+	rep, _ := fileClient(t, root).Renew(quickCtx(t), acme.RenewOptions{})
+	for _, o := range rep.Outcomes {
+		if o.Name == "fine.test" {
+			assert.Equal(t, acme.Kept, o.Action)
+			continue
+		}
+		// Due at once; the closed CA makes the attempt fail, but it was made.
+		require.NotNil(t, o.Due, o.Name)
+		assert.True(t, o.Due.Now, o.Name)
+		assert.Equal(t, acme.ReasonBrokenKey, o.Due.Reason, o.Name)
+		assert.Equal(t, acme.Failed, o.Action, o.Name)
+	}
+}
