@@ -12,6 +12,7 @@ import (
 
 	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 	"github.com/v6kit/v6kit/pgsetup"
@@ -88,6 +89,9 @@ type Host struct {
 	MaxConnections int
 	// Rand is the randomness for new secrets. Nil: crypto/rand.
 	Rand io.Reader
+	// Firewall, when set, adds the host's nftables ruleset ([FirewallPath], see
+	// [Host.FirewallConfig]) with this SSH access, and NEXT-STEPS loads it. Nil: none.
+	Firewall *firewall.SSH
 }
 
 // Bundle paths of an all-in-one host (relative to --out; Home-dependent paths are
@@ -125,6 +129,8 @@ type Info struct {
 	CertCommand []string
 	// EnvPath is the tree path of .env.production.
 	EnvPath string
+	// Firewall is the packet filter the ruleset came from (nil: [Host.Firewall] unset).
+	Firewall *firewall.Config
 }
 
 func (h Host) home() string        { return cmp.Or(h.Home, "/home/mastodon") }
@@ -277,6 +283,10 @@ func (h Host) Compose(t *Tree) Info {
 
 	// The certificate: v6-certs answers HTTP-01 through the port-80 server's webroot.
 	info.CertCommand = h.CertCommand()
+	if fw, ok := h.FirewallConfig(); ok {
+		info.Firewall = &fw
+		t.Firewall(FirewallPath, fw)
+	}
 	t.Add(File{Path: NextStepsPath, Data: h.NextSteps(t, info), Mode: 0o644})
 	return info
 }

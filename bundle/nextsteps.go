@@ -91,6 +91,11 @@ func (h Host) NextSteps(t *Tree, info Info) []byte {
 	p("")
 	code("grep -qx 'include /"+RedisPath+"' /etc/redis/redis.conf || echo 'include /"+RedisPath+"' >> /etc/redis/redis.conf",
 		"systemctl restart redis-server postgresql")
+	if text, cmds := firewallSteps(info); cmds != nil {
+		p("%s", strings.Join(text, "\n"))
+		p("")
+		code(cmds...)
+	}
 	p("## 2. PostgreSQL: role, database and pg_hba.conf")
 	p("")
 	pg := []string{"v6-pgsetup", "--role", info.PG.Role, "--database", info.PG.Database,

@@ -51,6 +51,7 @@ func HostFlags(fs *flag.FlagSet, h *Host) {
 		return err
 	})
 	fs.IntVar(&h.CPUs, "cpus", h.CPUs, "CPUs for the PostgreSQL tuning (default 2)")
+	sshFromFlag(fs, h)
 }
 
 func prefixString(p netip.Prefix) string {

@@ -24,6 +24,7 @@ import (
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/egress"
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/mastodon"
 )
 
@@ -53,6 +54,8 @@ var example = bundle.Host{
 		WAN:     "eth0",
 		LAN:     []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")},
 	},
+	// The nftables ruleset; SSH stays open to all until --ssh-from names the admin prefix.
+	Firewall: &firewall.SSH{Any: true},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/firewall"
 )
 
 // example is a dual-stack host serving mastodon.example.net under its own name. Every
@@ -32,6 +33,8 @@ var example = bundle.Host{
 		FromAddress:    "Mastodon <notifications@mastodon.example.net>",
 	},
 	// No NAT64: a dual-stack host reaches IPv4-only peers directly.
+	// The nftables ruleset; SSH stays open to all until --ssh-from names the admin prefix.
+	Firewall: &firewall.SSH{Any: true},
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,89 @@
+package bundle
+
+import (
+	"cmp"
+	"flag"
+	"net/netip"
+	"strings"
+
+	"github.com/v6kit/v6kit/firewall"
+)
+
+// FirewallPath is where the host's nftables ruleset goes ([Host.Firewall]).
+const FirewallPath = "etc/nftables.d/mastodon.nft"
+
+// FirewallConfig is the packet filter of an all-in-one host with [Host.Firewall] set:
+// nginx's HTTP and HTTPS ports open to everyone, SSH as the field says, nothing else
+// (PostgreSQL and Redis listen on loopback). ok is false when Firewall is nil.
+func (h Host) FirewallConfig() (c firewall.Config, ok bool) {
+	if h.Firewall == nil {
+		return c, false
+	}
+	c.SSH = *h.Firewall
+	if h.Family == DualStack {
+		c.Family = firewall.DualStack
+	}
+	c.Services = []firewall.Service{{Name: "nginx", Public: true,
+		Ports: []uint16{uint16(cmp.Or(h.HTTPPort, 80)), uint16(cmp.Or(h.HTTPSPort, 443))}}}
+	return c, true
+}
+
+// Firewall adds the nftables ruleset of c at p, or records its problems.
+func (t *Tree) Firewall(p string, c firewall.Config) {
+	ps := c.Validate()
+	t.Problem(p, ps)
+	if ps.HasErrors() {
+		return
+	}
+	b, err := c.Bytes()
+	if err != nil {
+		return
+	}
+	t.Add(File{Path: p, Data: b, Mode: 0o644})
+}
+
+// firewallSteps are the NEXT-STEPS lines that check, load and persist the ruleset.
+func firewallSteps(info Info) (text []string, cmds []string) {
+	if info.Firewall == nil {
+		return nil, nil
+	}
+	f := "/" + FirewallPath
+	text = []string{
+		"The packet filter (" + FirewallPath + ") drops every incoming packet but nginx's ports, SSH as",
+		"rendered, loopback, replies and the ICMPv6 RFC 4890 keeps (Packet Too Big, neighbour discovery).",
+		"Check it, load it, and have Debian's nftables.service load it at boot:",
+	}
+	if info.Firewall.SSH.Any {
+		text = append(text, "", "SSH is open to every address: re-render with --ssh-from YOUR_ADMIN_PREFIX to narrow it.")
+	}
+	cmds = []string{
+		"nft -c -f " + f + " && nft -f " + f,
+		"grep -qx 'include \"" + f + "\"' /etc/nftables.conf || echo 'include \"" + f + "\"' >> /etc/nftables.conf",
+		"systemctl enable nftables",
+	}
+	return text, cmds
+}
+
+// sshFromFlag binds --ssh-from: the admin prefixes (comma-separated), any or off; it
+// turns [Host.Firewall] on.
+func sshFromFlag(fs *flag.FlagSet, h *Host) {
+	fs.Func("ssh-from", "render the nftables ruleset, with SSH from these admin `PREFIX`es (comma-separated), any, or off", func(s string) error {
+		ssh := &firewall.SSH{}
+		switch s {
+		case "any":
+			ssh.Any = true
+		case "off":
+			ssh.Off = true
+		default:
+			for _, x := range strings.Split(s, ",") {
+				p, err := netip.ParsePrefix(strings.TrimSpace(x))
+				if err != nil {
+					return err
+				}
+				ssh.From = append(ssh.From, p)
+			}
+		}
+		h.Firewall = ssh
+		return nil
+	})
+}
