@@ -19,6 +19,7 @@ import (
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
@@ -43,6 +44,8 @@ func origin(rel mastodon.Release, domain, webDomain string) bundle.Host {
 			FromAddress:       "Mastodon <notifications@" + domain + ">",
 		},
 		NAT64: netip.MustParsePrefix(mastodon.NAT64WellKnownPrefix),
+		// the host's nftables ruleset, SSH open to all (as allinone renders it by default)
+		Firewall: &firewall.SSH{Any: true},
 	}
 }
 
