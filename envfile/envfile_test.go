@@ -382,6 +382,7 @@ func TestValidatePitfalls(t *testing.T) {
 		{"4.2", map[string]string{"BIND": "::"}, Options{}, ErrBind, report.Warning},
 		{"4.7", map[string]string{"BIND": "::"}, Options{}, ErrBindBrackets, report.Warning},
 		{"2.9", map[string]string{"DB_PASS": "p#ss"}, Options{}, ErrDBPassYAML, report.Error},
+		{"3.4", map[string]string{"DB_PASS": "p#ss"}, Options{}, ErrDBPassYAML, report.Error},
 		{"1.6", map[string]string{"DB_PASS": "s3cret: x"}, Options{}, ErrDBPassYAML, report.Error},
 		{"2.9", map[string]string{"DB_PASS": "0x1F"}, Options{}, ErrDBPassYAML, report.Error},
 		{"2.9", map[string]string{"DB_PASS": "yes"}, Options{}, ErrDBPassYAML, report.Error},
@@ -431,8 +432,8 @@ func TestValidatePitfalls(t *testing.T) {
 			assert.NotErrorIs(t, p, ErrRedisPasswordURL, "%s %s", tc.version, tc.url)
 		}
 	}
-	// DB_PASS is pasted raw into YAML only before 3.0; plain text passes there too.
-	for _, tc := range []struct{ version, pass string }{{"3.0", "p#ss: 'x'"}, {"2.9", "Secr3t-pass_with.dots+slash/"}, {"2.9", "3abc"}} {
+	// DB_PASS is pasted raw into YAML only before 3.5 (mastodon#17627); plain text passes there too.
+	for _, tc := range []struct{ version, pass string }{{"3.5", "p#ss: 'x'"}, {"2.9", "Secr3t-pass_with.dots+slash/"}, {"2.9", "3abc"}} {
 		f := base.Clone()
 		f.Set("DB_PASS", tc.pass)
 		for _, p := range f.Validate(Options{Release: mastodon.MustLookup(tc.version)}) {

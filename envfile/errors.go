@@ -45,8 +45,12 @@ var (
 	ErrDBHostYAML = errors.New("DB_HOST is pasted into config/database.yml: a value starting with ':' becomes a Ruby symbol and [brackets] are a YAML syntax error")
 	// ErrRedisPasswordURL: a REDIS_PASSWORD that Rails before 4.3 pastes unescaped into a URL.
 	ErrRedisPasswordURL = errors.New("before Mastodon 4.3 REDIS_PASSWORD is pasted unescaped into a redis:// URL: use a password without : / ? # [ ] @ %")
-	// ErrDBPassYAML: a DB_PASS that Rails before 3.0 reads differently (pasted raw into YAML).
-	ErrDBPassYAML = errors.New("before Mastodon 3.0 DB_PASS is pasted unquoted into config/database.yml: use a password of letters, digits and _ + / . = -")
+	// ErrDBPassYAML: a DB_PASS that Rails before 3.5 reads differently (pasted raw into YAML).
+	ErrDBPassYAML = errors.New("before Mastodon 3.5 DB_PASS is pasted unquoted into config/database.yml: use a password of letters, digits and _ + / . = - : @ ~")
+	// ErrYAMLValue: a value Rails pastes unquoted into one of its YAML files (DB_HOST,
+	// DB_NAME, DB_USER, DB_SSLMODE, DB_PORT, REPLICA_DB_*, SMTP_* from 4.4, …) that YAML
+	// reads as another value or type, or as syntax.
+	ErrYAMLValue = errors.New("Rails pastes this value unquoted into YAML: use one YAML reads back as the same text, number or boolean")
 	// ErrDatabaseURLBrackets: a bracketed IPv6 literal in DATABASE_URL on 4.2+.
 	ErrDatabaseURLBrackets = errors.New("streaming (4.2+) cannot connect to a bracketed IPv6 literal in DATABASE_URL")
 	// ErrSSLModePrefer: DB_SSLMODE=prefer on 4.2+.

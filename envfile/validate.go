@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -41,6 +40,7 @@ func (f *File) Validate(opt Options) report.Problems {
 	f.checkRemoved(&ps, rel)
 	f.checkDomains(&ps)
 	f.checkNetwork(&ps, rel, opt)
+	f.checkYAML(&ps, rel)
 	return ps
 }
 
@@ -197,26 +197,6 @@ func (f *File) checkDomains(ps *report.Problems) {
 	}
 }
 
-// yamlTyped matches the plain scalars Ruby's YAML (Psych, YAML 1.1) reads as something
-// other than a string: null, booleans, integers, floats (also hex, binary, .inf, .nan)
-// and dates, plus a lone "-" (a sequence entry).
-var yamlTyped = regexp.MustCompile(`^(?:~|null|Null|NULL|-|(?i:y|n|yes|no|true|false|on|off)|[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*)$`)
-
-// yamlPlainProblem says why v, pasted unquoted as a YAML mapping value, would not be
-// read back by Psych as the same string, or returns "" when it would. Only letters,
-// digits and _ + / . = - are accepted (no secret character is named in the reason).
-func yamlPlainProblem(v string) string {
-	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+/.=-", c)) {
-			return "it holds a character other than letters, digits and _ + / . = -, which YAML may read as syntax (a comment, a key, a quote, an alias)"
-		}
-	}
-	if yamlTyped.MatchString(v) {
-		return "YAML reads it as a number, boolean, date or null, not as text"
-	}
-	return ""
-}
-
 // isIPv6 reports whether s is an IPv6 literal, bare or in brackets.
 func isIPv6(s string) bool {
 	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
@@ -235,11 +215,6 @@ func (f *File) checkNetwork(ps *report.Problems, rel mastodon.Release, opt Optio
 				bare = "0" + bare
 			}
 			ps.Errorf(f.where(l), ErrDBHostYAML, "DB_HOST=%s: brackets are a YAML syntax error in Rails' config/database.yml and streaming cannot resolve them. Use the socket directory (DB_HOST=/var/run/postgresql) or the bare address: DB_HOST=%s", v, bare)
-		}
-	}
-	if l, ok := f.Entry("DB_PASS"); ok && l.Value != "" && rel.DBPassRawYAML() {
-		if why := yamlPlainProblem(l.Value); why != "" {
-			ps.Errorf(f.where(l), ErrDBPassYAML, "DB_PASS: Mastodon %s pastes it unquoted into config/database.yml and %s, so Rails sends PostgreSQL another password or does not boot: change the role's password (ALTER ROLE … PASSWORD) to one of letters, digits and _ + / . = - that starts with a letter, or use the socket directory with peer authentication and no DB_PASS", rel.Line(), why)
 		}
 	}
 	if l, ok := f.Entry("REDIS_PASSWORD"); ok && rel.RedisPasswordRawURL() && !f.Has("REDIS_URL") {
