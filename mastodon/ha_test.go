@@ -1,6 +1,7 @@
 package mastodon_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,4 +46,23 @@ func TestSplitSentinels(t *testing.T) {
 	h, p := mastodon.SplitSentinels("s1.example:26380, s2.example ,fd00::1", "26379")
 	assert.Equal(t, []string{"s1.example", "s2.example", "fd00"}, h)
 	assert.Equal(t, []string{"26380", "26379", ":1"}, p, "an IPv6 literal is torn at its first colon, as in Mastodon")
+}
+
+// FuzzSplitSentinels: the parser never panics, pairs hosts with ports, and a list of
+// names without colons round-trips.
+func FuzzSplitSentinels(f *testing.F) {
+	for _, s := range []string{"s1.example:26380,s2.example", "fd00::1", "[fd00::1]:26379", " , ,", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		hosts, ports := mastodon.SplitSentinels(s, "26379")
+		if len(hosts) != len(ports) {
+			t.Fatalf("%d hosts, %d ports", len(hosts), len(ports))
+		}
+		for i, h := range hosts {
+			if strings.Contains(h, ":") || strings.Contains(h, ",") || ports[i] == "" {
+				t.Fatalf("entry %d: host %q port %q", i, h, ports[i])
+			}
+		}
+	})
 }
