@@ -139,9 +139,13 @@ func TestFormatValue(t *testing.T) {
 		l, perr := parseLine(line)
 		require.Nil(t, perr, "%q", line)
 		assert.Equal(t, tc.in, l.Value)
-		r, n := readRails(line, map[string]string{"word": "EXPANDED"}), readStreaming(line)
-		assert.Equal(t, tc.in, r.value, "Rails reads %q", line)
-		assert.Equal(t, tc.in, n.value, "streaming reads %q", line)
+		for _, p := range testPairs() {
+			r, n, _, _ := readOne(p, line)
+			assert.Equal(t, tc.in, r.value, "Rails (%s) reads %q", p, line)
+			if !p.NodeTrimsQuoted() || strings.TrimFunc(tc.in, isJSSpace) == tc.in {
+				assert.Equal(t, tc.in, n.value, "streaming (%s) reads %q", p, line)
+			}
+		}
 	}
 }
 

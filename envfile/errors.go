@@ -10,7 +10,9 @@ var (
 	// ErrBadKey: a key with characters other than letters, digits and underscores.
 	ErrBadKey = errors.New("key must be letters, digits and underscores, not starting with a digit")
 	// ErrUnterminatedQuote: a quoted value without its closing quote on the same line.
-	ErrUnterminatedQuote = errors.New("quoted value is not closed on the same line: multi-line values are read differently by Rails and streaming")
+	// Rails and streaming read multi-line double-quoted values alike only from Mastodon 3.5
+	// (Ruby dotenv 2.7.6+, Node dotenv 16+), and v6kit writes one line per value.
+	ErrUnterminatedQuote = errors.New("quoted value is not closed on the same line: before Mastodon 3.5 Rails and streaming read a value spanning lines differently, and v6kit keeps each value on one line")
 	// ErrTrailingText: text after a closing quote that is not a # comment.
 	ErrTrailingText = errors.New("text after the closing quote: put a space and # before a comment")
 	// ErrEncoding: bytes that are not UTF-8, a byte-order mark or a lone carriage return.
@@ -19,6 +21,8 @@ var (
 	ErrDuplicateKey = errors.New("key is set more than once: the last one wins, delete the others")
 	// ErrReadersDisagree: Rails (Ruby dotenv) and streaming (Node dotenv) read different values.
 	ErrReadersDisagree = errors.New("Rails and the streaming server read this value differently")
+	// ErrRailsFails: a line on which the target release's Ruby dotenv raises, so Rails does not boot.
+	ErrRailsFails = errors.New("Ruby's dotenv stops on this line with Dotenv::FormatError: Rails does not boot")
 	// ErrCommandSubstitution: $(…) that Ruby dotenv executes when Rails boots.
 	ErrCommandSubstitution = errors.New("$(…) in an unquoted or double-quoted value runs a shell command every time Rails boots")
 	// ErrUnwritable: a value no quoting form carries alike to both readers.

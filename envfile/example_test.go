@@ -74,7 +74,7 @@ REDIS_NAMESPACE=mastodon
 	kept, _ := merged.Get("SECRET_KEY_BASE")
 	fmt.Println("SECRET_KEY_BASE kept:", kept == strings.Repeat("ab", 64))
 	// Output:
-	// .env.production:4 DB_PASS: Rails reads <secret, 3 characters> and the streaming server reads <secret, 8 characters> (Ruby's dotenv expands $NAME and ${NAME}; Node's does not): one of them gets the wrong value. Write the intended value in single quotes, e.g. DB_PASS='…'
+	// .env.production:4 DB_PASS: Rails reads <secret, 3 characters> and the streaming server reads <secret, 8 characters> (Ruby's dotenv 3.1.8 expands $NAME and ${NAME}; Node's does not): one of them gets the wrong value. Write the intended value in single quotes, e.g. DB_PASS='…'
 	// .env.production:5 REDIS_NAMESPACE: REDIS_NAMESPACE aborts boot from Mastodon 4.4.0: migrate the keys with mastodon/redis_namespace_migration, set ES_PREFIX to the old namespace if you use Elasticsearch, then remove the line
 	// SECRET_KEY_BASE kept: true
 }

@@ -83,7 +83,14 @@ type File struct {
 	Name string
 	// Lines holds every line in order.
 	Lines []Line
+	// Release is the Mastodon release whose two dotenv readers every value Write writes
+	// must reach byte for byte (zero: [mastodon.Newest]). [New] and [Merge] set it from
+	// Options.Release; after [Parse], set it before changing values of a file an older
+	// release reads (Mastodon 1.6's Node dotenv trims blanks inside quotes).
+	Release mastodon.Release
 }
+
+func (f *File) release() mastodon.Release { return Options{Release: f.Release}.release() }
 
 func (f *File) name() string {
 	if f.Name == "" {
@@ -130,7 +137,7 @@ func parse(name string, src []byte) (*File, error) {
 	f := &File{Name: name}
 	var ps report.Problems
 	if bytes.HasPrefix(src, []byte("\xef\xbb\xbf")) {
-		ps.Errorf(name+":1", ErrEncoding, "the file starts with a UTF-8 byte-order mark, which Ruby's dotenv reads as part of the first key: remove it")
+		ps.Errorf(name+":1", ErrEncoding, "the file starts with a UTF-8 byte-order mark: Mastodon's own readers skip it (Rails opens the file with \"bom|utf-8\", Node's dotenv takes it as a blank), but Dotenv::Parser called on File.read, shells and docker compose read it as part of the first key: remove it")
 		src = src[3:]
 	}
 	text := string(src)
@@ -389,6 +396,7 @@ func (f *File) Set(key, value string) {
 			f.Lines[i].Value = value
 			f.Lines[i].Raw = ""
 			f.Lines[i].Quote = Unquoted
+			f.Lines[i].Export = false // Write drops the prefix: Node dotenv before 16 ignores export lines
 		}
 		return
 	}
@@ -405,7 +413,7 @@ func (f *File) Delete(key string) bool {
 
 // Clone returns a deep copy.
 func (f *File) Clone() *File {
-	return &File{Name: f.Name, Lines: slices.Clone(f.Lines)}
+	return &File{Name: f.Name, Lines: slices.Clone(f.Lines), Release: f.Release}
 }
 
 // Env returns the file's values as a map (last one wins), as the process environment

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 // FuzzParse: Parse never panics; whatever it accepts, Write renders, and
@@ -70,18 +72,26 @@ func FuzzFormatValue(f *testing.F) {
 		if perr != nil || l.Value != v {
 			t.Fatalf("envfile reads %q from %q, want %q (%v)", l.Value, line, v, perr)
 		}
-		r := readRails(line, map[string]string{})
-		if !r.ok || r.subst || r.command || r.value != v {
-			t.Fatalf("Rails reads %+v from %q, want %q", r, line, v)
-		}
-		if n := readStreaming(line); !n.ok || n.value != v {
-			t.Fatalf("streaming reads %+v from %q, want %q", n, line, v)
+		for _, p := range testPairs() {
+			r, n, rok, nok := readOne(p, line)
+			if !rok || r.subst || r.command || r.dollar || r.value != v {
+				t.Fatalf("Rails (%s) reads %+v from %q, want %q", p, r, line, v)
+			}
+			blankEnds := strings.TrimFunc(v, isJSSpace) != v
+			if !nok || n.value != v && !(p.NodeTrimsQuoted() && blankEnds) {
+				t.Fatalf("streaming (%s) reads %+v from %q, want %q", p, n, line, v)
+			}
 		}
 		var file File
 		file.Set("KEY", v)
 		b, err := file.Bytes()
 		if err != nil {
 			t.Fatal(err)
+		}
+		old := File{Release: mastodon.MustLookup("1.6")}
+		old.Set("KEY", v)
+		if _, err := old.Bytes(); (err != nil) != (strings.TrimFunc(v, isJSSpace) != v) {
+			t.Fatalf("for 1.6, %q: %v (a value with blank ends, and only such, is refused)", v, err)
 		}
 		g, err := Parse(b)
 		if err != nil {

@@ -108,6 +108,7 @@ func Merge(existing *File, c Config, opt Options) (*File, report.Problems) {
 	if existing != nil {
 		out = existing.Clone()
 	}
+	out.Release = rel
 	var ps report.Problems
 	vars, cps := c.Vars()
 	ps = append(ps, cps...)
@@ -117,6 +118,10 @@ func Merge(existing *File, c Config, opt Options) (*File, report.Problems) {
 	// Settings from c.
 	var add []Var
 	for _, v := range vars {
+		if err := writableFor(rel, v.Value); err != nil {
+			ps.Errorf(v.Key, ErrUnwritable, "%v", err)
+			continue
+		}
 		if sec, ok := rel.SecretByName(v.Key); ok {
 			ps.Errorf(v.Key, ErrRotate, "%s is a generated secret: v6kit generates it and keeps it; to replace it use rotation (%s)", v.Key, sec.Loss)
 			continue

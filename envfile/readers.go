@@ -3,14 +3,17 @@ package envfile
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/v6kit/v6kit/mastodon"
 )
 
-// The two readers of .env.production, emulated line by line so that Validate can say
-// what each process will see. Both are ports of the readers' own regular expressions
-// (Go's regexp picks the same match a backtracking engine does): Ruby's dotenv 2.4
-// (Dotenv::Parser, with its Variable and Command substitutions, the module layout the
-// gem keeps in 3.x) and Node's dotenv 16 (lib/main.js parse). The tests check both
-// emulations against the real programs.
+// The two readers of .env.production, emulated over the whole file so that Validate can
+// say what each process of the target release will see. Each is a port of the reader's
+// own regular expressions (Go's regexp picks the match a backtracking engine picks) for
+// every version a release pins ([mastodon.DotenvPair]): Ruby's dotenv gem (Rails, with its
+// Variable and Command substitutions) and Node's dotenv (streaming). The tests check the
+// Node ports against every pinned npm version and the Ruby ports against Debian's gem.
 
 // rubySpace is Ruby's \s (ASCII only); jsSpace is JavaScript's \s.
 const (
@@ -19,50 +22,190 @@ const (
 )
 
 var (
-	rubyLine     = regexp.MustCompile(`\A` + rubySpace + `*(?:export` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:` + rubySpace + `*=` + rubySpace + `*|:` + rubySpace + `+?)('(?:'|[^'])*'|"(?:"|[^"])*"|[^#\n]+)?` + rubySpace + `*(?:#.*)?\z`)
-	rubyQuoted   = regexp.MustCompile(`\A(['"])((?s).*)(['"])\z`)
-	rubyUnescape = regexp.MustCompile(`\\([^$])`)
+	// Ruby dotenv 2.2.x and Debian's 2.4.0: one line at a time, greedy quotes.
+	gemLine = regexp.MustCompile(`\A` + rubySpace + `*(?:export` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:` + rubySpace + `*=` + rubySpace + `*|:` + rubySpace + `+?)('(?:'|[^'])*'|"(?:"|[^"])*"|[^#\n]+)?` + rubySpace + `*(?:#.*)?\z`)
+	// Ruby dotenv 2.5.0–2.7.2: the whole file, no blanks before a quote inside the group.
+	gemScan25 = regexp.MustCompile(`(?m)(?:^|\A)` + rubySpace + `*(?:(export)` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:` + rubySpace + `*=` + rubySpace + `*?|:` + rubySpace + `+?)('(?:\\'|[^'])*'|"(?:\\"|[^"])*"|[^#\r\n]+)?` + rubySpace + `*(?:#.*)?(?:$|\z)`)
+	// Ruby dotenv 2.7.5–3.1.4.
+	gemScan275 = regexp.MustCompile(`(?m)(?:^|\A)` + rubySpace + `*(?:(export)` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:` + rubySpace + `*=` + rubySpace + `*?|:` + rubySpace + `+?)(` + rubySpace + `*'(?:\\'|[^'])*'|` + rubySpace + `*"(?:\\"|[^"])*"|[^#\r\n]+)?` + rubySpace + `*(?:#.*)?(?:$|\z)`)
+	// Ruby dotenv 3.1.5+: separator and value optional.
+	gemScan315        = regexp.MustCompile(`(?m)(?:^|\A)` + rubySpace + `*(?:(export)` + rubySpace + `+)?([A-Za-z0-9_.]+)(?:(?:` + rubySpace + `*=` + rubySpace + `*?|:` + rubySpace + `+?)(` + rubySpace + `*'(?:\\'|[^'])*'|` + rubySpace + `*"(?:\\"|[^"])*"|[^#\n]+)?)?` + rubySpace + `*(?:#.*)?(?:$|\z)`)
+	gemBlankOrComment = regexp.MustCompile(`\A` + rubySpace + `*(?:#.*)?\z`)
+	gemUnescape       = regexp.MustCompile(`\\([^$])`)
 
-	nodeLine = regexp.MustCompile(`\A` + jsSpace + `*(?:export` + jsSpace + `+)?([A-Za-z0-9_.-]+)(?:` + jsSpace + `*=` + jsSpace + `*?|:` + jsSpace + `+?)(` + jsSpace + `*'(?:\\'|[^'])*'|` + jsSpace + `*"(?:\\"|[^"])*"|` + jsSpace + "*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?" + jsSpace + `*(?:#[^\n\r\x{2028}\x{2029}]*)?\z`)
+	// Node dotenv before 15: one line at a time.
+	nodeOldLine = regexp.MustCompile(`\A` + jsSpace + `*([\w.-]+)` + jsSpace + `*=` + jsSpace + `*([^\n\r\x{2028}\x{2029}]*)?` + jsSpace + `*\z`)
+	// Node dotenv 16 and 17: the whole file.
+	nodeScan = regexp.MustCompile(`(?m)(?:^|^)` + jsSpace + `*(?:export` + jsSpace + `+)?([\w.-]+)(?:` + jsSpace + `*=` + jsSpace + `*?|:` + jsSpace + `+?)(` + jsSpace + `*'(?:\\'|[^'])*'|` + jsSpace + `*"(?:\\"|[^"])*"|` + jsSpace + "*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?" + jsSpace + `*(?:#[^\n\r\x{2028}\x{2029}]*)?$`)
 )
 
-// reading is what one reader makes of one line.
-type reading struct {
-	ok      bool   // the reader sets a variable from this line
-	key     string // the variable it sets
-	value   string // the value it sets (Rails: with $ substitutions from env; commands unrun)
-	command bool   // Rails runs a $(…) command from this line
-	subst   bool   // Rails substitutes a $VAR from this line
+// assignment is one variable a reader sets from the file.
+type assignment struct {
+	key, value string
+	line, last int  // 0-based lines of the key and of the value's end
+	quote      byte // the quote the reader took the value in (0: none)
+	export     bool // the line starts with export
+	subst      bool // Rails substituted a $VAR
+	command    bool // Rails runs a $(…) command from this value
+	dollar     bool // $( in the text Rails substitutes, before or after $VAR expansion
 }
 
-// readRails reads one line as Ruby's dotenv does; env holds the variables it substitutes
-// ($VAR expands to env[VAR], or "" when unset).
-func readRails(line string, env map[string]string) reading {
-	m := rubyLine.FindStringSubmatch(line)
-	if m == nil {
-		return reading{}
-	}
-	r := reading{ok: true, key: m[1]}
-	value := strings.TrimLeft(m[2], " \t\n\v\f\r")
-	value = strings.TrimRight(value, " \t\n\v\f\r\x00")
-	quote := byte(0)
-	if q := rubyQuoted.FindStringSubmatch(value); q != nil && q[1] == q[3] {
-		quote, value = q[1][0], q[2]
-	}
-	if quote == '"' {
-		value = strings.ReplaceAll(strings.ReplaceAll(value, `\n`, "\n"), `\r`, "\r")
-		value = rubyUnescape.ReplaceAllString(value, "$1")
-	}
-	if quote != '\'' {
-		value, r.subst = rubyVariables(value, env)
-		value, r.command = rubyCommands(value)
-	}
-	r.value = value
-	return r
+// fileReading is what one reader makes of a whole file.
+type fileReading struct {
+	sets  []assignment
+	fatal map[int]string // line → why the reader raises (Rails does not boot)
 }
 
-func isRubyName(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+// at returns the assignment whose key is on line i, and whether some assignment's value
+// covers line i from an earlier line (then its index is returned in cover).
+func (r fileReading) at(i int) (a assignment, ok bool, cover int) {
+	cover = -1
+	for j, s := range r.sets {
+		if s.line == i {
+			return s, true, -1
+		}
+		if s.line < i && s.last >= i {
+			cover = j
+		}
+	}
+	return assignment{}, false, cover
+}
+
+// lineOf returns the 0-based line of byte offset off in text.
+func lineOf(text string, off int) int { return strings.Count(text[:off], "\n") }
+
+// readGem reads text as the gem of pair p does (Rails); the process environment is
+// taken to be empty, so $VAR expands to the file's earlier value or "".
+func readGem(p mastodon.DotenvPair, text string) fileReading {
+	out := fileReading{fatal: map[int]string{}}
+	hash := map[string]string{}
+	set := func(a assignment) {
+		hash[a.key] = a.value
+		out.sets = append(out.sets, a)
+	}
+	if p.GemLineByLine() {
+		for i, l := range strings.Split(text, "\n") {
+			if l == "" {
+				continue
+			}
+			m := gemLine.FindStringSubmatch(l)
+			if m == nil {
+				f := strings.Fields(l)
+				switch {
+				case len(f) > 0 && f[0] == "export":
+					for _, v := range f[1:] {
+						if _, ok := hash[v]; !ok {
+							out.fatal[i] = "Ruby's dotenv " + p.Gem.String() + " stops with Dotenv::FormatError (\"has an unset variable\") on this line, so Rails does not boot"
+						}
+					}
+				case p.GemRefusesUnknownLines() && !gemBlankOrComment.MatchString(l):
+					out.fatal[i] = "Ruby's dotenv " + p.Gem.String() + " stops with Dotenv::FormatError (\"doesn't match format\") on this line, so Rails does not boot"
+				}
+				continue
+			}
+			a := gemValue(p, m[2], hash)
+			a.key, a.line, a.last, a.export = m[1], i, i, strings.HasPrefix(strings.TrimLeft(l, " \t\n\v\f\r"), "export")
+			set(a)
+		}
+		return out
+	}
+	re := gemScan25
+	switch {
+	case p.GemExportNeedsValue():
+		re = gemScan315
+	case p.GemQuoteAfterBlanks():
+		re = gemScan275
+	}
+	prev := 0
+	var gaps [][2]int
+	for _, m := range re.FindAllStringSubmatchIndex(text, -1) {
+		gaps = append(gaps, [2]int{prev, m[0]})
+		prev = m[1]
+		key := text[m[4]:m[5]]
+		export := m[2] >= 0
+		a := assignment{key: key, line: lineOf(text, m[4]), export: export}
+		a.last = a.line
+		hasValue := m[6] >= 0
+		if hasValue {
+			a.last = lineOf(text, m[7])
+		}
+		if p.GemExportNeedsValue() && export && !hasValue {
+			if _, ok := hash[key]; !ok {
+				out.fatal[a.line] = "Ruby's dotenv " + p.Gem.String() + " reads `export " + key + "=` with nothing after '=' as exporting a variable set before, and stops with Dotenv::FormatError (\"has an unset variable\"), so Rails does not boot"
+			}
+			continue
+		}
+		raw := ""
+		if hasValue {
+			raw = text[m[6]:m[7]]
+		}
+		v := gemValue(p, raw, hash)
+		a.value, a.quote, a.subst, a.command, a.dollar = v.value, v.quote, v.subst, v.command, v.dollar
+		set(a)
+	}
+	if !p.GemExportNeedsValue() {
+		gaps = append(gaps, [2]int{prev, len(text)})
+		for _, g := range gaps {
+			base := lineOf(text, g[0])
+			for k, l := range strings.Split(text[g[0]:g[1]], "\n") {
+				if f := strings.Fields(l); len(f) > 0 && f[0] == "export" {
+					for _, v := range f[1:] {
+						if _, ok := hash[v]; !ok {
+							out.fatal[base+k] = "Ruby's dotenv " + p.Gem.String() + " stops with Dotenv::FormatError (\"has an unset variable\") on this line, so Rails does not boot"
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// rubyStrip is Ruby's String#strip.
+func rubyStrip(s string) string {
+	return strings.TrimRight(strings.TrimLeft(s, " \t\n\v\f\r"), " \t\n\v\f\r\x00")
+}
+
+// gemValue is Dotenv::Parser#parse_value of the gem of pair p.
+func gemValue(p mastodon.DotenvPair, raw string, hash map[string]string) assignment {
+	var a assignment
+	v := rubyStrip(raw)
+	if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
+		a.quote, v = v[0], v[1:len(v)-1]
+	}
+	switch {
+	case a.quote == '"' && p.GemLiteralNewlines():
+		v = strings.ReplaceAll(strings.ReplaceAll(v, `\n`, `\\n`), `\r`, `\\r`)
+		v = gemUnescape.ReplaceAllString(v, "$1")
+	case a.quote == '"':
+		v = strings.ReplaceAll(strings.ReplaceAll(v, `\n`, "\n"), `\r`, "\r")
+		v = gemUnescape.ReplaceAllString(v, "$1")
+	case a.quote == 0 && p.GemUnescapesUnquoted():
+		v = gemUnescape.ReplaceAllString(v, "$1")
+	}
+	if a.quote != '\'' {
+		if p.GemCommandsFirst() {
+			a.dollar = strings.Contains(v, "$(")
+			v, a.command = rubyCommands(v)
+			var expanded string
+			expanded, a.subst = rubyVariables(v, hash)
+			a.dollar = a.dollar || strings.Contains(expanded, "$(")
+			v = expanded
+		} else {
+			a.dollar = strings.Contains(v, "$(")
+			v, a.subst = rubyVariables(v, hash)
+			a.dollar = a.dollar || strings.Contains(v, "$(")
+			v, a.command = rubyCommands(v)
+		}
+	}
+	a.value = v
+	return a
+}
+
+// isRubyName reports whether r is matched by the gem's /[A-Z0-9_]/i, which folds case
+// with Unicode rules: ſ (U+017F) and K (U+212A) fold to s and k.
+func isRubyName(r rune) bool {
+	return r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == 0x17f || r == 0x212a
 }
 
 // rubyVariables is Dotenv::Substitutions::Variable:
@@ -90,8 +233,12 @@ func rubyVariables(s string, env map[string]string) (string, bool) {
 			j++
 		}
 		n := j
-		for n < len(s) && isRubyName(s[n]) {
-			n++
+		for n < len(s) {
+			r, size := utf8.DecodeRuneInString(s[n:])
+			if !isRubyName(r) {
+				break
+			}
+			n += size
 		}
 		name := s[j:n]
 		if n < len(s) && s[n] == '}' {
@@ -170,24 +317,76 @@ func matchParens(s string, i int) int {
 	return -1
 }
 
-// readStreaming reads one line as Node's dotenv does.
-func readStreaming(line string) reading {
-	m := nodeLine.FindStringSubmatch(line)
-	if m == nil {
-		return reading{}
+// readNode reads text as Node's dotenv of pair p does (streaming).
+func readNode(p mastodon.DotenvPair, text string) fileReading {
+	out := fileReading{fatal: map[int]string{}}
+	if p.NodeLineByLine() {
+		for i, l := range strings.Split(text, "\n") {
+			m := nodeOldLine.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			out.sets = append(out.sets, assignment{key: m[1], value: nodeOldValue(p, m[2]), line: i, last: i})
+		}
+		return out
 	}
-	value := strings.TrimFunc(m[2], isJSSpace)
-	quote := byte(0)
-	if value != "" {
-		quote = value[0]
+	for _, m := range nodeScan.FindAllStringSubmatchIndex(text, -1) {
+		a := assignment{key: text[m[2]:m[3]], line: lineOf(text, m[2])}
+		a.last = a.line
+		v := ""
+		if m[4] >= 0 {
+			v = text[m[4]:m[5]]
+			a.last = lineOf(text, m[5])
+		}
+		v = strings.TrimFunc(v, isJSSpace)
+		first := byte(0)
+		if v != "" {
+			first = v[0]
+		}
+		if len(v) >= 2 && (first == '\'' || first == '"' || first == '`') && v[len(v)-1] == first {
+			a.quote, v = first, v[1:len(v)-1]
+		}
+		if first == '"' {
+			v = strings.ReplaceAll(strings.ReplaceAll(v, `\n`, "\n"), `\r`, "\r")
+		}
+		a.value = v
+		out.sets = append(out.sets, a)
 	}
-	if len(value) >= 2 && (quote == '\'' || quote == '"' || quote == '`') && value[len(value)-1] == quote {
-		value = value[1 : len(value)-1]
+	return out
+}
+
+// nodeOldValue is the value handling of Node's dotenv before 15.
+func nodeOldValue(p mastodon.DotenvPair, v string) string {
+	if p.NodeTrimsQuoted() {
+		if len(v) > 0 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = strings.ReplaceAll(v, `\n`, "\n")
+		}
+		if v != "" && (v[0] == '\'' || v[0] == '"') {
+			v = v[1:]
+			if v == "" {
+				return ""
+			}
+		}
+		if v != "" && (v[len(v)-1] == '\'' || v[len(v)-1] == '"') {
+			v = v[:len(v)-1]
+		}
+		return strings.TrimFunc(v, isJSSpace)
 	}
-	if quote == '"' {
-		value = strings.ReplaceAll(strings.ReplaceAll(value, `\n`, "\n"), `\r`, "\r")
+	if v == "" {
+		return ""
 	}
-	return reading{ok: true, key: m[1], value: value}
+	dq := v[0] == '"' && v[len(v)-1] == '"'
+	sq := v[0] == '\'' && v[len(v)-1] == '\''
+	if !dq && !sq {
+		return strings.TrimFunc(v, isJSSpace)
+	}
+	if len(v) >= 2 {
+		v = v[1 : len(v)-1]
+	} // one character: JavaScript's substring(1, 0) is the character itself
+	if dq {
+		v = strings.ReplaceAll(v, `\n`, "\n")
+	}
+	return v
 }
 
 func isJSSpace(r rune) bool {
@@ -197,3 +396,8 @@ func isJSSpace(r rune) bool {
 	}
 	return r >= 0x2000 && r <= 0x200a
 }
+
+// baseline is the pair v6kit's own tests run for real: Debian's ruby-dotenv 2.4.0 (read
+// one line at a time, like 2.2.x but without its FormatError on unknown lines) and Node
+// dotenv 16.6.1.
+var baseline = mastodon.DotenvPair{Gem: mastodon.V(2, 4, 0), Node: mastodon.V(16, 6, 1)}

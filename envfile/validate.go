@@ -33,7 +33,7 @@ import (
 func (f *File) Validate(opt Options) report.Problems {
 	rel := opt.release()
 	var ps report.Problems
-	f.checkLines(&ps)
+	f.checkLines(&ps, rel)
 	_, cps := f.Config()
 	ps = append(ps, cps...)
 	f.checkSecrets(&ps, rel)
@@ -52,17 +52,29 @@ func show(key, value string) string {
 	return fmt.Sprintf("%q", value)
 }
 
-func (f *File) checkLines(ps *report.Problems) {
-	env := map[string]string{}
+func (f *File) checkLines(ps *report.Problems, rel mastodon.Release) {
+	f.checkLinesWith(ps, rel, rel.DotenvPairs())
+}
+
+// checkLinesWith checks the lines against the given pairs of readers (rel's, or in tests
+// the baseline pair).
+func (f *File) checkLinesWith(ps *report.Problems, rel mastodon.Release, pairs []mastodon.DotenvPair) {
 	last := map[string]int{}
 	for i, l := range f.Lines {
-		if l.Kind != Entry {
-			continue
+		if l.Kind == Entry {
+			last[l.Key] = i
 		}
-		last[l.Key] = i
 	}
+	// The file as the readers see it: each entry as written (or as Write renders it),
+	// lines that cannot be written left blank.
+	texts := make([]string, len(f.Lines))
+	check := make([]bool, len(f.Lines))
 	for i, l := range f.Lines {
-		if l.Kind != Entry {
+		switch l.Kind {
+		case Comment:
+			texts[i] = l.Text
+			continue
+		case Blank:
 			continue
 		}
 		where := f.where(l)
@@ -78,7 +90,7 @@ func (f *File) checkLines(ps *report.Problems) {
 		}
 		raw := l.Raw
 		if raw == "" {
-			s, err := l.render()
+			s, err := l.renderFor(rel)
 			if err != nil {
 				if !strings.Contains(err.Error(), ErrControlChar.Error()) {
 					ps.Errorf(where, ErrUnwritable, "%v", err)
@@ -87,29 +99,135 @@ func (f *File) checkLines(ps *report.Problems) {
 			}
 			raw = s
 		}
-		r, n := readRails(raw, env), readStreaming(raw)
-		env[l.Key] = r.value
-		switch {
-		case r.command:
-			ps.Errorf(where, ErrCommandSubstitution, "Ruby's dotenv runs the $(…) in this value as a shell command every time Rails boots, and streaming reads it literally: put the value in single quotes (%s='…') if it is meant literally, or remove it", l.Key)
-		case !r.ok || r.key != l.Key:
-			ps.Errorf(where, ErrReadersDisagree, "Rails (Ruby dotenv) ignores this line: rewrite it as %s='…'", l.Key)
-		case !n.ok || n.key != l.Key:
-			ps.Errorf(where, ErrReadersDisagree, "the streaming server (Node dotenv) ignores this line: rewrite it as %s='…'", l.Key)
-		case r.value != n.value || r.value != l.Value:
-			why := ""
-			switch {
-			case l.Quote == Double && strings.Contains(raw, `\`):
-				why = " (in double quotes Ruby's dotenv removes backslashes; Node's keeps them)"
-			case r.subst:
-				why = " (Ruby's dotenv expands $NAME and ${NAME}; Node's does not)"
-			case strings.Contains(raw, "`"):
-				why = " (Node's dotenv takes backticks as quotes; Ruby's does not)"
-			}
-			ps.Errorf(where, ErrReadersDisagree, "Rails reads %s and the streaming server reads %s%s: one of them gets the wrong value. Write the intended value in single quotes, e.g. %s='%s'",
-				show(l.Key, r.value), show(l.Key, n.value), why, l.Key, hint(l.Key, n.value))
-		}
+		texts[i], check[i] = raw, true
 	}
+	text := strings.Join(texts, "\n") + "\n"
+	type pairReading struct {
+		pair        mastodon.DotenvPair
+		rails, node fileReading
+	}
+	var readings []pairReading
+	for _, p := range pairs {
+		readings = append(readings, pairReading{p, readGem(p, text), readNode(p, text)})
+	}
+	for i, l := range f.Lines {
+		if !check[i] {
+			continue
+		}
+		where := f.where(l)
+		// $( first: a report never shows what Rails reads from a line that runs a command.
+		var runs, dollar []string
+		for _, r := range readings {
+			if a, ok, _ := r.rails.at(i); ok && a.dollar {
+				dollar = append(dollar, r.pair.Gem.String())
+				if a.command {
+					runs = append(runs, r.pair.Gem.String())
+				}
+			}
+		}
+		if len(runs) > 0 {
+			ps.Errorf(where, ErrCommandSubstitution, "Ruby's dotenv %s runs the $(…) in this value as a shell command every time Rails boots, and streaming reads it literally: put the value in single quotes (%s='…') if it is meant literally, or remove it", strings.Join(slices.Compact(runs), ", "), l.Key)
+			continue
+		}
+		if len(dollar) > 0 {
+			ps.Errorf(where, ErrCommandSubstitution, "Rails (Ruby dotenv %s) substitutes this value, and it holds $( before or after $VAR expansion: Ruby's dotenv runs $(…) as a shell command when Rails boots, and whether an escape or a variable stops it differs between gem versions. Put the value in single quotes (%s='…') if it is meant literally, or remove it", strings.Join(slices.Compact(dollar), ", "), l.Key)
+			continue
+		}
+		for _, r := range readings {
+			if why, ok := r.rails.fatal[i]; ok {
+				ps.Errorf(where, ErrRailsFails, "%s: %s", why, fixFatal(l))
+				goto next
+			}
+		}
+		for _, r := range readings {
+			if sentinel, msg := comparePair(r.pair, l, texts[i], i, r.rails, r.node, len(readings) > 1); msg != "" {
+				ps.Errorf(where, sentinel, "%s", msg)
+				break
+			}
+		}
+	next:
+	}
+}
+
+// fixFatal says how to fix a line that stops Rails.
+func fixFatal(l Line) string {
+	if l.Export && l.Value == "" {
+		return fmt.Sprintf("write %s= without export (or %s='')", l.Key, l.Key)
+	}
+	return fmt.Sprintf("rewrite it as %s='…' or remove it", l.Key)
+}
+
+// comparePair returns the problem of line i under one pair of readers, or "".
+func comparePair(p mastodon.DotenvPair, l Line, raw string, i int, rails, node fileReading, several bool) (error, string) {
+	rname := "Rails (Ruby dotenv " + p.Gem.String() + ")"
+	nname := "the streaming server (Node dotenv " + p.Node.String() + ")"
+	unsure := ""
+	if several {
+		unsure = " (this release may run " + p.String() + "; v6kit checks every pair it may run)"
+	}
+	r, rok, rcover := rails.at(i)
+	n, nok, ncover := node.at(i)
+	switch {
+	case !rok && rcover >= 0:
+		return ErrReadersDisagree, fmt.Sprintf("%s reads this line as part of the value of %s on line %d, a quoted value spanning lines%s: close the quote on its own line", rname, rails.sets[rcover].key, rails.sets[rcover].line+1, unsure)
+	case !rok:
+		return ErrReadersDisagree, fmt.Sprintf("%s ignores this line%s: rewrite it as %s='…'", rname, unsure, l.Key)
+	case r.key != l.Key:
+		return ErrReadersDisagree, fmt.Sprintf("%s reads this line as setting %q%s: rewrite it as %s='…'", rname, r.key, unsure, l.Key)
+	case r.last > i:
+		return ErrReadersDisagree, fmt.Sprintf("%s reads this value across lines %d–%d%s: close the quote on this line", rname, i+1, r.last+1, unsure)
+	case !nok && ncover >= 0:
+		return ErrReadersDisagree, fmt.Sprintf("%s reads this line as part of the value of %s on line %d, a quoted value spanning lines%s: close that quote on its own line", nname, node.sets[ncover].key, node.sets[ncover].line+1, unsure)
+	case !nok && l.Export && p.NodeLineByLine():
+		return ErrReadersDisagree, fmt.Sprintf("%s ignores every line starting with export (Node dotenv reads export lines from 16.0.0), so streaming does not see %s%s: remove \"export \"", nname, l.Key, unsure)
+	case !nok && p.NodeLineByLine() && !strings.Contains(strings.SplitN(raw, "#", 2)[0], "="):
+		return ErrReadersDisagree, fmt.Sprintf("%s ignores KEY: value lines (it reads them from 16.0.0), so streaming does not see %s%s: write %s=…", nname, l.Key, unsure, l.Key)
+	case !nok:
+		return ErrReadersDisagree, fmt.Sprintf("%s ignores this line%s: rewrite it as %s='…'", nname, unsure, l.Key)
+	case n.key != l.Key:
+		return ErrReadersDisagree, fmt.Sprintf("%s reads this line as setting %q%s: rewrite it as %s='…'", nname, n.key, unsure, l.Key)
+	case n.last > i:
+		return ErrReadersDisagree, fmt.Sprintf("%s reads this value across lines %d–%d%s: close the quote on this line", nname, i+1, n.last+1, unsure)
+	case r.value != n.value:
+		return ErrReadersDisagree, fmt.Sprintf("Rails reads %s and the streaming server reads %s%s%s: one of them gets the wrong value. Write the intended value in single quotes, e.g. %s='%s'",
+			show(l.Key, r.value), show(l.Key, n.value), whyDiffer(p, l, raw, r, n), unsure, l.Key, hint(l.Key, n.value))
+	case r.value != l.Value:
+		return ErrReadersDisagree, fmt.Sprintf("Rails and the streaming server (%s) both read %s, not %s as v6kit reads the line%s: write the intended value in single quotes, e.g. %s='%s'",
+			p, show(l.Key, r.value), show(l.Key, l.Value), unsure, l.Key, hint(l.Key, r.value))
+	}
+	return nil, ""
+}
+
+// whyDiffer names the reader behaviour behind a disagreement, or returns "".
+func whyDiffer(p mastodon.DotenvPair, l Line, raw string, r, n assignment) string {
+	gem, node := "Ruby's dotenv "+p.Gem.String(), "Node's dotenv "+p.Node.String()
+	switch {
+	case !p.GemLineByLine() && !p.GemQuoteAfterBlanks() && l.Quote != Unquoted && r.quote == 0:
+		return " (" + gem + " reads a quote after blanks as an unquoted value, up to '#')"
+	case p.NodeLineByLine() && strings.Contains(n.value, "#") && !strings.Contains(r.value, "#"):
+		return " (" + node + " has no inline comments: it keeps '#' and what follows; they arrive with Node dotenv 16)"
+	case p.NodeTrimsQuoted() && l.Quote != Unquoted && n.value == strings.TrimFunc(r.value, isJSSpace):
+		return " (" + node + " trims blanks, also inside quotes)"
+	case p.NodeTrimsQuoted() && strings.ContainsAny(raw, `'"`):
+		return " (" + node + " strips one quote character at either end independently)"
+	case p.NodeLineByLine() && l.Quote != Unquoted && strings.ContainsAny(n.value[:min(1, len(n.value))], `'"`):
+		return " (" + node + " keeps the quotes when blanks follow the closing quote)"
+	case r.subst && !(l.Quote == Double && strings.Contains(raw, `\`)) && strings.ContainsAny(raw, "\u017f\u212a"):
+		return " (" + gem + " expands $NAME and ${NAME}, and after '$' it counts ſ and K as name letters; Node's does not expand)"
+	case r.subst && !(l.Quote == Double && strings.Contains(raw, `\`)):
+		return " (" + gem + " expands $NAME and ${NAME}; Node's does not)"
+	case l.Quote == Unquoted && strings.Contains(raw, `\`) && p.GemUnescapesUnquoted():
+		return " (" + gem + " removes backslashes from unquoted values; Node's keeps them)"
+	case l.Quote == Double && p.GemLiteralNewlines() && (strings.Contains(raw, `\n`) || strings.Contains(raw, `\r`)):
+		return " (" + gem + " keeps \\n in double quotes as a backslash and n; Node's makes it a newline)"
+	case l.Quote == Double && strings.Contains(raw, `\`):
+		return " (in double quotes " + gem + " removes backslashes; Node's keeps them)"
+	case strings.Contains(raw, "`") && !p.NodeLineByLine():
+		return " (" + node + " takes backticks as quotes; Ruby's does not)"
+	case p.GemLineByLine() && strings.Count(raw, string(rune(r.quote))) > 2:
+		return " (" + gem + " takes a quoted value up to the last quote on the line, comment included)"
+	}
+	return ""
 }
 
 func hint(key, v string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -54,8 +55,24 @@ func FormatValue(value string) (string, error) {
 	return `"` + value + `"`, nil
 }
 
-// render returns the text of one line.
-func (l Line) render() (string, error) {
+// writableFor says why value, in the form FormatValue gives, would not reach both readers
+// of rel byte for byte, or returns nil.
+func writableFor(rel mastodon.Release, value string) error {
+	for _, p := range rel.DotenvPairs() {
+		if p.NodeTrimsQuoted() && strings.TrimFunc(value, isJSSpace) != value {
+			return fmt.Errorf("%w: it starts or ends with a blank (a space, tab, no-break space, U+3000, U+FEFF…), which Node dotenv %s, the streaming server's reader in Mastodon %s, removes even inside quotes: remove the blank, or change the password or setting to one without", ErrUnwritable, p.Node, rel.Line())
+		}
+	}
+	return nil
+}
+
+// render returns the text of one line for the newest release.
+func (l Line) render() (string, error) { return l.renderFor(mastodon.Newest()) }
+
+// renderFor returns the text of one line for release rel. A changed or new entry is
+// written without "export " (Node dotenv before 16 ignores such lines, and Ruby dotenv
+// 3.1.5+ stops on `export KEY=` with an empty value).
+func (l Line) renderFor(rel mastodon.Release) (string, error) {
 	switch l.Kind {
 	case Blank:
 		return "", nil
@@ -75,11 +92,10 @@ func (l Line) render() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	prefix := ""
-	if l.Export {
-		prefix = "export "
+	if err := writableFor(rel, l.Value); err != nil {
+		return "", err
 	}
-	return prefix + l.Key + "=" + v, nil
+	return l.Key + "=" + v, nil
 }
 
 // rawStillSays reports whether l.Raw still sets l.Key to l.Value as v6kit reads it: an
@@ -98,8 +114,9 @@ func rawStillSays(l Line) bool {
 func (f *File) Bytes() ([]byte, error) {
 	var b bytes.Buffer
 	var ps report.Problems
+	rel := f.release()
 	for _, l := range f.Lines {
-		s, err := l.render()
+		s, err := l.renderFor(rel)
 		if err != nil {
 			ps.Add(report.Problem{Path: f.where(l), Severity: report.Error, Message: err.Error(), Err: errors.Unwrap(err)})
 			continue

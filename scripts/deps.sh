@@ -50,9 +50,15 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Node's dotenv, pinned, as Mastodon's streaming server reads .env.production.
-if [ ! -f internal/testenv/nodedotenv/node_modules/dotenv/package.json ]; then
-  echo "deps: installing Node dotenv (pinned in internal/testenv/nodedotenv/package-lock.json)"
-  (cd internal/testenv/nodedotenv && npm ci --no-audit --no-fund --silent)
-fi
+# Node's dotenv, as each Mastodon release's streaming server reads .env.production: one
+# directory per pinned version (internal/testenv/nodedotenv for 16.6.1, vX.Y.Z/ beside it),
+# each pinned by its own package-lock.json; npm ci runs only where node_modules is missing.
+for d in internal/testenv/nodedotenv internal/testenv/nodedotenv/v*/; do
+  d=${d%/}
+  [ -f "$d/package-lock.json" ] || continue
+  if [ ! -f "$d/node_modules/dotenv/package.json" ]; then
+    echo "deps: installing Node dotenv (pinned in $d/package-lock.json)"
+    (cd "$d" && npm ci --no-audit --no-fund --silent)
+  fi
+done
 echo "deps: ok"

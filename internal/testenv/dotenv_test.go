@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 )
@@ -28,5 +29,44 @@ func TestDotenvOracles(t *testing.T) {
 	}
 	if root := ModuleRoot(t); root == "" {
 		t.Error("no module root")
+	}
+}
+
+// TestDotenvNodeVersions runs one file through every pinned Node dotenv version, one at a
+// time and through one process, and pins the differences of the three parser families.
+func TestDotenvNodeVersions(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(TempDir(t), "t.env")
+	src := "A=abc#123\nexport B=x\nC='x'   \n"
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	versions := NodeDotenvVersions(t)
+	all, err := StartDotenvNode(t, versions...).Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range versions {
+		got := DotenvNodeVersion(t, v, file)
+		if len(got) != len(all[i]) || got["A"] != all[i]["A"] {
+			t.Errorf("%s: file %v, process %v", v, got, all[i])
+		}
+		want := map[string]string{"A": "abc", "B": "x", "C": "x"}
+		switch {
+		case v == "4.0.0" || v == "6.2.0":
+			want = map[string]string{"A": "abc#123", "C": "x'"}
+		case len(v) > 1 && v[1] == '.': // 8.x–9.x (10.0.0 below)
+			want = map[string]string{"A": "abc#123", "C": "'x'"}
+		case strings.HasPrefix(v, "10."):
+			want = map[string]string{"A": "abc#123", "C": "'x'"}
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("Node dotenv %s reads %s=%q, want %q", v, k, got[k], w)
+			}
+		}
+		if _, ok := got["B"]; ok != (want["B"] != "") {
+			t.Errorf("Node dotenv %s: export line read: %v", v, ok)
+		}
 	}
 }
