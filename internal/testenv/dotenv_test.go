@@ -2,8 +2,8 @@ package testenv
 
 import (
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
