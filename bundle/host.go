@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/acme"
+	"github.com/v6kit/v6kit/egress"
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/mastodon"
@@ -164,6 +165,19 @@ func (h Host) Compose(t *Tree) Info {
 	info.Release = rel
 	v6only := h.Family == IPv6Only
 	info.EnvPath = h.EnvPath()
+
+	// Values taken here that reach a command line or a security setting are checked for
+	// their kind where they are taken (not only by the tool that later runs them).
+	if h.AdminEmail != "" {
+		if err := acme.CheckEmail(h.AdminEmail); err != nil {
+			t.Problems.Errorf("email", err, "%v", err)
+		}
+	}
+	if h.NAT64 != (netip.Prefix{}) {
+		if err := egress.ValidPrefix(h.NAT64); err != nil || !h.NAT64.IsValid() {
+			t.Problems.Errorf("nat64", egress.ErrPrefix, "NAT64 prefix %s would become ALLOWED_PRIVATE_ADDRESSES and open Mastodon's private-address check to all of it: give the NAT64's IPv6 prefix of an RFC 6052 length (32, 40, 48, 56, 64 or 96), e.g. %s, or none", h.NAT64, mastodon.NAT64WellKnownPrefix)
+		}
+	}
 
 	// Redis on loopback: ::1 alone on an IPv6-only host, 127.0.0.1 and ::1 otherwise.
 	// Releases before 4.2 cannot reach Redis at a bracketed IPv6 literal: they use

@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"github.com/v6kit/v6kit/internal/pathlimit"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
@@ -508,6 +509,10 @@ func checkPath(ps *report.Problems, field, v string) string {
 	}
 	if c := path.Clean(v); c != v && c+"/" != v {
 		ps.Errorf(field, ErrPath, "path %q is not clean; write %q", v, c)
+		return ""
+	}
+	if err := pathlimit.Check(v); err != nil {
+		ps.Errorf(field, ErrPath, "%v", err)
 		return ""
 	}
 	return path.Clean(v)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/v6kit/v6kit/internal/pathlimit"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
@@ -69,6 +70,10 @@ func checkPath(ps *report.Problems, field, p string) bool {
 		ps.Errorf(field, ErrPath, "%q holds a space, quote, backslash or ';': choose a path without them", p)
 	default:
 		if err := checkValue(field, p); err != nil {
+			ps.Errorf(field, ErrPath, "%v", err)
+			return false
+		}
+		if err := pathlimit.Check(p); err != nil {
 			ps.Errorf(field, ErrPath, "%v", err)
 			return false
 		}
@@ -354,6 +359,9 @@ func (d Deployment) resolveSidekiq(ps *report.Problems, rel mastodon.Release, in
 			switch {
 			case !queueRe.MatchString(q.Name):
 				ps.Errorf(qf, ErrQueue, "queue name %q holds a space or a character sidekiq's -q cannot take: use letters, digits, '_' and '-'", q.Name)
+				continue
+			case strings.HasPrefix(q.Name, "-"):
+				ps.Errorf(qf, ErrQueue, "queue name %q starts with '-', so `sidekiq -q %s` reads like an option to anyone (and any tool) parsing the unit: Mastodon's queues start with a letter; start the name with a letter, a digit or '_'", q.Name, q.Name)
 				continue
 			case q.Weight < 0:
 				ps.Errorf(qf, ErrQueue, "queue %s has weight %d: use a positive weight, or none", q.Name, q.Weight)

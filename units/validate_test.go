@@ -34,6 +34,8 @@ func TestBadInput(t *testing.T) {
 		{"two schedulers", Deployment{Sidekiq: []Sidekiq{sk("default,scheduler@5"), sk("push,pull,mailers,ingress,fasp,scheduler@5")}}, "sidekiq", ErrScheduler, "sidekiq[0], sidekiq[1]"},
 		{"scheduler and an all-queue process", Deployment{Sidekiq: []Sidekiq{{Concurrency: 5}, sk("scheduler@5")}}, "sidekiq", ErrScheduler, "scheduler"},
 		{"queue with spaces", Deployment{Sidekiq: []Sidekiq{sk("default,my queue@5")}}, "sidekiq[0].queues[1]", ErrQueue, `"my queue"`},
+		{"queue like an option", Deployment{Sidekiq: []Sidekiq{sk("default,-v@5")}}, "sidekiq[0].queues[1]", ErrQueue, `"-v" starts with '-'`},
+		{"queue like a long option", Deployment{Sidekiq: []Sidekiq{sk("--config,default@5")}}, "sidekiq[0].queues[0]", ErrQueue, `"--config" starts with`},
 		{"queue listed twice", Deployment{Sidekiq: []Sidekiq{sk("default,default@5")}}, "sidekiq[0].queues[1]", ErrQueue, "twice"},
 		{"negative weight", Deployment{Sidekiq: []Sidekiq{sk("default:-1@5")}}, "sidekiq[0].queues[0]", ErrQueue, "weight -1"},
 		{"concurrency zero", Deployment{Sidekiq: []Sidekiq{sk("default@0")}}, "sidekiq[0].concurrency", ErrConcurrency, "concurrency 0"},
