@@ -98,7 +98,7 @@ func (h *fwHost) get(node string, addr netip.Addr, port int, path string, timeou
 
 // banner connects from node to addr:port and reads the banner.
 func banner(node string, addr netip.Addr, port int) error {
-	d := &testenv.NetnsDialer{Name: node, Dialer: net.Dialer{Timeout: 700 * time.Millisecond}}
+	d := &testenv.NetnsDialer{Name: node, Dialer: net.Dialer{Timeout: 1500 * time.Millisecond}}
 	c, err := d.DialContext(context.Background(), "tcp", netip.AddrPortFrom(addr, uint16(port)).String())
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ func TestWorld(t *testing.T) {
 
 	load(t, w, nft, ruleset)
 	get := func(node string, a netip.Addr, port int) func() error {
-		return func() error { _, err := h.get(node, a, port, "/", 2*time.Second); return err }
+		return func() error { _, err := h.get(node, a, port, "/", 4*time.Second); return err }
 	}
 	bn := func(node string, a netip.Addr, port int) func() error {
 		return func() error { return banner(node, a, port) }
