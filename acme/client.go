@@ -165,16 +165,25 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // nextPoll is the wait before the next poll: the back-off interval, or the CA's
-// Retry-After when it asks for longer (capped at a minute).
+// Retry-After when it asks for longer. Retry-After is honoured in full, never capped:
+// a wait that would outlast the order's deadline fails the order instead of polling
+// early (see [pollWait]).
 func nextPoll(interval, retryAfter time.Duration) time.Duration {
-	if retryAfter > interval {
-		return min(retryAfter, time.Minute)
-	}
-	return interval
+	return max(interval, retryAfter)
 }
 
+// growPoll doubles the interval between polls, up to MaxPollInterval.
 func growPoll(interval time.Duration) time.Duration {
-	return min(interval*3/2, MaxPollInterval)
+	return min(interval*2, MaxPollInterval)
+}
+
+// pollWait sleeps d before the next poll, or fails at once when ctx's deadline comes
+// first (the CA asked us to wait longer than the order may take).
+func pollWait(ctx context.Context, d time.Duration) error {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("the CA asked to poll again in %s, after the order's deadline (%s): %w", d.Round(time.Millisecond), time.Until(dl).Round(time.Second), context.DeadlineExceeded)
+	}
+	return sleepCtx(ctx, d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -428,7 +437,9 @@ func (s *session) order(ctx context.Context, o orderSpec) (Version, error) {
 		default:
 			return Version{}, fmt.Errorf("acme: unexpected order status %q", fin.Status)
 		}
-		if err := sleepCtx(ctx, nextPoll(interval, s.rt.take(ord.Location))); err != nil {
+		// The first wait honours the finalize response's Retry-After, later ones the order's.
+		ra := max(s.rt.take(ord.Finalize), s.rt.take(ord.Location))
+		if err := pollWait(ctx, nextPoll(interval, ra)); err != nil {
 			return Version{}, fmt.Errorf("acme: waiting for the certificate: %w", err)
 		}
 		interval = growPoll(interval)
@@ -472,10 +483,10 @@ func (s *session) validate(ctx context.Context, core *api.Core, domain string, c
 		return fmt.Errorf("%w: %s: %v", ErrValidation, domain, ch.Err())
 	}
 	authzURL := ch.AuthorizationURL
-	retry := ch.RetryAfter
+	retry := max(ch.RetryAfter, s.rt.take(chlg.URL))
 	interval := s.c.cfg.pollInterval()
 	for {
-		if err := sleepCtx(ctx, nextPoll(interval, max(retry, s.rt.take(authzURL)))); err != nil {
+		if err := pollWait(ctx, nextPoll(interval, max(retry, s.rt.take(authzURL)))); err != nil {
 			return fmt.Errorf("%w: %s: the CA did not decide in time: %v", ErrValidation, domain, err)
 		}
 		retry = 0

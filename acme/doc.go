@@ -11,7 +11,7 @@
 //     one shared challenge responder: HTTP-01 into a webroot or on a built-in server
 //     ([::]:80, IPv6-only unless [DualStack]), TLS-ALPN-01 on [::]:443, or DNS-01
 //     through cloudflare, dnsupdate (RFC 2136) or pebble-challtestsrv. Challenges and
-//     orders are polled from 200 ms with back-off, honouring Retry-After, instead of
+//     orders are polled from 50 ms, doubling, always honouring Retry-After, instead of
 //     lego's fixed 5 s.
 //   - [Client.Renew] renews what [DueAt] says is due: a random time inside the CA's ARI
 //     window (the answer cached until its Retry-After), or, without ARI, when a third

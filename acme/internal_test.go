@@ -31,17 +31,26 @@ func TestPollHonoursRetryAfter(t *testing.T) {
 	_, ok = parseRetryAfter("soon", now)
 	assert.False(t, ok)
 
-	// Back-off from 200 ms: the CA's Retry-After wins when longer, capped at a minute.
-	assert.Equal(t, 200*time.Millisecond, nextPoll(200*time.Millisecond, 0))
-	assert.Equal(t, 3*time.Second, nextPoll(200*time.Millisecond, 3*time.Second))
-	assert.Equal(t, time.Minute, nextPoll(200*time.Millisecond, time.Hour))
+	// Back-off from 50 ms: the CA's Retry-After wins when longer, in full (no cap:
+	// polling before it would be polling faster than the CA allows).
+	assert.Equal(t, 50*time.Millisecond, nextPoll(50*time.Millisecond, 0))
+	assert.Equal(t, 3*time.Second, nextPoll(50*time.Millisecond, 3*time.Second))
+	assert.Equal(t, time.Hour, nextPoll(50*time.Millisecond, time.Hour))
+	// A Retry-After past the order's deadline fails at once instead of polling early.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := pollWait(ctx, time.Minute)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "the CA asked to poll again in 1m0s")
+	assert.Less(t, time.Since(start), 500*time.Millisecond)
 	i := DefaultPollInterval
 	var waits []time.Duration
 	for range 10 {
 		waits = append(waits, i)
 		i = growPoll(i)
 	}
-	assert.Equal(t, []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 450 * time.Millisecond}, waits[:3])
+	assert.Equal(t, []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}, waits[:4])
 	assert.Equal(t, MaxPollInterval, waits[9])
 }
 

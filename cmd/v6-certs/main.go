@@ -19,9 +19,15 @@
 // NAME.conf.v6kit-TIMESTAMP) so certbot's timer stops renewing what v6-certs now
 // renews; a conf it cannot edit is left untouched and named in a warning.
 //
+// renew and list never create --dir: a directory that does not exist is exit 2, one
+// with no v6-certs lineage and no account is exit 1. Without a deploy step nothing
+// is owed, so no deploy-pending marker is written; "deployed:" names the steps that ran.
+//
 // Exit codes: 0 success (including nothing due, and a renew that found another run
 // holding the lock); 1 a certificate, the CA, the lock wait or the deploy step failed
-// (the current certificates stay in place); 2 usage or invalid input (nothing was done).
+// (the current certificates stay in place; a run that started on its lineages is 1
+// whatever failed), or list found a problem (a damaged lineage, a broken key pair, a
+// file it may not read); 2 usage or invalid input (nothing was done).
 // DNS provider credentials come from the environment (CLOUDFLARE_DNS_API_TOKEN,
 // DNSUPDATE_NAMESERVER, …).
 package main

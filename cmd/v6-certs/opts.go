@@ -42,7 +42,7 @@ func (o *opts) common(fs *flag.FlagSet) {
 	fs.StringVar(&o.server, "server", acme.LetsEncrypt, "ACME directory URL (https)")
 	fs.BoolVar(&o.staging, "staging", false, "use Let's Encrypt staging ("+acme.LetsEncryptStaging+")")
 	fs.StringVar(&o.caCert, "ca-cert", "", "PEM file of an extra CA trusted for the ACME server's own TLS")
-	fs.IntVar(&o.concurrency, "concurrency", 0, "orders in flight at once (0: 8)")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "orders in flight at once (0: 20)")
 	fs.DurationVar(&o.lockWait, "lock-wait", 0, "wait this long for another run's lock (0: exit at once)")
 	fs.BoolVar(&o.logProgress, "log", false, "log progress (orders, ARI checks, installs) to stderr")
 }
