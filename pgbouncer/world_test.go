@@ -135,7 +135,7 @@ func TestTransactionPoolingBudget(t *testing.T) {
 				c, err = pgx.ConnectConfig(cctx, pc)
 				if err == nil {
 					for j := 0; j < 5 && err == nil; j++ {
-						_, err = c.Exec(cctx, "SELECT pg_sleep(0.02)")
+						_, err = c.Exec(cctx, "SELECT pg_sleep(0.05)")
 					}
 					_ = c.Close(ctx)
 				}
@@ -153,7 +153,14 @@ func TestTransactionPoolingBudget(t *testing.T) {
 	t.Logf("%d clients × 5 transactions through PgBouncer in %v; pg_stat_activity peak: %d mastodon backends, %d client backends in all (max_connections %d)",
 		clients, time.Since(begin).Round(time.Millisecond), peakApp.Load(), peakAll.Load(), maxConnections)
 	require.Zero(t, failed.Load(), "failed clients; first error: %v\n%s", firstErr.Load(), bouncer.LogText())
-	require.Equal(t, int64(budget.PerPool), peakApp.Load(), "the pool PgBouncer keeps is the printed one")
+	// PgBouncer keeps its server connections after the load (server_idle_timeout 600 s):
+	// their number is the pool it grew to, which must be the printed one (the sampled
+	// peak can miss a connection that lived between two samples on a loaded machine).
+	var pooled int64
+	require.NoError(t, super.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename = 'mastodon'`).Scan(&pooled))
+	t.Logf("after the load PgBouncer holds %d server connections (printed pool %d)", pooled, budget.PerPool)
+	require.Equal(t, int64(budget.PerPool), max(pooled, peakApp.Load()), "the pool PgBouncer keeps is the printed one")
+	require.LessOrEqual(t, peakApp.Load(), int64(budget.PerPool), "never more than the printed pool")
 	require.LessOrEqual(t, peakAll.Load(), int64(budget.Server), "PostgreSQL sees no more than the budget's server side")
 	require.Less(t, peakAll.Load(), int64(maxConnections))
 }
