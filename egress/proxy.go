@@ -259,7 +259,7 @@ func (p Proxy) squid() []byte {
 	}
 	b.WriteString("http_access deny refused\nhttp_access allow mastodon_hosts\nhttp_access deny all\n")
 	b.WriteString("http_reply_access allow all\nicp_access deny all\nhtcp_access deny all\n\n")
-	b.WriteString("# a relay, not a cache; no headers naming the Mastodon host\ncache deny all\nforwarded_for delete\nvia off\nhttpd_suppress_version_string on\n")
+	b.WriteString("# a relay, not a cache; no headers naming the Mastodon host\ncache deny all\nforwarded_for delete\nhttpd_suppress_version_string on\n")
 	if len(p.Resolvers) > 0 {
 		s := make([]string, len(p.Resolvers))
 		for i, a := range p.Resolvers {
