@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/egress"
+	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/units"
@@ -62,21 +64,83 @@ func prefixString(p netip.Prefix) string {
 }
 
 // Command is the whole command line of a single-host example: --out DIR plus
-// [HostFlags] over the example's defaults h, then [RunHost]. It returns the exit code:
-// 0 written, 1 problems or a write error, 2 usage.
+// [HostFlags] over the example's defaults h, then [RunHost] (or, with --diff, [DiffHost]).
+// It follows the conventions of every v6kit tool (-h exits 0; usage errors, an unknown
+// --mastodon or an empty flag value exit 2; --out's parent must exist). It returns the
+// exit code: 0 written (--diff: nothing would change), 1 problems, a write error or
+// (--diff) a change, 2 usage.
 func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory to write the bundle into (required)")
-	HostFlags(fs, &h)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	cmd := cli.New(name, name+" --out DIR [--diff] [flags]", stdout, stderr)
+	fs := cmd.Flags
+	out := fs.String("out", "", "`DIR` to write the bundle into (required; its parent must exist, DIR is created)")
+	diff := fs.Bool("diff", false, "print what would change in DIR (unified diff, secrets masked) and write nothing; exit 1 when something would")
+	family := cli.IPv6Only
+	if h.Family == DualStack {
+		family = cli.DualStack
 	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "usage: %s --out DIR [flags]  (see -h)\n", name)
-		return 2
+	cmd.FamilyFlag(&family, false, "the host's address family (nginx listens, Redis binds)")
+	HostFlags(fs, &h)
+	cmd.AllowEmpty("nat64") // "" is documented as none
+	if code, ok := cmd.Parse(args); !ok {
+		return code
+	}
+	if *out == "" {
+		return cmd.Usage("--out DIR is required")
+	}
+	if code, ok := cmd.Out("--out", *out); !ok {
+		return code
+	}
+	h.Family = IPv6Only
+	if family == cli.DualStack {
+		h.Family = DualStack
+	}
+	if *diff {
+		return DiffHost(h, *out, stdout, stderr)
 	}
 	return RunHost(h, *out, stdout, stderr)
+}
+
+// DiffHost composes h and prints, for each file of the bundle, a unified diff against
+// what is in out, with secrets masked (.env.production through envfile.Diff; another
+// secret file only as changed). It writes nothing and returns 0 when nothing would
+// change, 1 when something would or on problems.
+func DiffHost(h Host, out string, stdout, stderr io.Writer) int {
+	t := New("", out)
+	h.Compose(t)
+	PrintProblems(stderr, t)
+	if err := Check(t); err != nil {
+		fmt.Fprintln(stderr, "nothing was compared: fix the errors above and run again")
+		return 1
+	}
+	changed := false
+	for _, f := range t.Files() {
+		name := t.local(f.Path)
+		old, _, err := t.Existing(f.Path)
+		if err != nil {
+			fmt.Fprintf(stderr, "--diff: %v\n", err)
+			return 1
+		}
+		if string(old) == string(f.Data) {
+			continue
+		}
+		changed = true
+		if !f.Secret {
+			fmt.Fprint(stdout, cli.Diff(name, string(old), string(f.Data)))
+			continue
+		}
+		nf, nerr := envfile.Parse(f.Data)
+		var of *envfile.File
+		if old != nil {
+			of, err = envfile.Parse(old)
+		}
+		if nerr != nil || err != nil {
+			fmt.Fprintf(stdout, "--- %s\n+++ %s (new)\n@@ secret file changed; content not shown @@\n", name, name)
+			continue
+		}
+		nf.Name = name
+		fmt.Fprint(stdout, envfile.Diff(of, nf))
+	}
+	return cli.DiffCode(changed)
 }
 
 // RunHost composes h, prints every problem, and writes the bundle into out only when

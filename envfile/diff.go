@@ -8,8 +8,8 @@ import (
 	"github.com/v6kit/v6kit/mastodon"
 )
 
-// Diff returns a unified-style line diff from old (nil: no file) to new, for showing
-// what a write would change, with every secret masked: a secret's line reads
+// Diff returns a unified diff (3 lines of context, "@@" hunks as patch(1) reads them)
+// from old (nil: no file) to new, for showing what a write would change, with every secret masked: a secret's line reads
 // KEY=<secret> when it is the same in both files and KEY=<new secret> when it was
 // generated or rotated, so neither the old nor the new value is ever shown. Lines that
 // cannot be rendered are shown as KEY=<unwritable>. An empty string means no change.
@@ -25,12 +25,7 @@ func Diff(old, new *File) string {
 	name := new.name()
 	var out strings.Builder
 	fmt.Fprintf(&out, "--- %s\n+++ %s (new)\n", name, name)
-	for _, o := range textdiff.Ops(a, b) {
-		out.WriteByte(o.Kind)
-		out.WriteByte(' ')
-		out.WriteString(o.Text)
-		out.WriteByte('\n')
-	}
+	out.WriteString(textdiff.Unified(a, b, 3))
 	return out.String()
 }
 

@@ -281,7 +281,7 @@ func TestRotate(t *testing.T) {
 	g, ps := Merge(f, Config{}, opt([]string{"SECRET_KEY_BASE"}, nil))
 	require.NoError(t, ps.Err())
 	assert.Equal(t, []string{"SECRET_KEY_BASE"}, Generated(f, g, rel))
-	assert.Contains(t, Diff(f, g), "+ SECRET_KEY_BASE=<new secret>")
+	assert.Contains(t, Diff(f, g), "+SECRET_KEY_BASE=<new secret>")
 	assert.NotContains(t, Diff(f, g), mustGet(g, "SECRET_KEY_BASE"))
 
 	// Destructive without confirmation: an error naming the loss, nothing changed.

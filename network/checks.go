@@ -1,9 +1,23 @@
 package network
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // checkFor returns the implementation of a plan step.
 func checkFor(id string) checkFunc {
+	// local.redis@ADDR and local.postgres@ADDR: the addresses Options name (or loopback).
+	if a, ok := strings.CutPrefix(id, "local.redis@"); ok {
+		if addr, err := netip.ParseAddr(a); err == nil {
+			return checkRedis(addr)
+		}
+	}
+	if a, ok := strings.CutPrefix(id, "local.postgres@"); ok {
+		if addr, err := netip.ParseAddr(a); err == nil {
+			return checkPostgres(addr)
+		}
+	}
 	switch id {
 	case "host.ipv6-address":
 		return checkHostAddrs
@@ -53,14 +67,6 @@ func checkFor(id string) checkFunc {
 	case "local.streaming":
 		return checkListen("mastodon-streaming", "streaming needs BIND=:: (or ::1) and PORT in its unit", "/api/v1/streaming/health",
 			func(o Options) bool { return o.Release.AtLeast(2, 9, 0) }, func(o Options) netip.AddrPort { return o.StreamingBind })
-	case "local.redis@::1":
-		return checkRedis(netip.IPv6Loopback())
-	case "local.redis@127.0.0.1":
-		return checkRedis(netip.AddrFrom4([4]byte{127, 0, 0, 1}))
-	case "local.postgres@::1":
-		return checkPostgres(netip.IPv6Loopback())
-	case "local.postgres@127.0.0.1":
-		return checkPostgres(netip.AddrFrom4([4]byte{127, 0, 0, 1}))
 	case "outbound.dns64":
 		return checkDNS64
 	case "outbound.reach":

@@ -461,11 +461,17 @@ func checkWellKnown(kind string) checkFunc {
 
 // checkIPv4Refused is inbound.ipv4-refused for IPv6-only sites.
 func checkIPv4Refused(ctx context.Context, r *run, c *Check) {
-	if _, ok := r.result("dns.a.web"); !ok {
+	a, ok := r.result("dns.a.web")
+	if !ok {
 		c.State = NotChecked
 		return
 	}
 	as := r.getAddrs("dns.a.web")
+	if a.State != OK && a.State != Warn && len(as) == 0 {
+		// A failed query is never "no record": nothing is known about IPv4 clients.
+		c.State, c.Detail = Skipped, "skipped: dns.a.web did not pass ("+a.State.String()+"), so whether IPv4 clients find a way in is unknown"
+		return
+	}
 	if len(as) == 0 {
 		c.ok("no A record: IPv4 clients are turned away by DNS")
 		return

@@ -186,11 +186,17 @@ type Options struct {
 	// loopback. Zero: [::]:3000 and [::]:4000.
 	WebBind       netip.AddrPort `json:"web_bind,omitzero"`
 	StreamingBind netip.AddrPort `json:"streaming_bind,omitzero"`
-	// RedisPort is Redis's port on ::1 and 127.0.0.1. Zero: 6379.
+	// RedisAddrs are the addresses the local checks PING Redis on, each required. Empty:
+	// ::1, and 127.0.0.1 (required on a dual-stack site only).
+	RedisAddrs []netip.Addr `json:"redis_addrs,omitempty"`
+	// RedisPort is Redis's port on RedisAddrs. Zero: 6379.
 	RedisPort uint16 `json:"redis_port,omitempty"`
 	// RedisPassword is REDIS_PASSWORD. Empty: none.
 	RedisPassword string `json:"-"`
-	// PostgresPort is PostgreSQL's port on ::1 and 127.0.0.1. Zero: 5432.
+	// PostgresAddrs are the addresses the local checks log into PostgreSQL on, each
+	// required. Empty: ::1, and 127.0.0.1 (required on a dual-stack site only).
+	PostgresAddrs []netip.Addr `json:"postgres_addrs,omitempty"`
+	// PostgresPort is PostgreSQL's port on PostgresAddrs. Zero: 5432.
 	PostgresPort uint16 `json:"postgres_port,omitempty"`
 	// PostgresUser, PostgresPassword and PostgresDatabase are DB_USER, DB_PASS and
 	// DB_NAME. Empty: "mastodon", none, "mastodon_production".

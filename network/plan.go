@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -102,10 +103,22 @@ func plan(o Options) []Step {
 	if o.Local {
 		add(Step{ID: "local.puma", Group: GroupLocal, Title: "puma listens on " + o.WebBind.String(), Required: true})
 		add(Step{ID: "local.streaming", Group: GroupLocal, Title: "streaming listens on " + o.StreamingBind.String(), Required: true})
-		add(Step{ID: "local.redis@::1", Group: GroupLocal, Title: "Redis PING on [::1]", Required: true})
-		add(Step{ID: "local.redis@127.0.0.1", Group: GroupLocal, Title: "Redis PING on 127.0.0.1", Required: !v6only})
-		add(Step{ID: "local.postgres@::1", Group: GroupLocal, Title: "PostgreSQL login on [::1]", Required: true})
-		add(Step{ID: "local.postgres@127.0.0.1", Group: GroupLocal, Title: "PostgreSQL login on 127.0.0.1", Required: !v6only})
+		local := func(kind, title string, addrs []netip.Addr) {
+			if len(addrs) == 0 { // the loopbacks: 127.0.0.1 is required on a dual-stack host only
+				add(Step{ID: "local." + kind + "@::1", Group: GroupLocal, Title: title + " on [::1]", Required: true})
+				add(Step{ID: "local." + kind + "@127.0.0.1", Group: GroupLocal, Title: title + " on 127.0.0.1", Required: !v6only})
+				return
+			}
+			for _, a := range addrs { // the addresses the user named: each one required
+				at := a.String()
+				if a.Is6() {
+					at = "[" + at + "]"
+				}
+				add(Step{ID: "local." + kind + "@" + a.String(), Group: GroupLocal, Title: title + " on " + at, Required: true})
+			}
+		}
+		local("redis", "Redis PING", o.RedisAddrs)
+		local("postgres", "PostgreSQL login", o.PostgresAddrs)
 	}
 
 	if o.Outbound && o.Proxy != "" {

@@ -29,14 +29,29 @@ func (r *Report) Verdict() string {
 		}
 		return s
 	}
+	// Failed and skipped (or not checked) are told apart: a dead resolver fails a few
+	// checks and leaves the rest unchecked, which is not the same as failing them.
+	nfail, nskip := 0, 0
 	ids := make([]string, 0, len(failed))
 	for _, c := range failed {
-		ids = append(ids, c.ID)
+		if c.State == Fail {
+			nfail++
+			ids = append(ids, c.ID)
+		} else {
+			nskip++
+		}
 	}
 	if len(ids) > 4 {
 		ids = append(ids[:4], "…")
 	}
-	return fmt.Sprintf("FAIL: %d of %d required checks failed (%s)", len(failed), req, strings.Join(ids, ", "))
+	s := fmt.Sprintf("FAIL: %d of %d required checks failed", nfail, req)
+	if nskip > 0 {
+		s += fmt.Sprintf(", %d skipped or not checked", nskip)
+	}
+	if len(ids) > 0 {
+		s += " (" + strings.Join(ids, ", ") + ")"
+	}
+	return s
 }
 
 func familyWords(f Family) string {

@@ -322,7 +322,7 @@ func (s Site) resolve() (resolved, report.Problems) {
 		for i, h := range hosts {
 			a := h.addr
 			if !a.IsValid() || a.Zone() != "" || a.Is4In6() || a.IsUnspecified() || a.IsMulticast() {
-				ps.Errorf(h.field, ErrUpstream, "upstream address %s: use a unicast address without zone (127.0.0.1, ::1 or the host's)", a)
+				ps.Errorf(h.field, ErrUpstream, "upstream address %s: %s", a, upstreamReason(a))
 				ok = false
 				continue
 			}
@@ -575,4 +575,20 @@ func normalizeDomain(v string) (string, error) {
 		return "", fmt.Errorf("domain %q has an all-numeric top-level label", v)
 	}
 	return a, nil
+}
+
+// upstreamReason says why a is no upstream address and what to write instead.
+func upstreamReason(a netip.Addr) string {
+	switch {
+	case !a.IsValid():
+		return "not an IP address: use a unicast address such as 127.0.0.1, ::1 or the host's"
+	case a.Is4In6():
+		return "an IPv4-mapped IPv6 address: nginx would connect over IPv6, where puma and streaming don't listen for it; write the IPv4 address " + a.Unmap().String()
+	case a.Zone() != "":
+		return "nginx's upstream server takes no %zone: use the host's global or ULA address"
+	case a.IsUnspecified():
+		return "the unspecified address is for listening, not connecting: use a unicast address such as ::1, 127.0.0.1 or the host's"
+	default:
+		return "a multicast address: use the unicast address of the host running puma and streaming"
+	}
 }

@@ -198,12 +198,12 @@ func (f *HBAFile) RemoveBlock(name string) (bool, error) {
 	return true, nil
 }
 
-// Diff returns a unified diff (no context lines) between two versions of a file, as
-// patch(1) reads it. It is empty when the contents are equal.
+// Diff returns a unified diff (3 lines of context, the format of every v6kit --diff)
+// between two versions of a file, as patch(1) reads it. It is empty when the contents are equal.
 func Diff(name string, old, new []byte) string {
 	if string(old) == string(new) {
 		return ""
 	}
 	return fmt.Sprintf("--- %s\n+++ %s (new)\n", name, name) +
-		textdiff.Unified(textdiff.Lines(string(old)), textdiff.Lines(string(new)), 0)
+		textdiff.Unified(textdiff.Lines(string(old)), textdiff.Lines(string(new)), 3)
 }

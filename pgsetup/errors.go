@@ -37,4 +37,7 @@ var (
 	ErrListen = errors.New("invalid listen address: give the host's own unicast IP literals, each once, without zone")
 	// ErrTuning: a tuning input is out of range.
 	ErrTuning = errors.New("invalid tuning input: give RAM of at least 256 MiB, 1 or more CPUs and 1 or more connections")
+	// ErrAllDatabases: no database given and none to default to, so the pg_hba.conf rules
+	// name all databases.
+	ErrAllDatabases = errors.New("no database given: the pg_hba.conf rules allow all databases; give the database to narrow them")
 )

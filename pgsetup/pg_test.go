@@ -309,7 +309,8 @@ func TestRunTrustOnRequest(t *testing.T) {
 	res, err := Run(ctx, Config{DSN: pg.DSN(), Auth: Trust, NoIPv4: true, Verify: true, ServerLog: pg.Log}, false)
 	require.NoError(t, err)
 	w := res.Problems.Warnings()
-	require.Len(t, w, 1)
+	require.Len(t, w, 2)
+	assert.ErrorIs(t, w[1], ErrAllDatabases, "no database given, none owned: the widening is named")
 	assert.ErrorIs(t, w[0], ErrTrust)
 	assert.Contains(t, w[0].Message, "without a password")
 	var vias []Via
@@ -389,4 +390,35 @@ func TestParseHBAAgreesWithServerOnContinuations(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, server, ours)
 	assert.Equal(t, []int{1, 7}, ours)
+}
+
+// TestRunDefaultsToOwnedDatabase: without a database, Run narrows the rules to the one
+// the role owns instead of silently rewriting them to all (issue 12, defect 7), and
+// warns, naming the widening, when there is none to default to.
+func TestRunDefaultsToOwnedDatabase(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	ctx := testCtx(t)
+	c := Config{DSN: pg.DSN(), Role: "mastodon", Database: "mastodon_production", Password: testPassword}
+	_, err := Run(ctx, c, false)
+	require.NoError(t, err)
+	before, err := os.ReadFile(pg.HBAFile)
+	require.NoError(t, err)
+
+	c.Database = ""
+	res, err := Run(ctx, c, false)
+	require.NoError(t, err, "%v", res.Problems)
+	assert.Equal(t, "mastodon_production", res.Database)
+	assert.False(t, res.HBA.Changed, "the block stays narrowed to the owned database")
+	after, _ := os.ReadFile(pg.HBAFile)
+	assert.Equal(t, string(before), string(after))
+	assert.Empty(t, res.Problems.Warnings())
+
+	res, err = Run(ctx, Config{DSN: pg.DSN(), Role: "other", Password: testPassword}, true)
+	require.NoError(t, err)
+	w := res.Problems.Warnings()
+	require.Len(t, w, 1)
+	assert.ErrorIs(t, w[0], ErrAllDatabases)
+	assert.Equal(t, "database", w[0].Path)
+	assert.Contains(t, w[0].Message, "role other owns no database: the pg_hba.conf rules allow it all databases")
 }

@@ -470,10 +470,13 @@ func randomHex(n int) string {
 
 // Result is everything [Run] did or, under a dry run, would do.
 type Result struct {
-	DryRun   bool               `json:"dry_run"`
-	Server   ServerInfo         `json:"server"`
-	HBA      HBAResult          `json:"hba"`
-	Changes  []Change           `json:"changes"`
+	DryRun  bool       `json:"dry_run"`
+	Server  ServerInfo `json:"server"`
+	HBA     HBAResult  `json:"hba"`
+	Changes []Change   `json:"changes"`
+	// Database is the database Run chose when Config.Database was empty: the one the
+	// role owns. Empty when given, or when the role owns none or several.
+	Database string             `json:"database,omitempty"`
 	Budget   units.BudgetReport `json:"budget"`
 	Logins   []Login            `json:"logins,omitempty"`
 	Problems report.Problems    `json:"problems"`
@@ -516,6 +519,23 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 	res.Problems = append(res.Problems, vp...)
 	if err := vp.Err(); err != nil {
 		return res, err
+	}
+	if c.Database == "" {
+		owned, err := ownedDatabases(ctx, conn, c.role())
+		if err != nil {
+			return res, err
+		}
+		if len(owned) == 1 {
+			c.Database = owned[0]
+			res.Database = owned[0]
+			res.Problems.Infof("database", "no database given: using %s, the database role %s owns", owned[0], c.role())
+		} else {
+			why := "owns no database"
+			if len(owned) > 1 {
+				why = "owns several (" + strings.Join(owned, ", ") + ")"
+			}
+			res.Problems.Warnf("database", ErrAllDatabases, "no database given and role %s %s: the pg_hba.conf rules allow it all databases, wider than Mastodon needs; give the database (DB_NAME, e.g. mastodon_production) to narrow them", c.role(), why)
+		}
 	}
 	if !c.SkipHBA {
 		res.HBA, err = ApplyHBA(ctx, conn, c.HBAPath, c.BlockName(), c.HBARules(), dryRun)
@@ -622,4 +642,18 @@ func (c Config) verifyVia() (v []Via, note string) {
 		notes = append(notes, fmt.Sprintf("socket login not tried: peer lets in only the OS user %q, and this process runs as another user", c.osUser()))
 	}
 	return v, strings.Join(notes, "; ")
+}
+
+// ownedDatabases lists the databases role owns, by name (none when the role doesn't
+// exist yet).
+func ownedDatabases(ctx context.Context, conn *pgx.Conn, role string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = $1 AND d.datallowconn AND NOT d.datistemplate ORDER BY 1", role)
+	if err != nil {
+		return nil, fmt.Errorf("pgsetup: list the databases %s owns: %w", role, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pgsetup: list the databases %s owns: %w", role, err)
+	}
+	return names, nil
 }

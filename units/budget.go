@@ -37,15 +37,18 @@ type Budget struct {
 
 // BudgetReport is the arithmetic of a [Budget], ready to print.
 type BudgetReport struct {
-	Web, Sidekiq, Streaming, Reserve int
+	Web       int `json:"web"`
+	Sidekiq   int `json:"sidekiq"`
+	Streaming int `json:"streaming"`
+	Reserve   int `json:"reserve"`
 	// Total is what the deployment may open at peak, reserve included.
-	Total int
+	Total int `json:"total"`
 	// Available is max_connections minus superuser_reserved_connections.
-	Available int
+	Available int `json:"available"`
 	// Headroom is Available - Total; negative means over budget.
-	Headroom int
+	Headroom int `json:"headroom"`
 	// Formula spells out the sum.
-	Formula string
+	Formula string `json:"formula"`
 }
 
 func orDefault(v, d int) int {

@@ -120,7 +120,7 @@ func TestEscapingWithSystemd(t *testing.T) {
 		User:           "mast$",
 		Paths:          Paths{App: "/srv/mast%don/$live/${HOME}", Bundle: "/usr/local/bin/bundle"},
 		ReadWritePaths: []string{"/srv/100%media", "/srv/$media/${HOME}"},
-		CertRenew:      &CertRenew{Args: hostile},
+		CertRenew:      &CertRenew{Args: hostile, NoReload: true},
 	}
 	plan, err := d.Render()
 	require.NoError(t, err)
@@ -283,7 +283,7 @@ func TestExecPathsKeepPercent(t *testing.T) {
 
 	renew := testenv.SystemdTest(t, dir, CertRenewUnit)
 	require.Len(t, renew.CommandLines, 1, renew.Dump)
-	assert.Equal(t, []string{"/opt/c%i/v6-certs", "renew"}, dumpWords(t, renew.CommandLines[0]))
+	assert.Equal(t, []string{"/opt/c%i/v6-certs", "renew", "--reload-nginx"}, dumpWords(t, renew.CommandLines[0]))
 }
 
 // FuzzExecArg: any argument execLine accepts reaches the program unchanged, through

@@ -412,7 +412,8 @@ func (s spec) renewService(b *builder) {
 	}
 	b.add("Service", "Type", "oneshot")
 	// "renew" joins the executable so that cert_renew.args[i] names the user's i-th argument.
-	b.exec("ExecStart", "cert_renew.args", s.paths.Certs+" renew", r.Args...)
+	// The deploy step follows the user's arguments, so their indices stay the same.
+	b.exec("ExecStart", "cert_renew.args", s.paths.Certs+" renew", append(append([]string(nil), r.Args...), r.deployArgs()...)...)
 	// A light sandbox: renewal writes certificates and a webroot wherever the site keeps
 	// them and reloads nginx, so the file system stays writable; kernel, namespaces and
 	// exotic sockets are closed.

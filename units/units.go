@@ -33,9 +33,10 @@ package units
 import (
 	"net/netip"
 	"path"
+	"strings"
+	"time"
 
 	"github.com/v6kit/v6kit/mastodon"
-	"time"
 )
 
 // Layout is a distribution family: it picks the default paths of node, npm, rbenv and
@@ -216,6 +217,30 @@ type CertRenew struct {
 	RandomizedDelay time.Duration `json:"randomized_delay,omitempty"`
 	// OnFailure is a unit started when a renewal fails (a mail or chat hook). Empty: none.
 	OnFailure string `json:"on_failure,omitempty"`
+	// DeployHook is a shell command v6-certs runs once after certificates changed
+	// (`--deploy-hook CMD`), instead of reloading nginx. Empty: none.
+	DeployHook string `json:"deploy_hook,omitempty"`
+	// NoReload leaves the deploy step out: renewed certificates are then served only
+	// after something else reloads nginx. Zero (false): the service runs
+	// `v6-certs renew … --reload-nginx` (nginx -t, then reload nginx.service), unless
+	// DeployHook is set or Args already hold --reload-nginx or --deploy-hook.
+	NoReload bool `json:"no_reload,omitempty"`
+}
+
+// deployArgs are the arguments appended after Args: the deploy step.
+func (r CertRenew) deployArgs() []string {
+	for _, a := range r.Args {
+		if a == "--reload-nginx" || a == "--deploy-hook" || strings.HasPrefix(a, "--deploy-hook=") || strings.HasPrefix(a, "--reload-nginx=") {
+			return nil
+		}
+	}
+	switch {
+	case r.DeployHook != "":
+		return []string{"--deploy-hook", r.DeployHook}
+	case r.NoReload:
+		return nil
+	}
+	return []string{"--reload-nginx"}
 }
 
 // layoutDefaults are the paths and unit names a layout implies.

@@ -294,6 +294,9 @@ func (d Deployment) resolve(inCluster bool) (spec, report.Problems) {
 		if r.RandomizedDelay == 0 {
 			r.RandomizedDelay = defaultRandomizedDelay
 		}
+		if err := checkValue("cert_renew.deploy_hook", r.DeployHook); r.DeployHook != "" && err != nil {
+			ps.Errorf("cert_renew.deploy_hook", ErrValue, "%v", err)
+		}
 		if r.OnFailure != "" && !unitNameRe.MatchString(r.OnFailure) {
 			ps.Errorf("cert_renew.on_failure", ErrUnitName, "%q is not a unit name: give one such as notify-failure@%%n.service", r.OnFailure)
 		}

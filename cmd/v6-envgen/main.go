@@ -2,19 +2,19 @@
 // missing secrets generated in Mastodon's formats, existing secrets and hand-written lines
 // kept, every value written in the form Rails and the streaming server both read alike.
 //
-//	v6-envgen --domain NAME [--web-domain NAME] [--mastodon VERSION] [--out PATH]
+//	v6-envgen --domain NAME [--web-domain NAME] [--mastodon VERSION] [--family ipv6-only|dual-stack] [--out PATH]
 //	          [--db-host … --db-port … --db-name … --db-user … --db-password-file FILE --db-sslmode …]
 //	          [--redis-host … --redis-port … --redis-url … --redis-password-file FILE]
 //	          [--smtp-server … --smtp-port … --smtp-login … --smtp-password-file FILE --smtp-from … --smtp-auth-method …]
 //	          [--check] [--diff] [--rotate KEY [--i-understand-data-loss=KEY]] [--json] [--strict]
 //
-// Exit 0 when done (or nothing to change), 1 on errors (nothing written), 2 for usage errors.
-// Secrets are never printed: --diff masks them.
+// Exit 0 when done (or nothing to change), 1 on errors (nothing written) or when --diff
+// finds a change, 2 for usage errors. Secrets are never printed: --diff masks them.
+// The conventions (help, --out, --diff, --family, --json) are internal/cli's.
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,29 +22,32 @@ import (
 	"path/filepath"
 
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/mastodon"
+	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/redisconf"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("v6-envgen", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cmd := cli.New("v6-envgen", "v6-envgen --domain NAME [--out .env.production] [flags]", stdout, stderr)
+	fl := cmd.Flags
 	var c envfile.Config
 	var opt envfile.Options
-	var version, out, dbPassFile, redisPassFile, smtpPassFile string
+	var out, dbPassFile, redisPassFile, smtpPassFile string
 	var check, diff, asJSON, strict bool
+	family := cli.IPv6Only
 	fl.StringVar(&c.LocalDomain, "domain", "", "LOCAL_DOMAIN, the instance's domain (required for a new file; Unicode names become punycode)")
 	fl.StringVar(&c.WebDomain, "web-domain", "", "WEB_DOMAIN, when the web interface lives on another name")
-	fl.StringVar(&version, "mastodon", "", "target Mastodon version, e.g. 4.7 or v4.5.2 (default: newest, "+mastodon.Newest().String()+")")
-	fl.StringVar(&out, "out", ".env.production", "the file to write (mode 0600)")
+	cmd.Release(&opt.Release)
+	cmd.FamilyFlag(&family, false, "the Redis default of a new file: ipv6-only REDIS_URL=redis://[::1]:6379/0 (4.2+; older releases can't, so 127.0.0.1), dual-stack REDIS_HOST=127.0.0.1")
+	fl.StringVar(&out, "out", ".env.production", "the `FILE` to write (mode 0600); its directory must exist")
 	fl.StringVar(&c.DB.Host, "db-host", "", "DB_HOST (new file: /var/run/postgresql)")
 	fl.IntVar(&c.DB.Port, "db-port", 0, "DB_PORT (new file: 5432)")
 	fl.StringVar(&c.DB.Name, "db-name", "", "DB_NAME (new file: mastodon_production)")
 	fl.StringVar(&c.DB.User, "db-user", "", "DB_USER (new file: mastodon)")
 	fl.StringVar(&dbPassFile, "db-password-file", "", "file holding DB_PASS")
 	fl.StringVar(&c.DB.SSLMode, "db-sslmode", "", "DB_SSLMODE (disable, require, verify-full…)")
-	fl.StringVar(&c.Redis.Host, "redis-host", "", "REDIS_HOST (new file: 127.0.0.1)")
+	fl.StringVar(&c.Redis.Host, "redis-host", "", "REDIS_HOST (new file: as --family says)")
 	fl.IntVar(&c.Redis.Port, "redis-port", 0, "REDIS_PORT (new file: 6379)")
 	fl.StringVar(&c.Redis.URL, "redis-url", "", "REDIS_URL, e.g. redis://[::1]:6379/0 (4.2+)")
 	fl.StringVar(&redisPassFile, "redis-password-file", "", "file holding REDIS_PASSWORD")
@@ -55,36 +58,22 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl.StringVar(&c.SMTP.FromAddress, "smtp-from", "", "SMTP_FROM_ADDRESS (default notifications@DOMAIN)")
 	fl.StringVar(&c.SMTP.AuthMethod, "smtp-auth-method", "", "SMTP_AUTH_METHOD: plain, login, cram_md5 or none")
 	fl.BoolVar(&check, "check", false, "validate the file at --out and change nothing (exit 1 on errors)")
-	fl.BoolVar(&diff, "diff", false, "print what would change, secrets masked, and write nothing")
+	fl.BoolVar(&diff, "diff", false, "print what would change (unified, secrets masked) and write nothing; exit 1 when something would")
 	fl.Func("rotate", "replace this secret with a new one (repeatable)", func(s string) error { opt.Rotate = append(opt.Rotate, s); return nil })
 	fl.Func("i-understand-data-loss", "confirm the rotation of a `KEY` whose loss destroys data (repeatable)", func(s string) error { opt.ConfirmLoss = append(opt.ConfirmLoss, s); return nil })
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&strict, "strict", false, "treat warnings as errors")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "v6-envgen: "+format+"\n", a...)
-		return 2
-	}
-	if fl.NArg() > 0 {
-		return usage("unexpected argument %q", fl.Arg(0))
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
 	if check && (diff || len(opt.Rotate) > 0) {
-		return usage("--check validates only: it cannot be combined with --diff or --rotate")
+		return cmd.Usage("--check validates only: it cannot be combined with --diff or --rotate")
 	}
-	opt.Release = mastodon.Newest()
-	if version != "" {
-		r, err := mastodon.Lookup(version)
-		if err != nil {
-			return usage("--mastodon: %v", err)
-		}
-		opt.Release = r
+	if code, ok := cmd.Out("--out", out); !ok {
+		return code
 	}
-	res := &result{File: out, Mastodon: opt.Release.String()}
+	opt.Release = opt.Release.OrNewest()
+	res := &result{File: out, Mastodon: opt.Release.String(), cmd: cmd}
 	for _, p := range []struct {
 		flag, file string
 		dst        *string
@@ -102,7 +91,6 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		*p.dst = v
 	}
-
 	existing, err := envfile.ParseFile(out)
 	if errors.Is(err, fs.ErrNotExist) {
 		existing, err = nil, nil
@@ -120,7 +108,10 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var f *envfile.File
 	if existing == nil {
 		if c.LocalDomain == "" {
-			return usage("--domain is required to create %s", out)
+			return cmd.Usage("--domain is required to create %s", out)
+		}
+		if err := redisDefault(&c, family, opt); err != nil {
+			return res.finish(1, err, asJSON, strict, stdout, stderr)
 		}
 		f, res.Problems = envfile.New(c, opt)
 		f.Name = filepath.Base(out)
@@ -137,7 +128,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if !asJSON {
 			fmt.Fprint(stdout, res.Diff)
 		}
-		return res.finish(0, nil, asJSON, strict, stdout, stderr)
+		return res.finish(cli.DiffCode(res.Changed), nil, asJSON, strict, stdout, stderr)
 	}
 	w, err := f.WriteFile(out)
 	if err != nil {
@@ -145,4 +136,24 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	res.Written, res.Changed, res.Backup = true, w.Changed, w.Backup
 	return res.finish(0, nil, asJSON, strict, stdout, stderr)
+}
+
+// redisDefault gives a new file the Redis address v6kit's Redis of that family binds
+// (redisconf's rule, the one the bundles use): on an IPv6-only host ::1 through a
+// bracketed REDIS_URL from 4.2.0, 127.0.0.1 for older releases and dual-stack hosts.
+// A --redis-host or --redis-url given by the user is kept as is.
+func redisDefault(c *envfile.Config, family cli.Family, opt envfile.Options) error {
+	if c.Redis.Host != "" || c.Redis.URL != "" || family != cli.IPv6Only || !opt.Release.RedisURLBrackets() {
+		return nil
+	}
+	env, ps := redisconf.Config{Release: opt.Release, Family: redisconf.IPv6Only, Port: c.Redis.Port, Password: c.Redis.Password}.Env()
+	if err := ps.Err(); err != nil {
+		return fmt.Errorf("--redis-port/--redis-password-file: %w", err)
+	}
+	for _, v := range env {
+		if v.Key == "REDIS_URL" {
+			c.Redis.URL, c.Redis.Port, c.Redis.Password = v.Value, 0, ""
+		}
+	}
+	return nil
 }

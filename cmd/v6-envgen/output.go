@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -22,6 +22,8 @@ type result struct {
 	Problems  report.Problems `json:"problems"`
 	Diff      string          `json:"diff,omitempty"`
 	Error     string          `json:"error,omitempty"`
+
+	cmd *cli.Command
 }
 
 // code is 1 when the problems hold an error (or, under --strict, a warning), else 0.
@@ -46,10 +48,7 @@ func (r *result) finish(code int, err error, asJSON, strict bool, stdout, stderr
 		r.Problems = report.Problems{}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(r)
-		return code
+		return r.cmd.JSON(code, r)
 	}
 	for _, p := range r.Problems.Sorted() {
 		fmt.Fprintln(stderr, "v6-envgen:", p.Error())
@@ -57,6 +56,8 @@ func (r *result) finish(code int, err error, asJSON, strict bool, stdout, stderr
 	switch {
 	case err != nil:
 		fmt.Fprintln(stderr, "v6-envgen:", err)
+	case r.Diff != "":
+		// --diff printed the change; its exit code 1 says "something would change".
 	case code != 0 && strict && !r.Problems.HasErrors():
 		fmt.Fprintf(stderr, "v6-envgen: warnings are errors under --strict: %s left unchanged\n", r.File)
 	case code != 0:

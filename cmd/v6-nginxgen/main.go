@@ -1,26 +1,26 @@
 // Command v6-nginxgen renders the nginx site of an IPv6-only or dual-stack Mastodon host
 // (an http-context include, like upstream's dist/nginx.conf) with package nginxconf.
 //
-//	v6-nginxgen --domain social.example.org [--web-domain NAME] [--family v6only|dual]
+//	v6-nginxgen --domain social.example.org [--web-domain NAME] [--family ipv6-only|dual-stack]
 //	    [--nginx-version 1.22] [--mastodon 4.7] [--cert FILE --key FILE] [--root DIR]
 //	    [--backend ADDR]... [--out FILE] [--check] [--diff] [--json] [--strict]
 //
 // Without --out the site goes to stdout. --check runs `nginx -t` on it in a temporary
 // prefix and writes nothing; --diff shows what would change in --out and writes nothing.
-// Exit status: 0 ok, 1 invalid input or a failed check, 2 usage.
+// Exit status: 0 ok (--diff: nothing would change), 1 invalid input, a failed check or
+// (--diff) something would change, 2 usage. The conventions are internal/cli's.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"strings"
 
-	"github.com/v6kit/v6kit/mastodon"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
@@ -31,14 +31,15 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var alts string
 	var out string
 	var check, diff, asJSON, strict bool
-	fs := flag.NewFlagSet("v6-nginxgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("v6-nginxgen", "v6-nginxgen --domain NAME [--out FILE] [flags]", stdout, stderr)
+	fs := cmd.Flags
+	family := cli.IPv6Only
 	fs.StringVar(&s.Domain, "domain", "", "LOCAL_DOMAIN (required)")
 	fs.StringVar(&s.WebDomain, "web-domain", "", "WEB_DOMAIN, if it differs from --domain")
 	fs.StringVar(&alts, "alternate-domains", "", "ALTERNATE_DOMAINS, comma-separated")
-	fs.TextVar(&s.Family, "family", nginxconf.IPv6Only, "v6only or dual")
+	cmd.FamilyFlag(&family, false, "ipv6-only listens on [::] only, dual-stack on 0.0.0.0 too")
 	fs.StringVar(&s.NginxVersion, "nginx-version", "", "target nginx version, or \"installed\" to ask nginx -v (empty: 1.22, Debian 12's)")
-	fs.TextVar(&s.Release, "mastodon", mastodon.Release{}, "Mastodon release, e.g. 4.7 or v4.5.2 (empty: the newest v6kit knows)")
+	cmd.Release(&s.Release)
 	fs.StringVar(&s.Cert, "cert", "", "certificate chain (default /etc/letsencrypt/live/NAME/fullchain.pem)")
 	fs.StringVar(&s.Key, "key", "", "private key (default /etc/letsencrypt/live/NAME/privkey.pem)")
 	fs.StringVar(&s.Root, "root", "", "Mastodon's public directory (default /home/mastodon/live/public)")
@@ -47,24 +48,40 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&s.HTTPSPort, "https-port", 0, "HTTPS port (default 443)")
 	fs.Func("backend", "`ADDR` of a host running puma and streaming (repeat for several web hosts; default 127.0.0.1)", func(v string) error {
 		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address (a host name is not accepted: nginx would resolve it once at start)", v)
+		}
+		for _, b := range s.Web.Addrs {
+			if b == a {
+				return fmt.Errorf("%s is given twice: list each host once", a)
+			}
+		}
 		s.Web.Addrs, s.Streaming.Addrs = append(s.Web.Addrs, a), append(s.Streaming.Addrs, a)
-		return err
+		return nil
 	})
 	fs.IntVar(&s.StreamingInstances, "streaming-instances", 0, "streaming processes on ports 4000, 4001, … (default 1)")
 	fs.StringVar(&s.CachePath, "cache-path", "", "proxy_cache_path directory (default /var/cache/nginx)")
 	fs.StringVar(&s.AccessLog, "access-log", "", "per-site access log (default: the main config's)")
 	fs.StringVar(&s.ErrorLog, "error-log", "", "per-site error log (default: the main config's)")
-	fs.StringVar(&out, "out", "", "write the site to FILE atomically (default: stdout)")
+	fs.StringVar(&out, "out", "", "write the site to `FILE` atomically; its directory must exist (default: stdout)")
 	fs.BoolVar(&check, "check", false, "run nginx -t on the result; write nothing")
-	fs.BoolVar(&diff, "diff", false, "show what would change in --out; write nothing")
+	fs.BoolVar(&diff, "diff", false, "show what would change in --out (unified diff); write nothing; exit 1 when something would")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&strict, "strict", false, "fail on warnings")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 || s.Domain == "" || (diff && out == "") {
-		fmt.Fprintln(stderr, "usage: v6-nginxgen --domain NAME [flags]; --diff needs --out (see -h)")
-		return 2
+	switch {
+	case s.Domain == "":
+		return cmd.Usage("--domain is required")
+	case diff && out == "":
+		return cmd.Usage("--diff needs --out FILE")
+	}
+	if code, ok := cmd.Out("--out", out); !ok {
+		return code
+	}
+	if family == cli.DualStack {
+		s.Family = nginxconf.DualStack
 	}
 	if s.NginxVersion == "installed" {
 		v, err := nginxconf.InstalledVersion(context.Background(), "")
@@ -79,8 +96,8 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	var res result
-	finish := func(code int, err error) int { return res.finish(code, err, asJSON, stdout, stderr) }
-	res.Problems = s.Validate()
+	finish := func(code int, err error) int { return res.finish(cmd, code, err, asJSON) }
+	res.Problems = cmd.FlagPaths(s.Validate(), backendFlags)
 	if err := res.Problems.Err(); err != nil {
 		return finish(1, err)
 	}
@@ -109,11 +126,12 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return finish(1, err)
 		}
-		res.Out, res.Diff = out, unifiedDiff(out, string(old), string(site))
+		res.Out, res.Diff = out, cli.Diff(out, string(old), string(site))
 		res.Changed = res.Diff != ""
 		if !asJSON {
 			fmt.Fprint(stdout, res.Diff)
 		}
+		return finish(cli.DiffCode(res.Changed), nil)
 	case out == "" || out == "-":
 		if asJSON {
 			res.Site = string(site)
@@ -139,3 +157,6 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	return finish(0, nil)
 }
+
+// backendFlags names the site's fields that --backend sets.
+var backendFlags = map[string]string{"web.addrs": "--backend", "streaming.addrs": "--backend", "web.addr": "--backend", "streaming.addr": "--backend"}

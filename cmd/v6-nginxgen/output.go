@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
+
+	"github.com/v6kit/v6kit/internal/cli"
 
 	"github.com/v6kit/v6kit/report"
 )
@@ -23,15 +23,13 @@ type result struct {
 
 // finish prints the result (JSON on stdout, or problems and warnings on stderr) and
 // returns code.
-func (res *result) finish(code int, err error, asJSON bool, stdout, stderr io.Writer) int {
+func (res *result) finish(cmd *cli.Command, code int, err error, asJSON bool) int {
+	stderr := cmd.Stderr
 	if err != nil {
 		res.Error = err.Error()
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
-		return code
+		return cmd.JSON(code, res)
 	}
 	for _, p := range res.Problems.Sorted() {
 		fmt.Fprintln(stderr, "v6-nginxgen:", p.Error())

@@ -34,7 +34,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"--domain", "https://social.example.org/"}, `--domain: "https://social.example.org/" is not a valid DNS name`},
 		{[]string{"--domain", "social.example.org", "--resolver", "dns.example"}, "--resolver: resolver must be an IP address"},
 		{[]string{"--domain", "social.example.org", "--timeout", "0s"}, "--timeout: timeout must be greater than zero"},
-		{[]string{"--domain", "social.example.org", "--family", "v4only"}, "--family: family must be v6only or dual"},
+		{[]string{"--domain", "social.example.org", "--family", "v4only"}, "for --family: \"v4only\": an IPv4-only host is not supported here"},
 		{[]string{"--domain", "social.example.org", "--ca-cert", ca}, "holds no PEM certificate"},
 		{[]string{"--domain", "social.example.org", "--mastodon", "9.9"}, "--mastodon:"},
 		{[]string{"--domain", "social.example.org", "--allowed-private-addresses", "64:ff9b::"}, "is not a prefix"},

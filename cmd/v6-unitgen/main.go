@@ -12,7 +12,9 @@
 // was done (each unit created, replaced or unchanged; the diff; the check; the units
 // applied) as one JSON object, so --json --out DIR still writes.
 //
-// Exit status: 0 ok, 1 invalid deployment or failed check/write/apply, 2 usage.
+// Exit status: 0 ok (--diff: nothing would change), 1 invalid deployment, failed
+// check/write/apply or (--diff) something would change, 2 usage. The conventions are
+// internal/cli's.
 package main
 
 import (
@@ -20,9 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
 )
@@ -30,21 +35,26 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o, code := parseArgs(args, stderr)
+	o, code := parseArgs(args, stdout, stderr)
 	if o == nil {
 		return code
 	}
-	res := &result{asJSON: o.asJSON, stdout: stdout, stderr: stderr}
+	res := &result{asJSON: o.asJSON, cmd: o.cmd}
 	plan, err := o.d.Render()
-	if err == nil && o.strict {
-		err = plan.Problems.Strict()
+	var why error
+	if plan != nil && !o.allowUnknownQueue && queueTypos(plan.Problems) {
+		why = errors.New("a --sidekiq queue name the release doesn't have is an error (a typo would leave its jobs unrun): fix it, or give --allow-unknown-queue; nothing written")
+	}
+	if err == nil && why == nil && o.strict && plan.Problems.Strict() != nil {
+		why = errors.New("warnings are errors under --strict: nothing written")
 	}
 	res.Plan, res.Problems = plan, report.AsProblems(err)
 	if plan != nil {
 		res.Problems = plan.Problems
 	}
-	if err != nil && plan != nil {
-		return res.finish(1, errors.New("warnings are errors under --strict: nothing written"))
+	res.Problems = o.cmd.FlagPaths(res.Problems, fieldFlags)
+	if why != nil {
+		return res.finish(1, why)
 	}
 	if err != nil {
 		return res.finish(1, nil)
@@ -52,7 +62,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	switch {
 	case o.check:
-		text, err := plan.Verify(ctx, "")
+		verify := func() (string, error) { return plan.VerifyOffline(ctx, "", "") }
+		if o.checkInstalled {
+			verify = func() (string, error) { return plan.Verify(ctx, "") }
+		}
+		text, err := verify()
 		switch {
 		case errors.Is(err, units.ErrNoAnalyzer):
 			res.Verify = err.Error()
@@ -64,17 +78,22 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		res.say("%d units valid; systemd-analyze verify: %s\n", len(plan.Files), res.Verify)
 	case o.diff:
-		text, err := plan.Diff(o.out)
+		text, err := diffDir(plan, o.out)
 		if err != nil {
 			return res.finish(1, err)
 		}
 		res.Diff, res.Changed = text, text != ""
 		res.say("%s", text)
+		res.say("connection budget: %s; headroom %d\n", plan.Budget.Formula, plan.Budget.Headroom)
+		return res.finish(cli.DiffCode(res.Changed), nil)
 	case o.out == "":
 		for _, f := range plan.Files {
 			res.say("# ---- %s\n%s\n", f.Name, f.Bytes())
 		}
 	default:
+		if err := os.Mkdir(o.out, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return res.finish(1, fmt.Errorf("--out: %w", err))
+		}
 		w, err := plan.WriteDir(o.out)
 		res.Written, res.Changed = &w, len(w.Changed()) > 0
 		if err != nil {
@@ -97,3 +116,35 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	return res.finish(0, nil)
 }
+
+// queueTypos reports whether a process lists a queue the release doesn't have (the
+// renderer's warning at sidekiq[i].queues[j]).
+func queueTypos(ps report.Problems) bool {
+	for _, p := range ps {
+		if errors.Is(p.Err, units.ErrUnknownQueue) && strings.Contains(p.Path, ".queues[") {
+			return true
+		}
+	}
+	return false
+}
+
+// diffDir is --diff: each unit against its file in dir (missing: empty), in the one
+// unified format.
+func diffDir(plan *units.Plan, dir string) (string, error) {
+	var b strings.Builder
+	for _, f := range plan.Files {
+		name := filepath.Join(dir, f.Name)
+		old, err := os.ReadFile(name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("--diff: %w", err)
+		}
+		b.WriteString(cli.Diff(name, string(old), string(f.Bytes())))
+	}
+	return b.String(), nil
+}
+
+// fieldFlags names the Deployment fields whose first path segment is no flag name.
+var fieldFlags = map[string]string{"cert_renew": "--cert-renew", "web.port": "--web-port", "web.workers": "--web-workers",
+	"web.threads": "--web-threads", "streaming.instances": "--streaming", "streaming.pool": "--streaming-pool",
+	"paths.home": "--home", "paths.app": "--app", "paths.bundle": "--bundle", "paths.node": "--node", "paths.npm": "--npm",
+	"paths.certs": "--certs", "paths.jemalloc": "--jemalloc", "read_write_paths": "--read-write-path"}

@@ -45,8 +45,15 @@ func TestWriteAndRerun(t *testing.T) {
 	assert.Contains(t, out, "wrote 0 of 9 units")
 
 	code, out, _ = runCLI(append(split, "--out", dir, "--cert-renew", "--web-threads", "8", "--diff")...)
+	require.Equal(t, 1, code, "something would change")
+	webFile := filepath.Join(dir, "mastodon-web.service")
+	assert.Contains(t, out, "--- "+webFile+"\n+++ "+webFile+" (new)\n@@ ")
+	assert.Contains(t, out, "\n-Environment=MAX_THREADS=5\n+Environment=MAX_THREADS=8\n")
+	code, _, _ = runCLI(append(split, "--out", dir, "--cert-renew")...)
 	require.Equal(t, 0, code)
-	assert.Contains(t, out, "~ mastodon-web.service\n  -Environment=MAX_THREADS=5\n  +Environment=MAX_THREADS=8\n")
+	code, out, _ = runCLI(append(split, "--out", dir, "--cert-renew", "--diff")...)
+	assert.Equal(t, 0, code, "nothing would change")
+	assert.NotContains(t, out, "---")
 }
 
 func TestJSON(t *testing.T) {
@@ -74,8 +81,12 @@ func TestCheck(t *testing.T) {
 	code, out, errs := runCLI(append(split, "--check", "--bundle", "/usr/bin/true", "--node", node)...)
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "systemd-analyze verify: ok")
-	// The production path of bundle does not exist on this machine: verify says so.
-	code, _, errs = runCLI("--check", "--mastodon", "4.3", "--bundle", "/nonexistent/bundle", "--node", node)
+	// On a fresh host (no Ruby, no v6-certs) --check verifies the units with stubs.
+	code, out, errs = runCLI("--check", "--mastodon", "4.3", "--bundle", "/nonexistent/bundle", "--node", "/nonexistent/node", "--cert-renew", "--certs", "/nonexistent/v6-certs")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "systemd-analyze verify: ok")
+	// --check-installed checks this host's binaries: the production path of bundle does not exist here.
+	code, _, errs = runCLI("--check", "--check-installed", "--mastodon", "4.3", "--bundle", "/nonexistent/bundle", "--node", node)
 	require.Equal(t, 1, code)
 	assert.Contains(t, errs, "/nonexistent/bundle is not executable")
 }
@@ -94,8 +105,8 @@ func TestBadInput(t *testing.T) {
 		{"queue with spaces", []string{"--sidekiq", "default,my queue@5"}, 1, `sidekiq[0].queues[1]: queue name "my queue"`},
 		{"concurrency zero", []string{"--sidekiq", "default@0"}, 1, "sidekiq[0].concurrency: concurrency 0"},
 		{"over budget", []string{"--web-workers", "8", "--sidekiq", "default,push,pull,mailers,ingress,fasp,scheduler@60"}, 1, "over by"},
-		{"relative path", []string{"--app", "live"}, 1, `paths.app: "live" is a relative path`},
-		{"bundle with a variable", []string{"--bundle", "/opt/${RUBY}/bundle"}, 1, `paths.bundle: "/opt/${RUBY}/bundle" holds '$'`},
+		{"relative path", []string{"--app", "live"}, 1, `--app: "live" is a relative path`},
+		{"bundle with a variable", []string{"--bundle", "/opt/${RUBY}/bundle"}, 1, `--bundle: "/opt/${RUBY}/bundle" holds '$'`},
 		{"user with a dollar", []string{"--user", "mast$"}, 1, "the default under paths.home"},
 		{"bad user", []string{"--user", "Mast odon"}, 1, "user: \"Mast odon\" is not a valid Unix user name"},
 		{"port collision", []string{"--web-port", "4001", "--streaming", "2"}, 1, "streaming.ports[1]: port 4001 is already used by web.port"},

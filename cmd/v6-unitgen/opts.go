@@ -1,13 +1,11 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"io"
 	"net/netip"
 	"strings"
 
-	"github.com/v6kit/v6kit/mastodon"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/units"
 )
 
@@ -21,19 +19,24 @@ type options struct {
 	d                                  units.Deployment
 	out, bus                           string
 	check, diff, apply, asJSON, strict bool
+	checkInstalled, allowUnknownQueue  bool
+	cmd                                *cli.Command
 }
 
 // parseArgs binds the flags into a units.Deployment and checks their combinations. On a
 // usage error it has printed the reason and returns nil and exit status 2.
-func parseArgs(args []string, stderr io.Writer) (*options, int) {
+func parseArgs(args []string, stdout, stderr io.Writer) (*options, int) {
 	var o options
 	d := &o.d
 	var sidekiq, rw list
 	var bind string
-	var exporter, renew bool
-	fs := flag.NewFlagSet("v6-unitgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.TextVar(&d.Release, "mastodon", mastodon.Release{}, "Mastodon `version` (default: the newest line, 4.7)")
+	var exporter, renew, noReload bool
+	var deployHook string
+	family := cli.IPv6Only
+	o.cmd = cli.New("v6-unitgen", "v6-unitgen [--mastodon VERSION] [--processes LIST] [--sidekiq QUEUES@N]... [--out DIR [--apply]] [flags]", stdout, stderr)
+	fs := o.cmd.Flags
+	o.cmd.Release(&d.Release)
+	o.cmd.FamilyFlag(&family, false, "the default --bind: ipv6-only ::1, dual-stack 127.0.0.1")
 	fs.Func("processes", "`LIST` of processes this host runs: web,sidekiq,streaming (default all), or none", parseProcesses(d))
 	fs.StringVar((*string)(&d.Layout), "layout", "debian", "distribution layout: debian or rhel")
 	fs.StringVar(&d.User, "user", "mastodon", "Unix user that runs Mastodon")
@@ -44,7 +47,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, int) {
 	fs.StringVar(&d.Paths.NPM, "npm", "", "npm, for streaming up to 2.7 (default /usr/bin/npm)")
 	fs.StringVar(&d.Paths.Certs, "certs", "", "v6-certs binary (default /usr/local/bin/v6-certs)")
 	fs.StringVar(&d.Paths.Jemalloc, "jemalloc", "", "LD_PRELOAD for 3.5+ (default libjemalloc.so.2; - disables)")
-	fs.StringVar(&bind, "bind", "127.0.0.1", "`ADDR` web and streaming listen on (:: for IPv6), written in each process's form")
+	fs.StringVar(&bind, "bind", "", "`ADDR` web and streaming listen on, written in each process's form (default: ::1 for --family ipv6-only, 127.0.0.1 for dual-stack; :: for other hosts)")
 	fs.IntVar(&d.Web.Port, "web-port", 3000, "puma's PORT")
 	fs.IntVar(&d.Web.Workers, "web-workers", 2, "puma's WEB_CONCURRENCY")
 	fs.IntVar(&d.Web.Threads, "web-threads", 5, "puma's MAX_THREADS")
@@ -55,30 +58,37 @@ func parseArgs(args []string, stderr io.Writer) (*options, int) {
 	fs.Var(&rw, "read-write-path", "a `PATH` outside the app dir the processes write to (repeat)")
 	fs.BoolVar(&d.LocalServices, "local-services", false, "order the units after the local PostgreSQL and Redis units")
 	fs.BoolVar(&exporter, "exporter", false, "add the prometheus exporter unit (4.6+)")
-	fs.BoolVar(&renew, "cert-renew", false, "add the v6-certs renewal service and daily timer")
+	fs.BoolVar(&renew, "cert-renew", false, "add the v6-certs renewal service and daily timer; it runs v6-certs renew --reload-nginx unless --cert-renew-deploy-hook or --cert-renew-no-reload")
+	fs.StringVar(&deployHook, "cert-renew-deploy-hook", "", "shell `CMD` the renewal runs after certificates changed, instead of reloading nginx (implies --cert-renew)")
+	fs.BoolVar(&noReload, "cert-renew-no-reload", false, "renewal without a deploy step: nginx serves renewed certificates only after another reload (implies --cert-renew)")
 	onFailure := fs.String("cert-renew-on-failure", "", "`UNIT` started when renewal fails")
-	fs.StringVar(&o.out, "out", "", "write the units into `DIR` (e.g. /etc/systemd/system), atomically, mode 0644")
-	fs.BoolVar(&o.check, "check", false, "run systemd-analyze verify on the rendered units; write nothing")
-	fs.BoolVar(&o.diff, "diff", false, "show what would change in --out; write nothing")
+	fs.StringVar(&o.out, "out", "", "write the units into `DIR` (e.g. /etc/systemd/system), atomically, mode 0644; DIR's parent must exist")
+	fs.BoolVar(&o.check, "check", false, "run systemd-analyze verify on the rendered units in a temp root with stub binaries (Ruby, node, v6-certs need not be installed); write nothing")
+	fs.BoolVar(&o.checkInstalled, "check-installed", false, "with --check: verify against this host's binaries instead of stubs (reports a missing bundle or node)")
+	fs.BoolVar(&o.allowUnknownQueue, "allow-unknown-queue", false, "accept a --sidekiq queue name the release does not have (default: an error, as a typo would be)")
+	fs.BoolVar(&o.diff, "diff", false, "show what would change in --out (unified diff); write nothing; exit 1 when something would")
 	fs.BoolVar(&o.apply, "apply", false, "after --out: daemon-reload, enable and (re)start through systemd's D-Bus API")
 	fs.StringVar(&o.bus, "dbus-address", "", "with --apply: the systemd manager's D-Bus `ADDRESS` (default: the system's systemd)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON: the plan (units, enable/start lists, budget, problems) and what was written, diffed, checked or applied")
 	fs.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
 	usage := func(format string, a ...any) (*options, int) {
-		fmt.Fprintf(stderr, "v6-unitgen: "+format+"\n", a...)
-		return nil, 2
+		return nil, o.cmd.Usage(format, a...)
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, 2
+	if code, ok := o.cmd.Parse(args); !ok {
+		return nil, code
 	}
-	if fs.NArg() > 0 {
-		return usage("unexpected argument %q", fs.Arg(0))
+	switch {
+	case bind != "":
+		a, err := netip.ParseAddr(bind)
+		if err != nil {
+			return usage("--bind %q is not an IP address: use ::1, 127.0.0.1 or ::", bind)
+		}
+		d.Bind = a
+	case family == cli.IPv6Only:
+		d.Bind = netip.IPv6Loopback()
+	default:
+		d.Bind = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
-	a, err := netip.ParseAddr(bind)
-	if err != nil {
-		return usage("--bind %q is not an IP address: use 127.0.0.1, ::1 or ::", bind)
-	}
-	d.Bind = a
 	dropUnusedDefaults(fs, d)
 	for _, s := range sidekiq {
 		sk, err := units.ParseSidekiq(s)
@@ -91,8 +101,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, int) {
 	if exporter {
 		d.Exporter = &units.Exporter{}
 	}
-	if renew || *onFailure != "" {
-		d.CertRenew = &units.CertRenew{OnFailure: *onFailure}
+	if renew || *onFailure != "" || deployHook != "" || noReload {
+		d.CertRenew = &units.CertRenew{OnFailure: *onFailure, DeployHook: deployHook, NoReload: noReload}
+	}
+	if deployHook != "" && noReload {
+		return usage("--cert-renew-deploy-hook and --cert-renew-no-reload exclude each other")
 	}
 	switch {
 	case (o.apply || o.diff) && o.out == "":
@@ -100,6 +113,11 @@ func parseArgs(args []string, stderr io.Writer) (*options, int) {
 	case o.apply && (o.check || o.diff):
 		// Those modes write nothing: applying would reload and restart the old units.
 		return usage("--apply cannot be combined with --check or --diff: they write nothing, so there would be nothing new to apply")
+	case o.checkInstalled && !o.check:
+		return usage("--check-installed goes with --check")
+	}
+	if code, ok := o.cmd.Out("--out", o.out); !ok {
+		return nil, code
 	}
 	return &o, 0
 }

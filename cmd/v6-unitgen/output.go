@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
+
+	"github.com/v6kit/v6kit/internal/cli"
 
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
@@ -30,14 +30,14 @@ type result struct {
 	// Error is the failure that ended the run, other than the problems.
 	Error string `json:"error,omitempty"`
 
-	asJSON         bool
-	stdout, stderr io.Writer
+	asJSON bool
+	cmd    *cli.Command
 }
 
 // say prints a line of the human form on stdout; --json prints only the result.
 func (r *result) say(format string, a ...any) {
 	if !r.asJSON {
-		fmt.Fprintf(r.stdout, format, a...)
+		fmt.Fprintf(r.cmd.Stdout, format, a...)
 	}
 }
 
@@ -51,22 +51,16 @@ func (r *result) finish(code int, err error) int {
 		r.Problems = report.Problems{}
 	}
 	if r.asJSON {
-		enc := json.NewEncoder(r.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
-			fmt.Fprintf(r.stderr, "v6-unitgen: %v\n", err)
-			return 1
-		}
-		return code
+		return r.cmd.JSON(code, r)
 	}
 	for _, p := range r.Problems {
-		fmt.Fprintf(r.stderr, "v6-unitgen: %s\n", p.Error())
+		fmt.Fprintf(r.cmd.Stderr, "v6-unitgen: %s\n", p.Error())
 	}
 	switch {
 	case err != nil && r.VerifyOutput != "":
-		fmt.Fprintf(r.stderr, "v6-unitgen: %v:\n%s", err, r.VerifyOutput)
+		fmt.Fprintf(r.cmd.Stderr, "v6-unitgen: %v:\n%s", err, r.VerifyOutput)
 	case err != nil:
-		fmt.Fprintf(r.stderr, "v6-unitgen: %v\n", err)
+		fmt.Fprintf(r.cmd.Stderr, "v6-unitgen: %v\n", err)
 	}
 	return code
 }

@@ -117,7 +117,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"bad nginx version", []string{"--nginx-version", "0.9"}, 1, []string{"nginx", "nothing was written"}},
 		{"budget over max_connections", []string{"--max-connections", "20"}, 1, []string{"max_connections", "nothing was written"}},
 		{"bad NAT64 prefix", []string{"--nat64", "64:ff9b::"}, 2, []string{"nat64"}},
-		{"no --out", nil, 2, []string{"usage"}},
+		{"no --out", nil, 2, []string{"--out DIR is required"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
