@@ -77,11 +77,11 @@ func Diagnose(r *Report) []Diagnosis {
 	}
 	if c, ok := find("dns.a.web"); ok && c.State == Fail {
 		switch {
-		case c.Values["a"] != "" && r.Family == V6Only:
-			add("A record on an IPv6-only site", c.Hint, c.ID)
-		case c.Values["rcode"] == "":
+		case c.Values["query"] == "failed":
 			// No answer at all: the resolver, not the zone, is what failed.
 			add("the DNS query failed: nothing is known about the site's records", c.Hint, c.ID)
+		case r.Family == V6Only:
+			add("A record on an IPv6-only site", c.Hint, c.ID)
 		}
 	}
 	for _, id := range []string{"dns.aaaa.local", "dns.aaaa.web"} {

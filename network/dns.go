@@ -341,6 +341,7 @@ func checkA(ctx context.Context, r *run, c *Check) {
 	}
 	ans, err := r.query(ctx, srv, name, dns.TypeA)
 	if err != nil {
+		set(c, "query", "failed")
 		c.fail("check that the resolver "+srv.String()+" answers", "A query for %s to %s failed: %v", name, srv, err)
 		return
 	}
