@@ -28,7 +28,7 @@ func TestYAMLValuesThroughTheCLI(t *testing.T) {
 	}
 	for _, c := range cases {
 		out := filepath.Join(t.TempDir(), ".env.production")
-		code, _, stderr := cli(t, "--domain", "social.example.org", "--out", out, c.flag, c.value)
+		code, _, stderr := runCLI(t, "--domain", "social.example.org", "--out", out, c.flag, c.value)
 		assert.Equal(t, 1, code, "%s %q: %s", c.flag, c.value, stderr)
 		assert.Contains(t, stderr, c.key, "%s %q", c.flag, c.value)
 		_, err := os.Stat(out)
