@@ -2,6 +2,7 @@ package egress_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestRealValidators(t *testing.T) {
 	nft := testenv.Tool(t, "nft", "nftables")
 	checkconf := testenv.Tool(t, "unbound-checkconf", "unbound")
 	squid := testenv.Tool(t, "squid", "squid")
-	ns := "v6kegresscheck" + strings.ReplaceAll(t.Name(), "/", "")
+	ns := fmt.Sprintf("v6k%dw0-egresscheck", os.Getpid()) // per process; swept with dead worlds
 	testenv.NetnsAdd(t, ns)
 	for _, f := range golden.Files(t, filepath.Join("testdata", "*.txtar")) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txtar"), func(t *testing.T) {
