@@ -59,6 +59,7 @@ func FuzzFormatValue(f *testing.F) {
 	for _, v := range []string{"", "plain", "pa$$word", "it's", "a b", "#", "`x`", `\`, `"q"`, " lead", "trail ", "ü", "\t", "'", "$(id)", "${X}", "a'b#c", "\u00a0x\u00a0", "\ufeff"} {
 		f.Add(v)
 	}
+	pairs := testPairs()
 	f.Fuzz(func(t *testing.T, v string) {
 		form, err := FormatValue(v)
 		if err != nil {
@@ -72,7 +73,7 @@ func FuzzFormatValue(f *testing.F) {
 		if perr != nil || l.Value != v {
 			t.Fatalf("envfile reads %q from %q, want %q (%v)", l.Value, line, v, perr)
 		}
-		for _, p := range testPairs() {
+		for _, p := range pairs {
 			r, n, rok, nok := readOne(p, line)
 			if !rok || r.subst || r.command || r.dollar || r.value != v {
 				t.Fatalf("Rails (%s) reads %+v from %q, want %q", p, r, line, v)
