@@ -42,26 +42,28 @@ func (t *Tree) Firewall(p string, c firewall.Config) {
 	t.Add(File{Path: p, Data: b, Mode: 0o644})
 }
 
-// firewallSteps are the NEXT-STEPS lines that check, load and persist the ruleset.
-func firewallSteps(info Info) (text []string, cmds []string) {
+// firewallStep is the install step that checks, loads and persists the ruleset
+// (ok false without [Host.Firewall]).
+func firewallStep(info Info) (st Step, ok bool) {
 	if info.Firewall == nil {
-		return nil, nil
+		return st, false
 	}
 	f := "/" + FirewallPath
-	text = []string{
-		"The packet filter (" + FirewallPath + ") drops every incoming packet but nginx's ports, SSH as",
-		"rendered, loopback, replies and the ICMPv6 RFC 4890 keeps (Packet Too Big, neighbour discovery).",
-		"Check it, load it, and have Debian's nftables.service load it at boot:",
-	}
+	inc := "include \"" + f + "\""
+	table := cmp.Or(info.Firewall.Table, firewall.DefaultTable)
+	title := "the packet filter loaded and loaded at boot: every incoming packet dropped but nginx's ports, SSH as rendered, loopback, replies and the ICMPv6 RFC 4890 keeps"
 	if info.Firewall.SSH.Any {
-		text = append(text, "", "SSH is open to every address: re-render with --ssh-from YOUR_ADMIN_PREFIX to narrow it.")
+		title += " (SSH is open to every address: re-render with --ssh-from YOUR_ADMIN_PREFIX to narrow it)"
 	}
-	cmds = []string{
-		"nft -c -f " + f + " && nft -f " + f,
-		"grep -qx 'include \"" + f + "\"' /etc/nftables.conf || echo 'include \"" + f + "\"' >> /etc/nftables.conf",
-		"systemctl enable nftables",
-	}
-	return text, cmds
+	return Step{ID: "firewall", Section: "The files in place", Title: title,
+		Changes: "loads " + f + " with nft, includes it from /etc/nftables.conf and enables nftables.service",
+		Check: []Cmd{{Args: []string{"nft", "list", "table", "inet", table}},
+			{Args: []string{"grep", "-qxF", "--", inc, "/etc/nftables.conf"}},
+			{Args: []string{"systemctl", "is-enabled", "--quiet", "nftables.service"}}},
+		Run: []Cmd{{Args: []string{"nft", "-c", "-f", f}}, {Args: []string{"nft", "-f", f}},
+			{Args: []string{"sed", "-i", "$a " + inc, "/etc/nftables.conf"}},
+			{Args: []string{"systemctl", "enable", "--quiet", "nftables.service"}}},
+		Fix: "nft -c -f " + f + " says what nft refused; Debian's nftables package provides /etc/nftables.conf and nftables.service"}, true
 }
 
 // sshFromFlag binds --ssh-from: the admin prefixes (comma-separated), any or off; it

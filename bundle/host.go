@@ -88,6 +88,9 @@ type Host struct {
 	CPUs int
 	// MaxConnections is PostgreSQL's max_connections. Zero: 100.
 	MaxConnections int
+	// Source is the git repository the install steps clone Mastodon from (a URL or an
+	// absolute path). Empty: mastodon.GitRepository.
+	Source string
 	// Rand is the randomness for new secrets. Nil: crypto/rand.
 	Rand io.Reader
 	// Firewall, when set, adds the host's nftables ruleset ([FirewallPath], see
@@ -132,6 +135,8 @@ type Info struct {
 	EnvPath string
 	// Firewall is the packet filter the ruleset came from (nil: [Host.Firewall] unset).
 	Firewall *firewall.Config
+	// Steps are the install steps (NEXT-STEPS.md and INSTALL-STEPS.json).
+	Steps []Step
 }
 
 func (h Host) home() string        { return cmp.Or(h.Home, "/home/mastodon") }
@@ -301,7 +306,7 @@ func (h Host) Compose(t *Tree) Info {
 		info.Firewall = &fw
 		t.Firewall(FirewallPath, fw)
 	}
-	t.Add(File{Path: NextStepsPath, Data: h.NextSteps(t, info), Mode: 0o644})
+	h.addSteps(t, &info)
 	return info
 }
 

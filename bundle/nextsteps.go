@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"fmt"
-	"path"
 	"strings"
 
 	"net/netip"
@@ -60,101 +59,94 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// NextSteps renders NEXT-STEPS.md: the commands the admin runs that v6kit does not,
-// in order, each taken from the release (the mastodon catalogue) or from what was rendered.
+// NextSteps renders NEXT-STEPS.md from the install steps (info.Steps): for each step,
+// how to tell it is done and the commands that do it, each command one argv quoted for
+// the shell element by element, so the lines run from a root shell in the bundle
+// directory exactly as v6-install runs them.
 func (h Host) NextSteps(t *Tree, info Info) []byte {
 	var b bytes.Buffer
-	rel := info.Release
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	code := func(lines ...string) {
-		p("```sh")
-		for _, l := range lines {
-			p("%s", l)
-		}
-		p("```")
-		p("")
-	}
-	live := path.Join(h.home(), "live")
-	p("# Next steps for %s (Mastodon %s, %s)", h.webDomain(), rel, h.Family)
+	p("# Next steps for %s (Mastodon %s, %s)", h.webDomain(), info.Release, h.Family)
 	p("")
 	p("v6kit rendered and validated every file in this directory; these are the steps it leaves")
-	p("to you. Run them as root on the host, from this directory, unless a step says otherwise.")
+	p("to you. Run them as root on the host, from this directory: each command is one argv,")
+	p("quoted for the shell. `v6-install --bundle . --plan` shows which are done already, and")
+	p("`v6-install --bundle . --apply` runs the ones that are not (%s holds the same steps).", StepsPath)
+	p("Steps marked *(needs the checkout)* run Mastodon's own code.")
 	p("Re-rendering is safe: secrets in .env.production are kept, and unchanged files are not touched.")
-	p("")
-	p("## 1. Put the files in place")
-	p("")
-	p("The tree mirrors the host's filesystem. pg_hba.conf is managed by `v6-pgsetup` in step 2;")
-	p("`%s` shows the block it writes.", HBABlockPath)
-	p("")
-	code(t.InstallLines(h.home(), HBABlockPath, HBAPath)...)
-	p("Redis reads the snippet when redis.conf includes it (the last include wins):")
-	p("")
-	code("grep -qx 'include /"+RedisPath+"' /etc/redis/redis.conf || echo 'include /"+RedisPath+"' >> /etc/redis/redis.conf",
-		"systemctl restart redis-server postgresql")
-	if text, cmds := firewallSteps(info); cmds != nil {
-		p("%s", strings.Join(text, "\n"))
-		p("")
-		code(cmds...)
-	}
-	p("## 2. PostgreSQL: role, database and pg_hba.conf")
-	p("")
-	pg := []string{"v6-pgsetup", "--role", info.PG.Role, "--database", info.PG.Database,
-		"--password-file", "/" + DBPasswordPath, "--mastodon", rel.Line()}
-	if info.PG.NoIPv4 {
-		pg = append(pg, "--no-ipv4")
-	}
-	code(ShellJoin(pg))
-	p("## 3. Mastodon's dependencies, database and assets")
-	p("")
-	p("As the mastodon user in %s, with Mastodon %s checked out there:", live, rel)
-	p("")
-	steps := append([]string{"cd " + ShellQuote(live)}, rel.BundleInstallCommands()...)
-	steps = append(steps, rel.JSInstallCommand(), rel.DBSetupCommand(), rel.AssetsCommand())
-	code(steps...)
-	p("## 4. The certificate")
-	p("")
-	p("nginx cannot load the TLS servers before the certificate exists, so enable the port-80")
-	p("server alone first; v6-certs answers HTTP-01 through its webroot location (%s).", h.Webroot())
-	p("")
-	code("ln -sf /"+BootstrapPath+" /etc/nginx/sites-enabled/",
-		"nginx -t && systemctl reload nginx",
-		ShellJoin(info.CertCommand),
-		"rm /etc/nginx/sites-enabled/"+path.Base(BootstrapPath),
-		"ln -sf /"+SitePath+" /etc/nginx/sites-enabled/",
-		"nginx -t && systemctl reload nginx")
-	p("## 5. Start Mastodon")
-	p("")
-	if info.Plan != nil {
-		code("systemctl daemon-reload",
-			"systemctl enable "+strings.Join(info.Plan.Enable, " "),
-			"systemctl start "+strings.Join(info.Plan.Start, " "))
-	}
-	p("## 6. The owner account")
-	p("")
-	p("As the mastodon user in %s (the password is printed once):", live)
-	p("")
-	code("cd "+ShellQuote(live), rel.OwnerCommand(cmpOr(h.Owner, "admin"), cmpOr(h.AdminEmail, "admin@"+h.LocalDomain)))
-	p("## 7. Check it from outside")
-	p("")
-	probe := []string{"v6-probe", "--domain", h.LocalDomain}
-	if h.webDomain() != h.LocalDomain {
-		probe = append(probe, "--web-domain", h.webDomain())
-	}
-	fam := "v6only"
-	if h.Family == DualStack {
-		fam = "dual"
-	}
-	probe = append(probe, "--family", fam)
-	local := append(append([]string{}, probe...), "--local", "--outbound",
-		"--web-bind", netip.AddrPortFrom(bindOf(info.Deployment), uint16(cmpInt(h.WebPort, 3000))).String(),
-		"--streaming-bind", netip.AddrPortFrom(bindOf(info.Deployment), uint16(cmpInt(h.StreamingPort, 4000))).String())
-	if info.Env != nil {
-		if v, ok := info.Env.Get("ALLOWED_PRIVATE_ADDRESSES"); ok {
-			local = append(local, "--allowed-private-addresses", v)
+	section, n := "", 0
+	steps := info.Steps
+	for i := 0; i < len(steps); i++ {
+		st := steps[i]
+		if st.Section != section {
+			section = st.Section
+			n++
+			p("")
+			p("## %d. %s", n, section)
 		}
+		p("")
+		if strings.HasPrefix(st.ID, "file:") {
+			// consecutive file steps as one block: same check, one install line each
+			j := i
+			for j < len(steps) && strings.HasPrefix(steps[j].ID, "file:") {
+				j++
+			}
+			p("The tree mirrors the host's filesystem; pg_hba.conf is v6-pgsetup's (`%s` shows the block it writes).", HBABlockPath)
+			p("Each file is done when its bytes match (`cmp -s -- FILE /FILE`) and `stat -c '%%a %%U %%G' -- /FILE` prints the mode, owner and group installed here.")
+			p("")
+			p("```sh")
+			for _, f := range steps[i:j] {
+				for _, c := range f.Run {
+					p("%s", ShellJoin(c.Line()))
+				}
+			}
+			p("```")
+			i = j - 1
+			continue
+		}
+		title := st.Title
+		if st.Code {
+			title += " *(needs the checkout)*"
+		}
+		p("### %s", title)
+		p("")
+		p("Done when:")
+		for _, c := range st.Check {
+			p("- %s", checkProse(c))
+		}
+		if len(st.Run) == 0 {
+			p("")
+			p("If not: %s.", st.Fix)
+			continue
+		}
+		p("")
+		p("```sh")
+		for _, c := range st.Run {
+			p("%s", ShellJoin(c.Line()))
+		}
+		p("```")
 	}
-	code(ShellJoin(probe), ShellJoin(local)+"   # on the host itself")
+	p("")
+	p("## %d. Check it from outside", n+1)
+	p("")
+	outside, local := h.ProbeCommands(info)
+	p("```sh")
+	p("%s", ShellJoin(outside))
+	p("%s   # on the host itself", ShellJoin(local))
+	p("```")
 	return b.Bytes()
+}
+
+// checkProse is one check in words: the command in backquotes and what it must print.
+func checkProse(c Cmd) string {
+	cmd := "`" + ShellJoin(c.Line()) + "`"
+	switch {
+	case c.Min != "":
+		return cmd + " prints version " + c.Min + " or newer"
+	case c.Want != "":
+		return cmd + " prints `" + strings.ReplaceAll(c.Want, "\n", " ") + "`"
+	}
+	return cmd + " succeeds"
 }
 
 func bindOf(d units.Deployment) netip.Addr {

@@ -21,14 +21,17 @@ import (
 func HostFlags(fs *flag.FlagSet, h *Host) {
 	fs.TextVar(&h.Release, "mastodon", h.Release, "Mastodon version, e.g. 4.7 or v4.5.2 (default: newest, "+mastodon.Newest().String()+")")
 	fs.StringVar(&h.LocalDomain, "domain", h.LocalDomain, "LOCAL_DOMAIN: the domain in the users' handles")
-	fs.StringVar(&h.WebDomain, "web-domain", h.WebDomain, "WEB_DOMAIN: the server name, when it differs from --domain")
+	fs.Func("web-domain", "WEB_DOMAIN: the server name, when it differs from --domain", NonEmpty(&h.WebDomain))
 	fs.StringVar(&h.AdminEmail, "email", h.AdminEmail, "admin e-mail: Let's Encrypt contact and the owner account")
 	fs.StringVar(&h.Owner, "owner", h.Owner, "user name of the owner account")
 	fs.StringVar(&h.SMTP.Server, "smtp-server", h.SMTP.Server, "SMTP relay host")
 	fs.IntVar(&h.SMTP.Port, "smtp-port", h.SMTP.Port, "SMTP relay port")
 	fs.StringVar(&h.SMTP.FromAddress, "smtp-from", h.SMTP.FromAddress, "SMTP_FROM_ADDRESS")
 	fs.Func("nat64", "NAT64 prefix for ALLOWED_PRIVATE_ADDRESSES on an IPv6-only host, or \"none\" (default "+prefixString(h.NAT64)+")", func(s string) error {
-		if s == "none" || s == "" {
+		if s == "" {
+			return ErrEmptyFlag
+		}
+		if s == "none" {
 			h.NAT64 = netip.Prefix{}
 			return nil
 		}
@@ -42,8 +45,8 @@ func HostFlags(fs *flag.FlagSet, h *Host) {
 	EgressFlags(fs, &h.Egress)
 	fs.BoolVar(&h.SplitSidekiq, "split", h.SplitSidekiq, "one sidekiq unit per queue group instead of one for every queue")
 	fs.StringVar(&h.Home, "home", h.Home, "home of the mastodon user (default /home/mastodon)")
-	fs.StringVar(&h.LetsEncrypt, "letsencrypt", h.LetsEncrypt, "certificate directory in certbot's layout (default /etc/letsencrypt)")
-	fs.StringVar(&h.ACMEServer, "acme-server", h.ACMEServer, "ACME directory URL (default Let's Encrypt production)")
+	fs.Func("letsencrypt", "certificate directory in certbot's layout (default /etc/letsencrypt)", NonEmpty(&h.LetsEncrypt))
+	fs.Func("acme-server", "ACME directory URL (default Let's Encrypt production)", NonEmpty(&h.ACMEServer))
 	fs.StringVar(&h.NginxCache, "nginx-cache", h.NginxCache, "nginx proxy_cache_path (default /var/cache/nginx)")
 	fs.StringVar(&h.NginxVersion, "nginx-version", h.NginxVersion, "target nginx version (default 1.22, Debian 12)")
 	fs.IntVar(&h.MaxConnections, "max-connections", h.MaxConnections, "PostgreSQL max_connections (default 100)")
