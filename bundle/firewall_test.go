@@ -44,8 +44,8 @@ func TestFirewallInBundle(t *testing.T) {
 	assert.Contains(t, string(f.Data), "icmp type {", "dual-stack: ICMPv4 too")
 	assert.Contains(t, string(f.Data), "ip6 saddr 2001:db8:a::/48 tcp dport 22 accept")
 	ns, _ := tr.File(NextStepsPath)
-	assert.Contains(t, string(ns.Data), "install -D -m 0644 etc/nftables.d/mastodon.nft /etc/nftables.d/mastodon.nft\n")
-	assert.Contains(t, string(ns.Data), "nft -c -f /etc/nftables.d/mastodon.nft && nft -f /etc/nftables.d/mastodon.nft\n")
+	assert.Contains(t, string(ns.Data), "install -D -o root -g root -m 0644 -- etc/nftables.d/mastodon.nft /etc/nftables.d/mastodon.nft\n")
+	assert.Contains(t, string(ns.Data), "nft -c -f /etc/nftables.d/mastodon.nft\nnft -f /etc/nftables.d/mastodon.nft\n")
 	assert.NotContains(t, string(ns.Data), "SSH is open to every address")
 
 	bad := fwHost()
