@@ -56,12 +56,28 @@ const stopGrace = 10 * time.Second
 const usage = `usage: v6-certs obtain|renew|list|import [flags]   (v6-certs CMD -h for flags)
 `
 
+const helpBody = `
+flags:
+  obtain  -d NAME… [--email ADDR] [--challenge …] [--webroot DIR | --listen ADDR] [--family ipv6-only|dual-stack|ipv4-only] [--dir DIR]
+  renew   [--dir DIR] [--deploy-hook CMD | --reload-nginx] [--cert-name N]… [--force] [--keep N]
+  list    [--dir DIR] [--json]
+  import  --certbot DIR [--webroot DIR] [--keep-certbot-autorenew]
+  (v6-certs CMD -h lists every flag of CMD)
+
+exit codes:
+  0  success (including nothing due, and a renew that found another run holding the lock)
+  1  a certificate, the CA, the lock wait or the deploy step failed (current certificates stay)
+  2  usage or invalid input (nothing was done)
+`
+
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		// The help every v6kit tool prints: synopsis, then flags (per command), then exit codes.
+		fmt.Fprint(stdout, usage+helpBody)
 		return 0
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

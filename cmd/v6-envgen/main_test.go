@@ -265,3 +265,30 @@ func TestUpgradeHandWritten16(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "secrets file tightened to 0600")
 	assertNoSecrets(t, out, stdout, stderr)
 }
+
+// TestRedisDefaultPerFamily: a new file on an IPv6-only host points Mastodon at the ::1
+// v6kit's Redis binds (a bracketed REDIS_URL from 4.2), not 127.0.0.1 (issue 12, defect
+// 10); dual-stack and older releases keep REDIS_HOST=127.0.0.1; an empty --domain on an
+// existing file is a usage error, not "not given" (defect 9).
+func TestRedisDefaultPerFamily(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "REDIS_URL=redis://[::1]:6379/0\n"},
+		{[]string{"--family", "dual-stack"}, "REDIS_HOST=127.0.0.1\n"},
+		{[]string{"--mastodon", "4.1"}, "REDIS_HOST=127.0.0.1\n"},
+	} {
+		out := filepath.Join(dir, strings.Join(append([]string{"env"}, c.args...), "_"))
+		code, _, errs := runCLI(t, append([]string{"--domain", "social.example.org", "--out", out}, c.args...)...)
+		require.Equal(t, 0, code, errs)
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), c.want, "%v", c.args)
+		code, _, errs = runCLI(t, "--domain", "", "--out", out)
+		assert.Equal(t, 2, code)
+		assert.Contains(t, errs, "--domain: empty value")
+	}
+}

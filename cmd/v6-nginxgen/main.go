@@ -46,7 +46,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.ACMEWebroot, "acme-webroot", "", "webroot for /.well-known/acme-challenge/ (default --root)")
 	fs.IntVar(&s.HTTPPort, "http-port", 0, "HTTP port (default 80)")
 	fs.IntVar(&s.HTTPSPort, "https-port", 0, "HTTPS port (default 443)")
-	fs.Func("backend", "`ADDR` of a host running puma and streaming (repeat for several web hosts; default 127.0.0.1)", func(v string) error {
+	fs.Func("backend", "`ADDR` of a host running puma and streaming (repeat for several web hosts; default ::1 for --family ipv6-only, 127.0.0.1 for dual-stack)", func(v string) error {
 		a, err := netip.ParseAddr(v)
 		if err != nil {
 			return fmt.Errorf("%q is not an IP address (a host name is not accepted: nginx would resolve it once at start)", v)
@@ -82,6 +82,9 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if family == cli.DualStack {
 		s.Family = nginxconf.DualStack
+	} else if len(s.Web.Addrs) == 0 {
+		// The family's default, as v6-unitgen binds puma and streaming: ::1 on an IPv6-only host.
+		s.Web.Addr, s.Streaming.Addr = netip.IPv6Loopback(), netip.IPv6Loopback()
 	}
 	if s.NginxVersion == "installed" {
 		v, err := nginxconf.InstalledVersion(context.Background(), "")

@@ -170,3 +170,17 @@ func TestStrictFailsOnWarnings(t *testing.T) {
 	code, _, _ = runCLI(append(args, "--strict")...)
 	assert.Equal(t, 1, code)
 }
+
+// TestFamilyDefaults: the upstreams default to where v6-unitgen binds puma and streaming
+// for the family (issue 12, defect 10): [::1] on an IPv6-only host, 127.0.0.1 on a
+// dual-stack one.
+func TestFamilyDefaults(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI("--domain", "social.example.org")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "server [::1]:3000 fail_timeout=0;")
+	assert.Contains(t, out, "server [::1]:4000 fail_timeout=0;")
+	code, out, errs = runCLI("--domain", "social.example.org", "--family", "dual-stack")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "server 127.0.0.1:3000 fail_timeout=0;")
+}

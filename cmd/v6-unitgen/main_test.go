@@ -204,3 +204,37 @@ func TestPrintWithoutOut(t *testing.T) {
 	assert.Contains(t, out, "ExecStart=/home/mastodon/.rbenv/shims/bundle exec sidekiq -c 10 -q default -q push -q pull -q mailers")
 	assert.Contains(t, out, "connection budget: web 1×2×5 + sidekiq 10")
 }
+
+// TestQueueTypoAndFamilyBind: a --sidekiq queue the release doesn't have is an error
+// unless --allow-unknown-queue (it was a warning with exit 0), and --bind defaults to
+// the family's loopback, as v6-nginxgen and v6-probe assume (issue 12, defect 10).
+func TestQueueTypoAndFamilyBind(t *testing.T) {
+	t.Parallel()
+	code, _, errs := runCLI("--sidekiq", "default,pusch@5", "--sidekiq", "push,pull,mailers,ingress,fasp,scheduler@5")
+	assert.Equal(t, 1, code, errs)
+	assert.Contains(t, errs, "--allow-unknown-queue")
+	code, _, errs = runCLI("--sidekiq", "default,pusch@5", "--sidekiq", "push,pull,mailers,ingress,fasp,scheduler@5", "--allow-unknown-queue")
+	assert.Equal(t, 0, code, errs)
+
+	code, out, errs := runCLI()
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "Environment=BIND=[::1]\n")
+	code, out, errs = runCLI("--family", "dual-stack")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "Environment=BIND=127.0.0.1\n")
+}
+
+// TestCertRenewReloads: the renewal unit loads what it renewed unless told otherwise
+// (issue 12, defect 1: it wrote `v6-certs renew` alone and nginx never served a renewal).
+func TestCertRenewReloads(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI("--processes", "none", "--cert-renew")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "ExecStart=/usr/local/bin/v6-certs renew --reload-nginx\n")
+	code, out, _ = runCLI("--processes", "none", "--cert-renew-no-reload")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "ExecStart=/usr/local/bin/v6-certs renew\n")
+	code, out, _ = runCLI("--processes", "none", "--cert-renew-deploy-hook", "/usr/local/sbin/deploy-certs")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "ExecStart=/usr/local/bin/v6-certs renew --deploy-hook /usr/local/sbin/deploy-certs\n")
+}
