@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ReadSteps reads INSTALL-STEPS.json from the bundle directory dir and checks it with
@@ -105,11 +106,24 @@ func (in Installer) exec(ctx context.Context, c Cmd) ([]byte, []byte, error) {
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = in.Dir
-	var out, all bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&out, &all)
-	cmd.Stderr = &all
+	var out bytes.Buffer
+	all := &lockedBuffer{}
+	cmd.Stdout = io.MultiWriter(&out, all)
+	cmd.Stderr = all
 	err := cmd.Run()
-	return out.Bytes(), all.Bytes(), err
+	return out.Bytes(), all.b.Bytes(), err
+}
+
+// lockedBuffer is the combined output: stdout and stderr are copied by two goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }
 
 func (in Installer) logf(format string, args ...any) {
