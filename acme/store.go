@@ -113,6 +113,11 @@ type Meta struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// LastError is the last failure's message.
 	LastError string `json:"last_error,omitempty"`
+	// PairStamp identifies the certificate and key files installed (inode, size and
+	// change time of each) after their pair was checked; while live/NAME's files still
+	// match it, Load skips re-parsing the key (a nothing-due renew stays a stat per
+	// file). Any rewrite, truncation or replacement changes it and the pair is checked.
+	PairStamp string `json:"pair_stamp,omitempty"`
 	// Source is "v6-certs" or "certbot" (imported).
 	Source string `json:"source"`
 	// Updated is when the metadata was last written.
@@ -354,8 +359,23 @@ func (s *Store) Load(name string) (Lineage, error) {
 		return l, fmt.Errorf("%w: %s: %v", ErrCorrupt, certPath, err)
 	}
 	l.setLeaf(leaf)
-	l.KeyProblem, l.KeyBroken = s.checkLiveKey(name, leaf)
+	if m.PairStamp == "" || pairStamp(certPath, filepath.Join(s.LiveDir(name), "privkey.pem")) != m.PairStamp {
+		l.KeyProblem, l.KeyBroken = s.checkLiveKey(name, leaf)
+	}
 	return l, nil
+}
+
+// pairStamp is "inode:size:ctime" of each file (following links), "" if one is missing.
+func pairStamp(cert, key string) string {
+	var parts []string
+	for _, p := range []string{cert, key} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			return ""
+		}
+		parts = append(parts, fmt.Sprintf("%d:%d:%d.%09d", st.Ino, st.Size, st.Ctim.Sec, st.Ctim.Nsec))
+	}
+	return strings.Join(parts, "/")
 }
 
 // checkLiveKey reads live/NAME/privkey.pem and checks it is the key of leaf. broken
@@ -546,6 +566,8 @@ func (s *Store) Install(name string, v Version, m Meta, now time.Time) (int, err
 	if len(m.Names) == 0 {
 		return 0, fmt.Errorf("refusing to install %s: the certificate names nothing", name)
 	}
+	// v.Check() verified the pair: remember exactly which files hold it.
+	m.PairStamp = pairStamp(s.Path("archive", name, fmt.Sprintf("cert%d.pem", n)), s.Path("archive", name, fmt.Sprintf("privkey%d.pem", n)))
 	if err := s.WriteMeta(name, m, now); err != nil {
 		return 0, err
 	}
