@@ -49,6 +49,15 @@ func TestWriteFileBackupAndPreservedMode(t *testing.T) {
 	assert.Equal(t, name+".v6kit-20261127T020700Z", res.Backup)
 	bak, _ := os.ReadFile(res.Backup)
 	assert.Equal(t, "old", string(bak))
+	// The same second again: a new name, the first backup untouched.
+	res2, err := WriteFile(name, []byte("newer"), Options{Backup: true, Now: now})
+	require.NoError(t, err)
+	assert.Equal(t, name+".v6kit-20261127T020700.000000000Z", res2.Backup)
+	res3, err := WriteFile(name, []byte("newest"), Options{Backup: true, Now: now})
+	require.NoError(t, err)
+	assert.Equal(t, name+".v6kit-20261127T020700.000000000Z-2", res3.Backup)
+	bak, _ = os.ReadFile(res.Backup)
+	assert.Equal(t, "old", string(bak), "a backup is never overwritten")
 	st, _ := os.Stat(name)
 	assert.Equal(t, os.FileMode(0o640), st.Mode().Perm(), "mode preserved when Options.Mode is zero")
 }
