@@ -526,7 +526,7 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	require.NoError(t, err)
 	v, _ := got.Get("DB_NAME")
 	assert.Equal(t, "other", v, "the target holds the new content")
-	assert.Equal(t, dir, filepath.Dir(res.Backup))
+	assert.Equal(t, filepath.Join(dir, ".v6kit-backup"), filepath.Dir(res.Backup), "the backup sits beside the target, in .v6kit-backup/")
 }
 
 func TestWriteFileUnwritableDir(t *testing.T) {

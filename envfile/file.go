@@ -16,12 +16,13 @@ package envfile
 import (
 	"bytes"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
@@ -113,11 +114,16 @@ func (f *File) where(l Line) string {
 	return fmt.Sprintf("%s:%d %s", f.name(), l.Num, l.Key)
 }
 
-// ParseFile reads and parses the file at name. Problem paths use its base name.
+// ParseFile reads and parses the file at name. Problem paths use its base name. Only
+// a name with nothing at it gives an error wrapping fs.ErrNotExist: a dangling symlink,
+// a FIFO or an unreadable file is an error naming it (see package files for the rule).
 func ParseFile(name string) (*File, error) {
-	src, err := os.ReadFile(name)
+	src, exists, err := fsutil.ReadExisting(name)
 	if err != nil {
-		return nil, fmt.Errorf("envfile: read %s: %w", name, err)
+		return nil, fmt.Errorf("envfile: %w", err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("envfile: read %s: %w", name, fs.ErrNotExist)
 	}
 	f, err := parse(filepath.Base(name), src)
 	if err != nil {

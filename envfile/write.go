@@ -2,13 +2,13 @@ package envfile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/v6kit/v6kit/files"
@@ -146,35 +146,63 @@ func (f *File) Write(w io.Writer) error {
 // WriteResult says what [File.WriteFile] did.
 type WriteResult = files.Result
 
-// WriteFile writes the file to name atomically with mode 0600, keeping the previous
-// content as a timestamped backup (NAME.v6kit-TIMESTAMP, also 0600) when it changes. It refuses to replace
-// an existing file that does not parse ([ErrUnparsable]): that file is left byte for byte
-// as it was. Writing the same bytes again touches nothing. A symlink at name (a shared
-// copy linked into each release) is written through: the link stays.
-func (f *File) WriteFile(name string) (WriteResult, error) {
-	data, err := f.Bytes()
-	if err != nil {
-		return WriteResult{}, err
-	}
-	if target, err := filepath.EvalSymlinks(name); err == nil {
-		name = target
-	}
-	if old, err := os.ReadFile(name); err == nil {
-		if _, perr := Parse(old); perr != nil {
-			return WriteResult{}, fmt.Errorf("envfile: %s: %w:\n%v", name, ErrUnparsable, perr)
+// UpdateOptions controls the lock [UpdateFile] and [File.WriteFile] take. The zero value
+// waits for another run up to two minutes.
+type UpdateOptions struct {
+	// NoWait fails at once when another run holds the file's lock (--no-wait).
+	NoWait bool
+	// Wait bounds the wait for another run. Zero: two minutes.
+	Wait time.Duration
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds lock.
+	Waiting func(lock string, pid int)
+}
+
+// ErrNothingToWrite, returned by an [UpdateFile] merge, writes nothing; UpdateFile then
+// returns no error.
+var ErrNothingToWrite = fsutil.Skip
+
+// UpdateFile is the read-merge-write of a .env.production: it takes the file's lock
+// (.NAME.v6kit-lock beside it), reads and parses the file under the lock, and calls merge
+// with it (nil when there is no file yet), then writes what merge returns like
+// [File.WriteFile]. A second run at the same moment waits, then merges into the file the
+// first one wrote: no update is lost and secrets are generated once. A file that does not
+// parse, a dangling symlink or an unreadable file is an error and is left as it is.
+func UpdateFile(ctx context.Context, name string, o UpdateOptions, merge func(existing *File) (*File, error)) (WriteResult, error) {
+	opt := fsutil.Options{Mode: 0o600, KeepMode: true, Secret: true, BackupDir: true,
+		Lock: fsutil.LockOptions{NoWait: o.NoWait, Wait: o.Wait, Waiting: o.Waiting}}
+	res, err := fsutil.Update(ctx, name, opt, func(old []byte, exists bool) ([]byte, error) {
+		var existing *File
+		if exists {
+			f, perr := parse(filepath.Base(name), old)
+			if perr != nil {
+				return nil, fmt.Errorf("%s is left untouched: %w:\n%v", name, ErrUnparsable, perr)
+			}
+			existing = f
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return WriteResult{}, fmt.Errorf("envfile: read %s: %w", name, err)
-	}
-	res, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o600, Backup: true})
-	if err != nil {
-		return res, fmt.Errorf("envfile: write %s: %w", name, err)
-	}
-	if res.Backup != "" {
-		// The backup holds the old secrets: never leave it readable by others.
-		if err := os.Chmod(res.Backup, 0o600); err != nil {
-			return res, fmt.Errorf("envfile: protect backup %s: %w", res.Backup, err)
+		f, err := merge(existing)
+		if err != nil {
+			return nil, err
 		}
+		return f.Bytes()
+	})
+	if err != nil {
+		return res, fmt.Errorf("envfile: %w", err)
 	}
 	return res, nil
+}
+
+// WriteFile writes the file to name atomically, by [UpdateFile]'s lock and the rules of
+// package files: a new file gets mode 0600; an existing one keeps its owner, group and
+// mode (except that a secret file readable by other users loses those bits, said in
+// WriteResult.Notes), and its previous content is kept in .v6kit-backup/ beside it (never
+// readable by group or others, never overwritten). It refuses to replace an existing
+// file that does not parse ([ErrUnparsable]): that file is left byte for byte as it was.
+// Writing the same bytes again touches nothing. A symlink at name owned by root or by
+// the user running this (a shared copy linked into each release) is written through:
+// the link stays; any other symlink, and a dangling one, is refused.
+func (f *File) WriteFile(name string) (WriteResult, error) {
+	if _, err := f.Bytes(); err != nil {
+		return WriteResult{}, err
+	}
+	return UpdateFile(context.Background(), name, UpdateOptions{}, func(*File) (*File, error) { return f, nil })
 }

@@ -6,7 +6,7 @@
 //	          [--db-host … --db-port … --db-name … --db-user … --db-password-file FILE --db-sslmode …]
 //	          [--redis-host … --redis-port … --redis-url … --redis-password-file FILE]
 //	          [--smtp-server … --smtp-port … --smtp-login … --smtp-password-file FILE --smtp-from … --smtp-auth-method …]
-//	          [--check] [--diff] [--rotate KEY [--i-understand-data-loss=KEY]] [--json] [--strict]
+//	          [--check] [--diff] [--no-wait] [--rotate KEY [--i-understand-data-loss=KEY]] [--json] [--strict]
 //
 // Exit 0 when done (or nothing to change), 1 on errors (nothing written) or when --diff
 // finds a change, 2 for usage errors. Secrets are never printed: --diff masks them.
@@ -14,6 +14,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var c envfile.Config
 	var opt envfile.Options
 	var out, dbPassFile, redisPassFile, smtpPassFile string
-	var check, diff, asJSON, strict bool
+	var check, diff, asJSON, strict, noWait bool
 	family := cli.IPv6Only
 	fl.StringVar(&c.LocalDomain, "domain", "", "LOCAL_DOMAIN, the instance's domain (required for a new file; Unicode names become punycode)")
 	fl.StringVar(&c.WebDomain, "web-domain", "", "WEB_DOMAIN, when the web interface lives on another name")
@@ -63,6 +64,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl.Func("i-understand-data-loss", "confirm the rotation of a `KEY` whose loss destroys data (repeatable)", func(s string) error { opt.ConfirmLoss = append(opt.ConfirmLoss, s); return nil })
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&strict, "strict", false, "treat warnings as errors")
+	fl.BoolVar(&noWait, "no-wait", false, "fail at once (exit 1) when another run is writing --out, instead of waiting for it")
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
@@ -91,48 +93,70 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		*p.dst = v
 	}
-	existing, err := envfile.ParseFile(out)
-	if errors.Is(err, fs.ErrNotExist) {
-		existing, err = nil, nil
+	if check || diff {
+		existing, err := envfile.ParseFile(out)
+		if errors.Is(err, fs.ErrNotExist) {
+			existing, err = nil, nil
+		}
+		if err != nil {
+			return res.finish(1, fmt.Errorf("%s cannot be read, so it is left untouched: %w", out, err), asJSON, strict, stdout, stderr)
+		}
+		if check {
+			if existing == nil {
+				return res.finish(1, fmt.Errorf("--check: %s does not exist", out), asJSON, strict, stdout, stderr)
+			}
+			res.Problems = existing.Validate(opt)
+			return res.finish(res.code(strict), nil, asJSON, strict, stdout, stderr)
+		}
 	}
-	if err != nil {
-		return res.finish(1, fmt.Errorf("%s cannot be read, so it is left untouched: %w", out, err), asJSON, strict, stdout, stderr)
-	}
-	if check {
+	// The file is read, merged and written under its lock: a second run at the same time
+	// waits and merges into what this one wrote (secrets generated once).
+	code := -1
+	uo := envfile.UpdateOptions{NoWait: noWait, Waiting: func(lock string, pid int) {
+		fmt.Fprintf(stderr, "v6-envgen: waiting for PID %d, which is writing %s (lock %s)\n", pid, out, lock)
+	}}
+	w, err := envfile.UpdateFile(context.Background(), out, uo, func(existing *envfile.File) (*envfile.File, error) {
+		var f *envfile.File
 		if existing == nil {
-			return res.finish(1, fmt.Errorf("--check: %s does not exist", out), asJSON, strict, stdout, stderr)
+			if c.LocalDomain == "" {
+				code = cmd.Usage("--domain is required to create %s", out)
+				return nil, envfile.ErrNothingToWrite
+			}
+			if err := redisDefault(&c, family, opt); err != nil {
+				return nil, err
+			}
+			f, res.Problems = envfile.New(c, opt)
+			f.Name = filepath.Base(out)
+		} else {
+			f, res.Problems = envfile.Merge(existing, c, opt)
 		}
-		res.Problems = existing.Validate(opt)
-		return res.finish(res.code(strict), nil, asJSON, strict, stdout, stderr)
-	}
-	var f *envfile.File
-	if existing == nil {
-		if c.LocalDomain == "" {
-			return cmd.Usage("--domain is required to create %s", out)
+		res.Generated = envfile.Generated(existing, f, opt.Release)
+		if c := res.code(strict); c != 0 {
+			code = c
+			return nil, envfile.ErrNothingToWrite
 		}
-		if err := redisDefault(&c, family, opt); err != nil {
-			return res.finish(1, err, asJSON, strict, stdout, stderr)
+		if diff {
+			res.Diff = envfile.Diff(existing, f)
+			res.Changed = res.Diff != ""
+			if !asJSON {
+				fmt.Fprint(stdout, res.Diff)
+			}
+			code = cli.DiffCode(res.Changed)
+			return nil, envfile.ErrNothingToWrite
 		}
-		f, res.Problems = envfile.New(c, opt)
-		f.Name = filepath.Base(out)
-	} else {
-		f, res.Problems = envfile.Merge(existing, c, opt)
+		return f, nil
+	})
+	for _, n := range w.Notes {
+		fmt.Fprintf(stderr, "v6-envgen: %s\n", n)
 	}
-	res.Generated = envfile.Generated(existing, f, opt.Release)
-	if code := res.code(strict); code != 0 {
-		return res.finish(code, nil, asJSON, strict, stdout, stderr)
-	}
-	if diff {
-		res.Diff = envfile.Diff(existing, f)
-		res.Changed = res.Diff != ""
-		if !asJSON {
-			fmt.Fprint(stdout, res.Diff)
-		}
-		return res.finish(cli.DiffCode(res.Changed), nil, asJSON, strict, stdout, stderr)
-	}
-	w, err := f.WriteFile(out)
 	if err != nil {
 		return res.finish(1, err, asJSON, strict, stdout, stderr)
+	}
+	if code == 2 {
+		return 2
+	}
+	if code >= 0 {
+		return res.finish(code, nil, asJSON, strict, stdout, stderr)
 	}
 	res.Written, res.Changed, res.Backup = true, w.Changed, w.Backup
 	return res.finish(0, nil, asJSON, strict, stdout, stderr)

@@ -1,10 +1,11 @@
 package main
 
 import (
+	"github.com/v6kit/v6kit/internal/fsutil"
+
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/cli"
@@ -82,7 +83,7 @@ func (r *result) finish(code int, err error, asJSON, strict bool, stdout, stderr
 // readSecretFile reads a password from a file: one trailing newline is dropped; a value
 // with another newline, a NUL or nothing at all is refused (and never echoed).
 func readSecretFile(name string) (string, error) {
-	b, err := os.ReadFile(name)
+	b, err := fsutil.ReadInput(name) // a FIFO is refused, never read blocking
 	if err != nil {
 		return "", err
 	}

@@ -67,6 +67,9 @@ const BackupSuffix = ".v6kit-"
 // BackupDirName is the sibling directory of backups made with Options.BackupDir.
 const BackupDirName = ".v6kit-backup"
 
+// Skip, returned by an [Update] merge, writes nothing and makes Update return no error.
+var Skip = errors.New("fsutil: nothing to write")
+
 // tmpInfix marks v6kit's temp files: "." + NAME + tmpInfix + random.
 const tmpInfix = ".v6kit-tmp-"
 
@@ -94,7 +97,8 @@ func WriteFile(name string, data []byte, opt Options) (Result, error) {
 // behind, calls merge with the current content (exists false: no file yet) and writes
 // what merge returns. A second run waits for the first (bounded) and then merges into
 // the file the first wrote, so an update is never lost and a new file is never created
-// twice. A merge error writes nothing.
+// twice. A merge error writes nothing; a merge returning [Skip] writes nothing and
+// Update returns no error.
 func Update(ctx context.Context, name string, opt Options, merge func(old []byte, exists bool) ([]byte, error)) (Result, error) {
 	if err := mkdirs(name, opt); err != nil {
 		return Result{}, err
@@ -109,6 +113,9 @@ func Update(ctx context.Context, name string, opt Options, merge func(old []byte
 		return Result{Notes: notes}, err
 	}
 	data, err := merge(old, t.Exists)
+	if errors.Is(err, Skip) {
+		return Result{Notes: notes}, nil
+	}
 	if err != nil {
 		return Result{Notes: notes}, err
 	}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/internal/fsutil"
+)
+
+// TestMain lets the tests run this test binary as v6-envgen itself: real second
+// processes, not goroutines.
+func TestMain(m *testing.M) {
+	if os.Getenv("V6KIT_RUN_ENVGEN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+type procOut struct {
+	code           int
+	stdout, stderr string
+}
+
+func envgenProc(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "V6KIT_RUN_ENVGEN=1")
+	return cmd
+}
+
+func runProc(cmd *exec.Cmd) procOut {
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return procOut{code, so.String(), se.String()}
+}
+
+// pair starts two v6-envgen processes at the same moment.
+func pair(t *testing.T, a, b []string) [2]procOut {
+	var out [2]procOut
+	var wg sync.WaitGroup
+	for i, args := range [][]string{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); out[i] = runProc(envgenProc(t, args...)) }()
+	}
+	wg.Wait()
+	return out
+}
+
+const concurrencyRounds = 100
+
+// rounds runs f for each round, eight rounds at a time.
+func rounds(t *testing.T, f func(i int)) {
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range concurrencyRounds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() { defer func() { <-sem; wg.Done() }(); f(i) }()
+	}
+	wg.Wait()
+}
+
+// TestTwoCreatorsGenerateOnce: two v6-envgen creating the same new file at once, 100
+// rounds: exactly one generates the secrets, the other merges into its file; both exit 0
+// and the file holds the winner's SECRET_KEY_BASE.
+func TestTwoCreatorsGenerateOnce(t *testing.T) {
+	t.Parallel()
+	var doubles, lost int
+	var mu sync.Mutex
+	rounds(t, func(i int) {
+		out := filepath.Join(t.TempDir(), ".env.production")
+		args := []string{"--domain", "social.example.org", "--out", out}
+		res := pair(t, args, args)
+		gens := 0
+		for _, r := range res {
+			assert.Equal(t, 0, r.code, r.stderr)
+			if strings.Contains(r.stdout, "generated SECRET_KEY_BASE") {
+				gens++
+			}
+		}
+		f, err := envfile.ParseFile(out)
+		if !assert.NoError(t, err) {
+			return
+		}
+		v, _ := f.Get("SECRET_KEY_BASE")
+		mu.Lock()
+		defer mu.Unlock()
+		if gens != 1 {
+			doubles++
+		}
+		if v == "" {
+			lost++
+		}
+	})
+	assert.Zero(t, doubles, "rounds where the secrets were not generated exactly once")
+	assert.Zero(t, lost, "rounds that lost SECRET_KEY_BASE")
+	t.Logf("%d rounds of two concurrent creators: %d double generations, %d lost secrets", concurrencyRounds, doubles, lost)
+}
+
+// TestTwoDisjointUpdatesBothLand: two v6-envgen with disjoint changes to one existing
+// file at once, 100 rounds: both changes are in the file and no secret changed.
+func TestTwoDisjointUpdatesBothLand(t *testing.T) {
+	t.Parallel()
+	var lostUpdates, lostSecrets int
+	var mu sync.Mutex
+	rounds(t, func(i int) {
+		out := filepath.Join(t.TempDir(), ".env.production")
+		r := runProc(envgenProc(t, "--domain", "social.example.org", "--out", out))
+		require.Equal(t, 0, r.code, r.stderr)
+		before, err := envfile.ParseFile(out)
+		require.NoError(t, err)
+		smtp, db := fmt.Sprintf("smtp%d.example.org", i), fmt.Sprintf("db%d.example.org", i)
+		res := pair(t, []string{"--out", out, "--smtp-server", smtp}, []string{"--out", out, "--db-host", db})
+		for _, r := range res {
+			assert.Equal(t, 0, r.code, r.stderr)
+		}
+		after, err := envfile.ParseFile(out)
+		require.NoError(t, err)
+		gs, _ := after.Get("SMTP_SERVER")
+		gd, _ := after.Get("DB_HOST")
+		k0, _ := before.Get("SECRET_KEY_BASE")
+		k1, _ := after.Get("SECRET_KEY_BASE")
+		mu.Lock()
+		defer mu.Unlock()
+		if gs != smtp || gd != db {
+			lostUpdates++
+		}
+		if k0 != k1 {
+			lostSecrets++
+		}
+	})
+	assert.Zero(t, lostUpdates, "rounds that lost an update")
+	assert.Zero(t, lostSecrets, "rounds where SECRET_KEY_BASE changed")
+	t.Logf("%d rounds of two concurrent disjoint updates: %d lost updates, %d changed secrets", concurrencyRounds, lostUpdates, lostSecrets)
+}
+
+// TestNoWaitAndWaitMessage: while another process holds the file's lock, --no-wait
+// fails at once naming the holder's PID; without it the run waits, says for whom, and
+// succeeds once the holder is gone.
+func TestNoWaitAndWaitMessage(t *testing.T) {
+	t.Parallel()
+	_, out := newSite(t)
+	holder := exec.Command("flock", "-o", fsutil.LockName(out), "sleep", "30")
+	if err := holder.Start(); err != nil {
+		t.Skip("flock(1) not available") // util-linux: always on Debian
+	}
+	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lk, err := fsutil.LockFile(context.Background(), out, fsutil.LockOptions{NoWait: true})
+		if err != nil {
+			break
+		}
+		lk.Unlock()
+		require.True(t, time.Now().Before(deadline), "flock(1) never took the lock")
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := runProc(envgenProc(t, "--out", out, "--smtp-server", "smtp.example.org", "--no-wait"))
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, fmt.Sprintf("PID %d holds", holder.Process.Pid))
+	w := envgenProc(t, "--out", out, "--smtp-server", "smtp.example.org")
+	done := make(chan procOut)
+	go func() { done <- runProc(w) }()
+	time.Sleep(300 * time.Millisecond)
+	_ = holder.Process.Signal(syscall.SIGKILL)
+	r = <-done
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, fmt.Sprintf("waiting for PID %d", holder.Process.Pid))
+	f, _ := envfile.ParseFile(out)
+	v, _ := f.Get("SMTP_SERVER")
+	assert.Equal(t, "smtp.example.org", v)
+}
+
+// TestDanglingSymlinkIsNeverANewFile: a .env.production linking to an unmounted
+// volume is an error naming it; nothing is generated or created.
+func TestDanglingSymlinkIsNeverANewFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, ".env.production")
+	require.NoError(t, os.Symlink(filepath.Join(dir, "secrets", "env"), out))
+	code, stdout, stderr := runCLI(t, "--domain", "social.example.org", "--out", out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, out+" is a symlink to "+filepath.Join(dir, "secrets", "env")+", which does not exist")
+	assert.NotContains(t, stdout, "generated")
+	fi, err := os.Lstat(out)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is left as it was")
+	_, err = os.Stat(filepath.Join(dir, "secrets"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestFIFOsAreRefusedWithoutBlocking: a FIFO as --out or as --db-password-file is an
+// error at once.
+func TestFIFOsAreRefusedWithoutBlocking(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for _, args := range [][]string{
+		{"--domain", "social.example.org", "--out", fifo},
+		{"--domain", "social.example.org", "--out", filepath.Join(dir, "env"), "--db-password-file", fifo},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "V6KIT_RUN_ENVGEN=1")
+		r := runProc(cmd)
+		cancel()
+		assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stderr, "FIFO", "%v", args)
+	}
+}
