@@ -2,9 +2,9 @@ package nginxconf
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -59,21 +59,37 @@ func (s Site) Bytes() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// WriteFile validates the site and replaces name atomically (mode 0644, parent
-// directories created), keeping the previous content as a timestamped backup when it
-// changes. Nothing is touched when the site is invalid or the content is unchanged. A
-// symlink at name (Debian's sites-enabled/NAME → sites-available/NAME) is written
-// through: the link stays, and the backup lands next to its target rather than in a
-// directory nginx includes wholesale.
+// WriteFile validates the site and replaces name atomically under its lock (a second
+// run waits; see [Site.WriteFileOpts]), by the rules of package files: a new file gets
+// mode 0644 (parent directories created); an existing one keeps its owner, group and
+// mode (root:www-data 0640 stays so), and its previous content is kept in the sibling
+// directory .v6kit-backup/, which no include DIR/* picks up. Nothing is touched when the
+// site is invalid or the content is unchanged. A symlink at name owned by root or by the
+// user running this (Debian's sites-enabled/NAME → sites-available/NAME) is written
+// through: the link stays, and the backup lands next to its target. Any other symlink,
+// a dangling one or a non-regular file (a FIFO) is refused.
 func (s Site) WriteFile(name string) (files.Result, error) {
+	return s.WriteFileOpts(context.Background(), name, WriteOptions{})
+}
+
+// WriteOptions controls the lock [Site.WriteFileOpts] takes. The zero value waits for
+// another run up to two minutes.
+type WriteOptions struct {
+	// NoWait fails at once when another run holds the site's lock (--no-wait).
+	NoWait bool
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds lock.
+	Waiting func(lock string, pid int)
+}
+
+// WriteFileOpts is [Site.WriteFile] with a choice of how to wait for another run.
+func (s Site) WriteFileOpts(ctx context.Context, name string, o WriteOptions) (files.Result, error) {
 	b, err := s.Bytes()
 	if err != nil {
 		return files.Result{}, err
 	}
-	if target, err := filepath.EvalSymlinks(name); err == nil {
-		name = target
-	}
-	res, err := fsutil.WriteFile(name, b, fsutil.Options{Mode: 0o644, MkdirAll: true, Backup: true})
+	opt := fsutil.Options{Mode: 0o644, KeepMode: true, MkdirAll: true, BackupDir: true,
+		Lock: fsutil.LockOptions{NoWait: o.NoWait, Waiting: o.Waiting}}
+	res, err := fsutil.Update(ctx, name, opt, func([]byte, bool) ([]byte, error) { return b, nil })
 	if err != nil {
 		return res, fmt.Errorf("nginxconf: write %s: %w", name, err)
 	}

@@ -283,7 +283,7 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	entries, err := os.ReadDir(enabled)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "nothing but the link in sites-enabled")
-	assert.Equal(t, avail, filepath.Dir(res.Backup))
+	assert.Equal(t, filepath.Join(avail, ".v6kit-backup"), filepath.Dir(res.Backup))
 }
 
 func TestFamilyText(t *testing.T) {

@@ -308,14 +308,18 @@ func (c Config) Snippet() ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// WriteFile writes the snippet atomically with mode 0640 (it may hold the password;
-// group-readable so a redis group can read it).
+// WriteFile writes the snippet atomically under its lock (a second run waits) with mode
+// 0640 for a new file (it may hold the password; group-readable so a redis group can
+// read it); an existing file keeps its owner, group and mode, except that other users
+// lose read access (said in Result.Notes). Links and non-regular files follow package
+// files' rules.
 func (c Config) WriteFile(name string) (files.Result, error) {
 	data, err := c.Snippet()
 	if err != nil {
 		return files.Result{}, err
 	}
-	r, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o640})
+	r, err := fsutil.Update(context.Background(), name, fsutil.Options{Mode: 0o640, KeepMode: true, Secret: true},
+		func([]byte, bool) ([]byte, error) { return data, nil })
 	if err != nil {
 		return r, fmt.Errorf("redisconf: write %s: %w", name, err)
 	}

@@ -1,19 +1,19 @@
 package units
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/v6kit/v6kit/internal/fsutil"
 )
 
-// WriteFile writes the file atomically to name with mode 0644. It is a no-op when the
-// file already holds these bytes.
+// WriteFile writes the file atomically to name under its lock, with mode 0644 for a new
+// file (an existing one keeps its owner, group and mode). It is a no-op when the file
+// already holds these bytes. A FIFO or another non-regular file at name is refused.
 func (f File) WriteFile(name string) (changed bool, err error) {
-	res, err := fsutil.WriteFile(name, f.Bytes(), fsutil.Options{Mode: 0o644})
+	res, err := fsutil.Update(context.Background(), name, fsutil.Options{Mode: 0o644, KeepMode: true},
+		func([]byte, bool) ([]byte, error) { return f.Bytes(), nil })
 	if err != nil {
 		return false, fmt.Errorf("units: write %s: %w", name, err)
 	}
@@ -39,10 +39,13 @@ type Written struct {
 }
 
 // WriteResult says what [Plan.WriteDir] did: the directory and, in the plan's order,
-// the state of every file it got to (all of them unless it failed).
+// the state of every file (none when it failed: then nothing changed).
 type WriteResult struct {
 	Dir   string    `json:"dir"`
 	Files []Written `json:"files"`
+	// Notes says what else was found: leftovers of an interrupted run removed, a run
+	// that ended between the renames of its set.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Changed returns the names of the files created or replaced.
@@ -64,27 +67,46 @@ func (r WriteResult) String() string {
 }
 
 // WriteDir writes every file of the plan into dir (for example /etc/systemd/system),
-// each atomically with mode 0644, after checking that dir is writable. Unchanged files
-// are not touched. On error the result holds the files written before it.
+// all or nothing, after checking that dir is writable: every file is locked and staged
+// first (mode 0644 for a new file; an existing one keeps its owner, group and mode),
+// then they are renamed into place; if one rename fails the ones already replaced are
+// put back and the error names them. Unchanged files are not touched. A run killed
+// between two renames is reported by the next ([WriteResult.Notes]), which writes the
+// whole set again. On error the result holds no file.
 func (p *Plan) WriteDir(dir string) (WriteResult, error) {
+	return p.writeDir(dir, nil)
+}
+
+func (p *Plan) writeDir(dir string, beforeRename func(string) error) (WriteResult, error) {
+	ctx := context.Background()
 	res := WriteResult{Dir: dir, Files: []Written{}}
 	if err := fsutil.CheckWritableDir(dir); err != nil {
 		return res, fmt.Errorf("units: %w", err)
 	}
+	set := &fsutil.Set{Name: "units", Dir: dir, BeforeRename: beforeRename}
+	defer set.Abort()
+	if err := set.Begin(ctx, fsutil.LockOptions{}); err != nil {
+		return res, fmt.Errorf("units: %w", err)
+	}
 	for _, f := range p.Files {
-		name := filepath.Join(dir, f.Name)
+		if err := set.Add(ctx, filepath.Join(dir, f.Name), f.Bytes(), fsutil.Options{Mode: 0o644, KeepMode: true}); err != nil {
+			return res, fmt.Errorf("units: %w", err)
+		}
+	}
+	outs, err := set.Commit()
+	res.Notes = set.Notes
+	if err != nil {
+		return res, fmt.Errorf("units: %w", err)
+	}
+	for i, o := range outs {
 		state := Replaced
-		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case !o.Changed:
+			state = Unchanged
+		case o.Created:
 			state = Created
 		}
-		c, err := f.WriteFile(name)
-		if err != nil {
-			return res, err
-		}
-		if !c {
-			state = Unchanged
-		}
-		res.Files = append(res.Files, Written{Name: f.Name, State: state})
+		res.Files = append(res.Files, Written{Name: p.Files[i].Name, State: state})
 	}
 	return res, nil
 }

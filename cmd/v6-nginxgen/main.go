@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
@@ -30,7 +31,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var s nginxconf.Site
 	var alts string
 	var out string
-	var check, diff, asJSON, strict bool
+	var check, diff, asJSON, strict, noWait bool
 	cmd := cli.New("v6-nginxgen", "v6-nginxgen --domain NAME [--out FILE] [flags]", stdout, stderr)
 	fs := cmd.Flags
 	family := cli.IPv6Only
@@ -68,6 +69,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&diff, "diff", false, "show what would change in --out (unified diff); write nothing; exit 1 when something would")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&strict, "strict", false, "fail on warnings")
+	fs.BoolVar(&noWait, "no-wait", false, "fail at once (exit 1) when another run is writing --out, instead of waiting for it")
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
@@ -125,8 +127,8 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "nginx %s: the site is valid\n", cr.Nginx)
 		}
 	case diff:
-		old, err := os.ReadFile(out)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		old, _, err := fsutil.ReadExisting(out) // a FIFO or a dangling link is an error, never blocks
+		if err != nil {
 			return finish(1, err)
 		}
 		res.Out, res.Diff = out, cli.Diff(out, string(old), string(site))
@@ -142,7 +144,12 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return finish(1, err)
 		}
 	default:
-		wr, err := s.WriteFile(out)
+		wr, err := s.WriteFileOpts(context.Background(), out, nginxconf.WriteOptions{NoWait: noWait, Waiting: func(lock string, pid int) {
+			fmt.Fprintf(stderr, "v6-nginxgen: waiting for PID %d, which is writing %s (lock %s)\n", pid, out, lock)
+		}})
+		for _, n := range wr.Notes {
+			fmt.Fprintf(stderr, "v6-nginxgen: %s\n", n)
+		}
 		res.Out, res.Changed, res.Backup = out, wr.Changed, wr.Backup
 		if err != nil {
 			return finish(1, err)
@@ -153,7 +160,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 				state = "written"
 			}
 			if wr.Backup != "" {
-				state += ", previous kept as " + wr.Backup
+				state += ", previous kept as " + wr.Backup + " (in .v6kit-backup/, which an include DIR/* does not match)"
 			}
 			fmt.Fprintf(stdout, "%s: %s\n", out, state)
 		}
