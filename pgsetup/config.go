@@ -137,8 +137,14 @@ func (c Config) Validate() report.Problems {
 		}
 	}
 	checkName(&ps, "role", c.Role, "mastodon")
+	if r := strings.ToLower(c.role()); slices.Contains(reservedRoles, r) {
+		ps.Errorf("role", ErrReserved, "%q is PostgreSQL's own (a superuser or a reserved role name): Mastodon's role must be an ordinary role such as \"mastodon\"", c.role())
+	}
 	if c.Database != "" {
 		checkName(&ps, "database", c.Database, "")
+		if d := strings.ToLower(c.Database); d == "postgres" || strings.HasPrefix(d, "template") {
+			ps.Errorf("database", ErrReserved, "%q is one of PostgreSQL's own databases (postgres, template0, template1): give Mastodon's, such as \"mastodon_production\"", c.Database)
+		}
 	}
 	switch c.auth() {
 	case ScramSHA256:
@@ -180,6 +186,10 @@ func (c Config) Validate() report.Problems {
 	}
 	return ps
 }
+
+// reservedRoles are names Mastodon's role must never have: the bootstrap superuser and
+// the names PostgreSQL reserves (pg_* is refused by checkName).
+var reservedRoles = []string{"postgres", "public", "none", "current_user", "current_role", "session_user"}
 
 func checkName(ps *report.Problems, path, name, def string) {
 	if name == "" && def != "" {

@@ -13,6 +13,8 @@ var (
 	ErrHBARejected = errors.New("server rejected the candidate pg_hba.conf: the old file was kept")
 	// ErrHBAShadowed: a rule above the managed block matches the same connections first.
 	ErrHBAShadowed = errors.New("an earlier pg_hba.conf rule matches these connections first: move or remove it")
+	// ErrReserved: the role is a superuser or a reserved name, or the database one of PostgreSQL's own.
+	ErrReserved = errors.New("refusing PostgreSQL's own role or database: give Mastodon's own role (an ordinary one) and database")
 	// ErrName: a role or database name is empty, too long, or holds characters that can't be written safely.
 	ErrName = errors.New("invalid role or database name: use 1-63 bytes, no control characters or double quotes")
 	// ErrPrefix: an address prefix is invalid or not canonical.

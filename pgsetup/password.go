@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -23,7 +24,7 @@ func ReadPasswordFile(name string) (string, report.Problems, error) {
 	if st.Mode().Perm()&0o007 != 0 {
 		ps.Warnf(name, ErrPasswordFile, "mode %04o lets every user on this host read the database password; run chmod 600 %s", st.Mode().Perm(), name)
 	}
-	data, err := os.ReadFile(name)
+	data, err := fsutil.ReadInput(name) // never blocks on a FIFO swapped in after the Stat
 	if err != nil {
 		return "", ps, fmt.Errorf("pgsetup: password file: %w", err)
 	}

@@ -137,7 +137,16 @@ func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HB
 	if !sameFile(path, serverFile) {
 		return res, fmt.Errorf("pgsetup: %s is not the file the server reads (hba_file = %s): pgsetup checks every change with the server, so it manages only that file", path, serverFile)
 	}
-	old, err := os.ReadFile(path)
+	// Held from the read to the end of the server's check: a second run waits.
+	lk, err := fsutil.LockFile(ctx, path, fsutil.LockOptions{})
+	if err != nil {
+		return res, fmt.Errorf("pgsetup: %w", err)
+	}
+	defer lk.Unlock()
+	old, exists, err := fsutil.ReadExisting(path)
+	if err == nil && !exists {
+		err = fs.ErrNotExist
+	}
 	if err != nil {
 		return res, fmt.Errorf("pgsetup: read %s: %w", path, err)
 	}
@@ -163,7 +172,7 @@ func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HB
 	if dryRun {
 		return res, nil
 	}
-	w, err := fsutil.WriteFile(path, candidate, fsutil.Options{Mode: st.Mode().Perm(), Backup: true})
+	w, err := fsutil.WriteFile(path, candidate, fsutil.Options{KeepMode: true, BackupDir: true})
 	if err != nil {
 		return res, fmt.Errorf("pgsetup: write %s: %w", path, err)
 	}
@@ -174,7 +183,7 @@ func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HB
 	}
 	bad, qerr := hbaErrors(ctx, conn)
 	if qerr != nil || len(bad) > 0 {
-		if _, err := fsutil.WriteFile(path, old, fsutil.Options{Mode: st.Mode().Perm()}); err != nil {
+		if _, err := fsutil.WriteFile(path, old, fsutil.Options{KeepMode: true}); err != nil {
 			return res, fmt.Errorf("pgsetup: the server rejected %s and restoring the old content failed (a copy is in %s): %w", path, w.Backup, err)
 		}
 		keepOwner(path, st)
@@ -482,6 +491,33 @@ type Result struct {
 	Problems report.Problems    `json:"problems"`
 }
 
+// preflight refuses, before anything is changed, a role that exists as a superuser (or
+// with replication or BYPASSRLS) and a database that exists owned by another role.
+func preflight(ctx context.Context, conn *pgx.Conn, c Config) error {
+	var super, repl, bypass bool
+	err := conn.QueryRow(ctx, `SELECT rolsuper, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = $1`, c.role()).Scan(&super, &repl, &bypass)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("pgsetup: read role %q: %w", c.role(), superuserHint(err))
+	case super || repl || bypass:
+		return fmt.Errorf("pgsetup: role %q is a superuser or has REPLICATION or BYPASSRLS: %w; nothing was changed", c.role(), ErrReserved)
+	}
+	if c.Database != "" {
+		var owner string
+		err := conn.QueryRow(ctx, `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1`, c.Database).Scan(&owner)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("pgsetup: read database %q: %w", c.Database, err)
+		case owner != c.role():
+			return fmt.Errorf("pgsetup: database %q exists and is owned by %q, not %q: run ALTER DATABASE %s OWNER TO %s if Mastodon should own it; nothing was changed",
+				c.Database, owner, c.role(), pgx.Identifier{c.Database}.Sanitize(), pgx.Identifier{c.role()}.Sanitize())
+		}
+	}
+	return nil
+}
+
 // Run sets up PostgreSQL for Mastodon as c says: validate, connect with c.DSN, check the
 // server version, the pg_hba.conf managed block, the role, the database, the budget
 // against the live max_connections, and (c.Verify) logins as the role. Under dryRun
@@ -536,6 +572,10 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 			}
 			res.Problems.Warnf("database", ErrAllDatabases, "no database given and role %s %s: the pg_hba.conf rules allow it all databases, wider than Mastodon needs; give the database (DB_NAME, e.g. mastodon_production) to narrow them", c.role(), why)
 		}
+	}
+	// Every check runs before the first change.
+	if err := preflight(ctx, conn, c); err != nil {
+		return res, err
 	}
 	if !c.SkipHBA {
 		res.HBA, err = ApplyHBA(ctx, conn, c.HBAPath, c.BlockName(), c.HBARules(), dryRun)
