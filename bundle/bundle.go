@@ -19,6 +19,7 @@
 package bundle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,40 @@ type Tree struct {
 	Problems report.Problems
 	files    []File
 	reported map[string]bool
+	// lock is the tree's lock, taken at the first read of a file already in the tree
+	// and held until Write has renamed everything: a second run waits, then reads what
+	// this one wrote (secrets are generated once).
+	lock *fsutil.Lock
+	// beforeRename injects faults in tests.
+	beforeRename func(path string) error
+}
+
+// Lock takes the tree's lock (.ROOT.v6kit-lock beside Root) unless it is held: the
+// first read of a file already in the tree takes it, and [Write] releases it. Another
+// run of the same tree waits until then, up to two minutes; noWait fails at once.
+func (t *Tree) Lock(noWait bool) error {
+	if t.lock != nil {
+		return nil
+	}
+	if t.Root == "" {
+		return fmt.Errorf("%w: empty root", ErrOut)
+	}
+	root := filepath.Clean(t.Root)
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return fmt.Errorf("%w: %v", ErrOut, err)
+	}
+	lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait})
+	if err != nil {
+		return err
+	}
+	t.lock = lk
+	return nil
+}
+
+// Unlock releases the tree's lock (Write does this itself).
+func (t *Tree) Unlock() {
+	t.lock.Unlock()
+	t.lock = nil
 }
 
 // New returns an empty tree for the host name rooted at root.
@@ -117,15 +152,13 @@ func (t *Tree) Problem(p string, ps report.Problems) { t.Problems.Append(p, ps) 
 func (t *Tree) local(p string) string { return filepath.Join(t.Root, filepath.FromSlash(p)) }
 
 // Existing returns the content of a file already in the tree on disk, if any.
+// It takes the tree's lock first ([Tree.Lock]). A dangling symlink, a FIFO or a file
+// that cannot be read is an error naming it, never "no file".
 func (t *Tree) Existing(p string) ([]byte, bool, error) {
-	b, err := os.ReadFile(t.local(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
+	if err := t.Lock(false); err != nil {
 		return nil, false, err
 	}
-	return b, true, nil
+	return fsutil.ReadExisting(t.local(p))
 }
 
 // ExistingEnv parses the .env.production already at p in the tree. It returns nil when
@@ -349,6 +382,9 @@ type Result struct {
 	Changed, Unchanged []string
 	// Backups lists backups made of replaced content.
 	Backups []string
+	// Notes says what else was found or done: leftovers of an interrupted run removed,
+	// a run that ended between renames, a secret file's mode changed.
+	Notes []string
 }
 
 // Check returns the error of every problem of every tree, nil if none is an error.
@@ -360,16 +396,31 @@ func Check(trees ...*Tree) error {
 	return all.Err()
 }
 
-// Write writes every tree, but only when no tree has an error: then nothing at all is
-// written. Each file is replaced atomically and skipped when its bytes and mode are
-// already right. Files are written in path order.
+// Write writes every tree all or nothing, and only when no tree has an error (then
+// nothing at all is written). Every file of every tree is locked, read and staged (a
+// complete temp file beside it) before the first one is replaced; then they are renamed
+// into place in path order. If one fails, every file already replaced is put back
+// (content, mode and owner; a created one removed) and the error names the file that
+// failed and each file put back. A file whose bytes and mode are already right is not
+// touched; a file's owner and group are kept. The trees' locks are released at the end.
 func Write(trees ...*Tree) ([]Result, error) {
+	defer func() {
+		for _, t := range trees {
+			t.Unlock()
+		}
+	}()
 	if err := Check(trees...); err != nil {
 		return nil, err
+	}
+	if len(trees) == 0 {
+		return nil, nil
 	}
 	for _, t := range trees {
 		if t.Root == "" {
 			return nil, fmt.Errorf("%w: empty root", ErrOut)
+		}
+		if err := t.Lock(false); err != nil {
+			return nil, err
 		}
 		if err := os.MkdirAll(t.Root, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrOut, err)
@@ -378,27 +429,48 @@ func Write(trees ...*Tree) ([]Result, error) {
 			return nil, fmt.Errorf("%w: %v", ErrOut, err)
 		}
 	}
-	var out []Result
-	for _, t := range trees {
-		r := Result{Tree: t}
+	ctx := context.Background()
+	set := &fsutil.Set{Name: "bundle", Dir: trees[0].Root, BeforeRename: trees[0].beforeRename}
+	defer set.Abort()
+	if err := set.Begin(ctx, fsutil.LockOptions{}); err != nil {
+		return nil, err
+	}
+	type entry struct {
+		tree int
+		path string
+	}
+	var order []entry
+	for i, t := range trees {
 		files := t.Files()
 		slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 		for _, f := range files {
 			// Parent directories are shared (home/mastodon/live): 0755; a secret file is 0600 itself.
-			res, err := fsutil.WriteFile(t.local(f.Path), f.Data, fsutil.Options{Mode: f.Mode, MkdirAll: true, DirMode: 0o755, Backup: f.Backup})
-			if err != nil {
-				return out, fmt.Errorf("%s: %w", f.Path, err)
+			opt := fsutil.Options{Mode: f.Mode, Secret: f.Secret, MkdirAll: true, DirMode: 0o755, BackupDir: f.Backup}
+			if err := set.Add(ctx, t.local(f.Path), f.Data, opt); err != nil {
+				return nil, fmt.Errorf("%s: %w (nothing was written)", f.Path, err)
 			}
-			if res.Changed {
-				r.Changed = append(r.Changed, f.Path)
-			} else {
-				r.Unchanged = append(r.Unchanged, f.Path)
-			}
-			if res.Backup != "" {
-				r.Backups = append(r.Backups, res.Backup)
-			}
+			order = append(order, entry{i, f.Path})
 		}
-		out = append(out, r)
+	}
+	outs, err := set.Commit()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(trees))
+	for i, t := range trees {
+		out[i].Tree = t
+	}
+	out[0].Notes = set.Notes
+	for k, o := range outs {
+		r := &out[order[k].tree]
+		if o.Changed {
+			r.Changed = append(r.Changed, order[k].path)
+		} else {
+			r.Unchanged = append(r.Unchanged, order[k].path)
+		}
+		if o.Backup != "" {
+			r.Backups = append(r.Backups, o.Backup)
+		}
 	}
 	return out, nil
 }
@@ -446,6 +518,9 @@ func PrintSummary(w io.Writer, results []Result) {
 		}
 		for _, b := range r.Backups {
 			fmt.Fprintf(w, "  backup of the previous content: %s\n", b)
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
 		}
 	}
 }

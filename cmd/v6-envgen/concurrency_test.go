@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,13 +179,22 @@ func TestNoWaitAndWaitMessage(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, fmt.Sprintf("PID %d holds", holder.Process.Pid))
 	w := envgenProc(t, "--out", out, "--smtp-server", "smtp.example.org")
-	done := make(chan procOut)
-	go func() { done <- runProc(w) }()
-	time.Sleep(300 * time.Millisecond)
+	stderr, err := w.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, w.Start())
+	// Kill the holder only once the waiter says whom it waits for.
+	sc := bufio.NewScanner(stderr)
+	var said string
+	for sc.Scan() {
+		said += sc.Text() + "\n"
+		if strings.Contains(sc.Text(), "waiting for PID") {
+			break
+		}
+	}
+	assert.Contains(t, said, fmt.Sprintf("waiting for PID %d", holder.Process.Pid))
 	_ = holder.Process.Signal(syscall.SIGKILL)
-	r = <-done
-	assert.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stderr, fmt.Sprintf("waiting for PID %d", holder.Process.Pid))
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	require.NoError(t, w.Wait(), said)
 	f, _ := envfile.ParseFile(out)
 	v, _ := f.Get("SMTP_SERVER")
 	assert.Equal(t, "smtp.example.org", v)
