@@ -80,6 +80,8 @@ type Tree struct {
 	// and held until Write has renamed everything: a second run waits, then reads what
 	// this one wrote (secrets are generated once).
 	lock *fsutil.Lock
+	// absent lists files read as absent before the lock could be taken.
+	absent map[string]bool
 	// beforeRename injects faults in tests.
 	beforeRename func(path string) error
 }
@@ -95,9 +97,6 @@ func (t *Tree) Lock(noWait bool) error {
 		return fmt.Errorf("%w: empty root", ErrOut)
 	}
 	root := filepath.Clean(t.Root)
-	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
-		return fmt.Errorf("%w: %v", ErrOut, err)
-	}
 	lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait})
 	if err != nil {
 		return err
@@ -155,10 +154,20 @@ func (t *Tree) local(p string) string { return filepath.Join(t.Root, filepath.Fr
 // It takes the tree's lock first ([Tree.Lock]). A dangling symlink, a FIFO or a file
 // that cannot be read is an error naming it, never "no file".
 func (t *Tree) Existing(p string) ([]byte, bool, error) {
+	if _, err := os.Stat(filepath.Dir(filepath.Clean(t.Root))); errors.Is(err, fs.ErrNotExist) {
+		// Nothing can be in a tree whose parent does not exist, and nothing is created
+		// before Write: Write checks under the lock that p is still absent.
+		if t.absent == nil {
+			t.absent = map[string]bool{}
+		}
+		t.absent[p] = true
+		return nil, false, nil
+	}
 	if err := t.Lock(false); err != nil {
 		return nil, false, err
 	}
-	return fsutil.ReadExisting(t.local(p))
+	b, ok, err := fsutil.ReadExisting(t.local(p))
+	return b, ok, err
 }
 
 // ExistingEnv parses the .env.production already at p in the tree. It returns nil when
@@ -419,8 +428,16 @@ func Write(trees ...*Tree) ([]Result, error) {
 		if t.Root == "" {
 			return nil, fmt.Errorf("%w: empty root", ErrOut)
 		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Clean(t.Root)), 0o755); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrOut, err)
+		}
 		if err := t.Lock(false); err != nil {
 			return nil, err
+		}
+		for p := range t.absent {
+			if _, err := os.Lstat(t.local(p)); err == nil {
+				return nil, fmt.Errorf("%s was created by another run while this one rendered: nothing was written; run again to merge into it", t.local(p))
+			}
 		}
 		if err := os.MkdirAll(t.Root, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrOut, err)
@@ -430,7 +447,10 @@ func Write(trees ...*Tree) ([]Result, error) {
 		}
 	}
 	ctx := context.Background()
-	set := &fsutil.Set{Name: "bundle", Dir: trees[0].Root, BeforeRename: trees[0].beforeRename}
+	// The set's marker and lock sit beside the first root, like the trees' locks: nothing
+	// but the artifacts (and .v6kit-backup/) lands inside a tree.
+	root0 := filepath.Clean(trees[0].Root)
+	set := &fsutil.Set{Name: "bundle-" + filepath.Base(root0), Dir: filepath.Dir(root0), BeforeRename: trees[0].beforeRename}
 	defer set.Abort()
 	if err := set.Begin(ctx, fsutil.LockOptions{}); err != nil {
 		return nil, err
@@ -445,7 +465,7 @@ func Write(trees ...*Tree) ([]Result, error) {
 		slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 		for _, f := range files {
 			// Parent directories are shared (home/mastodon/live): 0755; a secret file is 0600 itself.
-			opt := fsutil.Options{Mode: f.Mode, Secret: f.Secret, MkdirAll: true, DirMode: 0o755, BackupDir: f.Backup}
+			opt := fsutil.Options{Mode: f.Mode, Secret: f.Secret, MkdirAll: true, DirMode: 0o755, BackupDir: f.Backup, NoLock: true}
 			if err := set.Add(ctx, t.local(f.Path), f.Data, opt); err != nil {
 				return nil, fmt.Errorf("%s: %w (nothing was written)", f.Path, err)
 			}

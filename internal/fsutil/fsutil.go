@@ -55,6 +55,10 @@ type Options struct {
 	Now func() time.Time
 	// Lock controls the wait for another run's lock in [Update].
 	Lock LockOptions
+	// NoLock skips the file's own lock in [Set.Add]: for a caller that holds a lock
+	// covering the file (a bundle's tree lock, outside the tree), so no lock files
+	// appear inside a tree meant to be copied.
+	NoLock bool
 }
 
 // Result says what [WriteFile] did: the public [files.Result], so the packages that
@@ -103,7 +107,7 @@ func Update(ctx context.Context, name string, opt Options, merge func(old []byte
 	if err := mkdirs(name, opt); err != nil {
 		return Result{}, err
 	}
-	t, lk, notes, err := lockTarget(ctx, name, opt.Lock)
+	t, lk, notes, err := lockTarget(ctx, name, opt.Lock, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -126,7 +130,14 @@ func Update(ctx context.Context, name string, opt Options, merge func(old []byte
 
 // lockTarget resolves name, locks the file it resolves to, resolves again under the lock
 // (a link may have moved while we waited) and cleans leftovers.
-func lockTarget(ctx context.Context, name string, lo LockOptions) (Target, *Lock, []string, error) {
+func lockTarget(ctx context.Context, name string, lo LockOptions, noLock bool) (Target, *Lock, []string, error) {
+	if noLock {
+		t, err := Resolve(name)
+		if err != nil {
+			return t, nil, nil, err
+		}
+		return t, nil, CleanLeftovers(t.Path, time.Now()), nil
+	}
 	for range 3 {
 		t, err := Resolve(name)
 		if err != nil {

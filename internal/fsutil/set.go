@@ -86,7 +86,7 @@ func (s *Set) Add(ctx context.Context, name string, data []byte, opt Options) er
 	if err := mkdirs(name, opt); err != nil {
 		return err
 	}
-	t, lk, notes, err := lockTarget(ctx, name, opt.Lock)
+	t, lk, notes, err := lockTarget(ctx, name, opt.Lock, opt.NoLock)
 	if err != nil {
 		return err
 	}
