@@ -89,7 +89,8 @@ func (p *Plan) writeDir(dir string, beforeRename func(string) error) (WriteResul
 		return res, fmt.Errorf("units: %w", err)
 	}
 	for _, f := range p.Files {
-		if err := set.Add(ctx, filepath.Join(dir, f.Name), f.Bytes(), fsutil.Options{Mode: 0o644, KeepMode: true}); err != nil {
+		// The set's lock (.v6kit-units.lock) covers every unit: no lock file per unit.
+		if err := set.Add(ctx, filepath.Join(dir, f.Name), f.Bytes(), fsutil.Options{Mode: 0o644, KeepMode: true, NoLock: true}); err != nil {
 			return res, fmt.Errorf("units: %w", err)
 		}
 	}

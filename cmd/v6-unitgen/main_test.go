@@ -179,7 +179,7 @@ func TestProcesses(t *testing.T) {
 	assert.Contains(t, out, "wrote 2 of 2 units")
 	assert.Contains(t, out, "connection budget: web none + sidekiq 10+5 + streaming none + reserve 5 = 20")
 	assert.NotContains(t, errs, "ignored", "the flags' defaults for web and streaming are not the user's settings")
-	names, err := filepath.Glob(filepath.Join(dir, "*"))
+	names, err := filepath.Glob(filepath.Join(dir, "*.service"))
 	require.NoError(t, err)
 	assert.Len(t, names, 2)
 

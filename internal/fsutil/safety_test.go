@@ -293,7 +293,7 @@ func TestSetAllOrNothing(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	var left []string
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".v6kit-lock") && e.Name() != BackupDirName {
+		if !strings.HasSuffix(e.Name(), ".v6kit-lock") && !strings.HasSuffix(e.Name(), ".lock") && e.Name() != BackupDirName {
 			left = append(left, e.Name())
 		}
 	}

@@ -51,10 +51,10 @@ type Outcome struct {
 
 func (s *Set) marker() string { return filepath.Join(s.Dir, ".v6kit-"+s.Name+".pending") }
 
-// Begin takes the set's lock (a flock on .v6kit-NAME.pending.v6kit-lock's sibling rule)
+// Begin takes the set's lock (a flock on Dir/.v6kit-NAME.lock, by [LockFile]'s rules)
 // and reports a marker left by a run that ended between renames.
 func (s *Set) Begin(ctx context.Context, lo LockOptions) error {
-	lk, err := LockFile(ctx, s.marker(), lo)
+	lk, err := lockPath(ctx, filepath.Join(s.Dir, ".v6kit-"+s.Name+".lock"), lo)
 	if err != nil {
 		return err
 	}
