@@ -42,7 +42,7 @@ func Snapshot(t testing.TB, dir string) map[string]Entry {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if strings.HasSuffix(p, ".v6kit-lock") {
+		if b := filepath.Base(p); strings.HasSuffix(b, ".v6kit-lock") || strings.HasPrefix(b, ".v6kit-") && strings.HasSuffix(b, ".lock") {
 			return nil // v6kit's lock files: empty, left beside what it writes
 		}
 		st, err := os.Lstat(p)
