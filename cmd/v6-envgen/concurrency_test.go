@@ -19,6 +19,7 @@ import (
 
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/internal/fsutil"
+	"github.com/v6kit/v6kit/internal/testenv"
 )
 
 // TestMain lets the tests run this test binary as v6-envgen itself: real second
@@ -160,10 +161,8 @@ func TestTwoDisjointUpdatesBothLand(t *testing.T) {
 func TestNoWaitAndWaitMessage(t *testing.T) {
 	t.Parallel()
 	_, out := newSite(t)
-	holder := exec.Command("flock", "-o", fsutil.LockName(out), "sleep", "30")
-	if err := holder.Start(); err != nil {
-		t.Skip("flock(1) not available") // util-linux: always on Debian
-	}
+	holder := exec.Command(testenv.Tool(t, "flock", "util-linux"), "-o", fsutil.LockName(out), "sleep", "30")
+	require.NoError(t, holder.Start())
 	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
