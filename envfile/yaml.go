@@ -11,9 +11,10 @@ import (
 // yamlTyped matches the plain scalars Ruby's YAML (Psych, YAML 1.1) reads as something
 // other than a string: null, booleans, integers (also hex, binary, octal, with _ and
 // sexagesimal 1:30), floats (also .inf, .nan) and dates or times, plus a lone "-" (a
-// sequence entry). It errs on the side of matching: 'y' and 'n', which Psych 4 keeps as
+// sequence entry). Psych matches null, booleans, .inf and .nan in any case: "NuLL" is nil
+// (found by FuzzYAMLRule against Ruby; the crasher is kept as a seed). It errs on the side of matching: 'y' and 'n', which Psych 4 keeps as
 // text, are matched too.
-var yamlTyped = regexp.MustCompile(`^(?:~|null|Null|NULL|-|(?i:y|n|yes|no|true|false|on|off)|[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-9_]+)*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*)$`)
+var yamlTyped = regexp.MustCompile(`^(?:~|-|(?i:null|y|n|yes|no|true|false|on|off)|[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-9_]+)*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|(?i:\.inf|\.nan))|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*)$`)
 
 // yamlSafeChars are the characters a value pasted unquoted into YAML may hold. Every other
 // one can be YAML syntax somewhere (# a comment, ": " a key, quotes, & * ! anchors, aliases
