@@ -159,7 +159,7 @@ type UpdateOptions struct {
 
 // ErrNothingToWrite, returned by an [UpdateFile] merge, writes nothing; UpdateFile then
 // returns no error.
-var ErrNothingToWrite = fsutil.Skip
+var ErrNothingToWrite = files.ErrNothingToWrite
 
 // UpdateFile is the read-merge-write of a .env.production: it takes the file's lock
 // (.NAME.v6kit-lock beside it), reads and parses the file under the lock, and calls merge

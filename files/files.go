@@ -42,6 +42,12 @@
 // module can name; the writing itself is internal.
 package files
 
+import "errors"
+
+// ErrNothingToWrite, returned by the merge function of a read-merge-write (such as
+// envfile.UpdateFile), writes nothing, and the update then returns no error.
+var ErrNothingToWrite = errors.New("nothing to write")
+
 // Result says what one atomic write did.
 type Result struct {
 	// Changed is false when the file already held exactly these bytes and mode: it was

@@ -72,7 +72,7 @@ const BackupSuffix = ".v6kit-"
 const BackupDirName = ".v6kit-backup"
 
 // Skip, returned by an [Update] merge, writes nothing and makes Update return no error.
-var Skip = errors.New("fsutil: nothing to write")
+var Skip = files.ErrNothingToWrite
 
 // tmpInfix marks v6kit's temp files: "." + NAME + tmpInfix + random.
 const tmpInfix = ".v6kit-tmp-"
