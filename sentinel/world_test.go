@@ -98,18 +98,27 @@ func TestFailoverByName(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	ctx := context.Background()
 
-	// Wait until the sentinels know each other and the replica is in sync.
-	sc := redis.NewSentinelClient(&redis.Options{Addr: addrs[2], Password: cfg.SentinelPassword, Dialer: dial})
-	t.Cleanup(func() { sc.Close() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		sentinels, err1 := sc.Sentinels(ctx, "mastodon").Result()
-		replicas, err2 := sc.Replicas(ctx, "mastodon").Result()
-		if err1 == nil && err2 == nil && len(sentinels) == 2 && len(replicas) == 1 && !strings.Contains(fmt.Sprint(replicas[0]), "disconnected") &&
+	// Wait until every sentinel knows the other two and sees the replica linked: a
+	// sentinel learns of replicas from the master's INFO (every 10 s), and the one
+	// elected leader must know one or it aborts with -failover-abort-no-good-slave.
+	var scs []*redis.SentinelClient
+	for _, addr := range addrs {
+		c := redis.NewSentinelClient(&redis.Options{Addr: addr, Password: cfg.SentinelPassword, Dialer: dial})
+		t.Cleanup(func() { c.Close() })
+		scs = append(scs, c)
+	}
+	sc := scs[2]
+	deadline := time.Now().Add(45 * time.Second)
+	for i := 0; i < len(scs); {
+		sentinels, err1 := scs[i].Sentinels(ctx, "mastodon").Result()
+		replicas, err2 := scs[i].Replicas(ctx, "mastodon").Result()
+		if err1 == nil && err2 == nil && len(sentinels) == 2 && len(replicas) == 1 &&
+			replicas[0]["flags"] == "slave" && replicas[0]["master-link-status"] == "ok" &&
 			strings.Contains(fmt.Sprint(replicas[0]), "redis2"+z) {
-			break
+			i++
+			continue
 		}
-		require.True(t, time.Now().Before(deadline), "sentinels never settled: %v %v %v %v\n%s", sentinels, replicas, err1, err2, sentD[2].LogText())
+		require.True(t, time.Now().Before(deadline), "sentinel %d never settled: %v %v %v %v\n%s", i, sentinels, replicas, err1, err2, sentD[i].LogText())
 		time.Sleep(100 * time.Millisecond)
 	}
 	m, err := sc.GetMasterAddrByName(ctx, "mastodon").Result()
