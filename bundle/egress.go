@@ -1,10 +1,10 @@
 package bundle
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"net/netip"
+	"path"
 	"strings"
 
 	"github.com/v6kit/v6kit/egress"
@@ -167,49 +167,75 @@ func (h Host) ComposeGateway(gw *Tree) {
 		gw.Add(File{Path: f.Path, Data: f.Data, Mode: f.Mode})
 	}
 	if len(files) > 0 {
-		gw.Add(File{Path: NextStepsPath, Data: h.gatewaySteps(gw, vars), Mode: 0o644})
+		gw.AddSteps(h.gatewayDoc(gw, vars))
 	}
 }
 
-func (h Host) gatewaySteps(gw *Tree, vars []egress.EnvVar) []byte {
-	var b bytes.Buffer
+// GatewaySteps are the install steps of the gateway tree gw: the Debian packages, the
+// files, then the services started (NAT64: TAYGA's unit and unbound; proxy: squid).
+func (h Host) GatewaySteps(gw *Tree) []Step {
+	const pkgs, svc = "The packages and the files", "Start it"
+	var names []string
+	switch h.Egress.Path {
+	case egress.ViaNAT64:
+		names = []string{"tayga", "unbound", "nftables"}
+	case egress.ViaProxy:
+		names = []string{"squid"}
+	default:
+		return nil
+	}
+	var check []Cmd
+	for _, n := range names {
+		check = append(check, Cmd{Args: []string{"dpkg-query", "--show", "--showformat=${Status}", n}, Want: "install ok installed"})
+	}
+	s := []Step{{ID: "packages", Section: pkgs, Title: "Debian's packages: " + strings.Join(names, ", "),
+		Changes: "installs " + strings.Join(names, " ") + " with apt-get",
+		Check:   check,
+		Run:     []Cmd{{Env: []string{"DEBIAN_FRONTEND=noninteractive"}, Args: append([]string{"apt-get", "install", "--yes", "--"}, names...)}},
+		Fix:     "apt-get must reach a Debian mirror (this box is dual-stack); the packages are in Debian 12's main"}}
+	for _, st := range gw.FileSteps("", "") {
+		st.Section = pkgs
+		s = append(s, st)
+	}
+	switch h.Egress.Path {
+	case egress.ViaNAT64:
+		unit := path.Base(egress.NAT64UnitPath)
+		s = append(s,
+			Step{ID: "nat64", Section: svc, Title: "TAYGA and its nftables table, enabled and running (" + unit + ")",
+				Changes: "reloads systemd, enables and (re)starts " + unit,
+				Check: []Cmd{{Args: []string{"systemctl", "is-enabled", "--quiet", unit}},
+					{Args: []string{"systemctl", "show", "-P", "NeedDaemonReload", unit}, Want: "no"},
+					{Args: []string{"systemctl", "is-active", "--quiet", unit}}},
+				Run: []Cmd{{Args: []string{"systemctl", "daemon-reload"}},
+					{Args: []string{"systemctl", "enable", "--quiet", unit}},
+					{Args: []string{"systemctl", "restart", unit}}},
+				Fix: "journalctl -u " + unit + " says which command failed (tayga, ip or nft)"},
+			Step{ID: "dns64", Section: svc, Title: "unbound answering with the DNS64 snippet",
+				Changes: "restarts unbound",
+				Check: []Cmd{{Args: []string{"unbound-checkconf"}},
+					{Args: []string{"systemctl", "is-active", "--quiet", "unbound.service"}}},
+				Run: []Cmd{{Args: []string{"unbound-checkconf"}}, {Args: []string{"systemctl", "restart", "unbound.service"}}},
+				Fix: "unbound-checkconf names the line it refused; journalctl -u unbound says why it did not start"})
+	case egress.ViaProxy:
+		s = append(s, Step{ID: "squid", Section: svc, Title: "squid running with the rendered squid.conf",
+			Changes: "restarts squid",
+			Check: []Cmd{{Args: []string{"squid", "-k", "parse"}},
+				{Args: []string{"systemctl", "is-active", "--quiet", "squid.service"}}},
+			Run: []Cmd{{Args: []string{"squid", "-k", "parse"}}, {Args: []string{"systemctl", "restart", "squid.service"}}},
+			Fix: "squid -k parse names the line it refused; journalctl -u squid says why it did not start"})
+	}
+	return s
+}
+
+// GatewayProbe is the v6-probe command line that proves the outbound path from the
+// Mastodon host (the last section of the gateway's NEXT-STEPS.md).
+func (h Host) GatewayProbe() []string {
 	rel := h.Release.OrNewest()
-	fmt.Fprintf(&b, "# The %s gateway of %s\n\n", h.Egress.Path, h.webDomain())
-	b.WriteString("A dual-stack Debian box (the router or a gateway VM), never the IPv6-only Mastodon host.\n\n")
-	b.WriteString("1. Install the packages and the files:\n\n```\n")
-	switch h.Egress.Path {
-	case egress.ViaNAT64:
-		b.WriteString("apt-get install tayga unbound nftables\n")
-	case egress.ViaProxy:
-		b.WriteString("apt-get install squid\n")
-	}
-	for _, l := range gw.InstallLines("/nonexistent") {
-		b.WriteString(l + "\n")
-	}
-	b.WriteString("```\n\n2. Start it:\n\n```\n")
-	switch h.Egress.Path {
-	case egress.ViaNAT64:
-		b.WriteString("systemctl daemon-reload\nsystemctl enable --now v6kit-nat64.service\nsystemctl restart unbound\n")
-	case egress.ViaProxy:
-		b.WriteString("squid -k parse\nsystemctl restart squid\n")
-	}
-	fmt.Fprintf(&b, "```\n\n3. On the Mastodon host, .env.production already holds (Mastodon %s):\n\n```\n", rel)
-	for _, v := range vars {
-		for _, c := range v.Comment {
-			fmt.Fprintf(&b, "# %s\n", c)
-		}
-		fmt.Fprintf(&b, "%s=%s\n", v.Key, v.Value)
-	}
-	b.WriteString("```\n\n")
-	if h.Egress.Path == egress.ViaNAT64 {
-		fmt.Fprintf(&b, "and /%s names the DNS64. ", HostResolvConfPath)
-	}
-	b.WriteString("Restart web and sidekiq, then prove the path from the Mastodon host:\n\n```\n")
 	probe := []string{"v6-probe", "--domain", h.LocalDomain, "--outbound", "--mastodon", rel.String()}
 	if h.Egress.Path == egress.ViaProxy {
 		probe = append(probe, "--proxy", h.EgressProxy().URL)
 	} else {
-		for _, v := range vars {
+		for _, v := range h.NAT64Gateway().Env() {
 			if v.Key == "ALLOWED_PRIVATE_ADDRESSES" {
 				probe = append(probe, "--allowed-private-addresses", v.Value)
 			}
@@ -218,10 +244,41 @@ func (h Host) gatewaySteps(gw *Tree, vars []egress.EnvVar) []byte {
 	if len(h.Egress.LAN) > 0 && h.Egress.LAN[0].Addr().Is4() {
 		probe = append(probe, "--ssrf-target", netip.AddrPortFrom(h.Egress.LAN[0].Addr().Next(), 80).String())
 	}
+	return probe
+}
+
+// gatewayDoc is the gateway's NEXT-STEPS.md as data: the steps, then what the Mastodon
+// host already holds and the probe that proves the path from it.
+func (h Host) gatewayDoc(gw *Tree, vars []egress.EnvVar) StepsDoc {
+	rel := h.Release.OrNewest()
+	var env []string
+	for _, v := range vars {
+		for _, c := range v.Comment {
+			env = append(env, "# "+c)
+		}
+		env = append(env, v.Key+"="+v.Value)
+	}
 	reach := "outbound.reach, outbound.private"
+	resolv := ""
 	if h.Egress.Path == egress.ViaProxy {
 		reach = "outbound.proxy"
+	} else {
+		resolv = ", and /" + HostResolvConfPath + " names the DNS64"
 	}
-	b.WriteString(ShellJoin(probe) + "\n```\n\noutbound.path, " + reach + " and outbound.ssrf must pass.\n")
-	return b.Bytes()
+	return StepsDoc{
+		Title: fmt.Sprintf("The %s gateway of %s", h.Egress.Path, h.webDomain()),
+		Intro: []string{
+			"A dual-stack Debian box (the router or a gateway VM), never the IPv6-only Mastodon host.",
+			"Run the steps as root on it, from this directory: each command is one argv, quoted for the",
+			"shell. `v6-install --bundle . --plan` shows which are done, `--apply` runs the others",
+			"(" + StepsPath + " holds the same steps).",
+		},
+		Steps: h.GatewaySteps(gw),
+		After: []ManualSection{{Heading: "Prove the path from the Mastodon host",
+			Text: fmt.Sprintf("On the Mastodon host, .env.production already holds these lines (Mastodon %s)%s; "+
+				"restart web and sidekiq there, then run the probe:", rel, resolv),
+			Footer:   "outbound.path, " + reach + " and outbound.ssrf must pass.",
+			Commands: []ManualCommand{{Argv: h.GatewayProbe()}},
+			Literal:  env}},
+	}
 }

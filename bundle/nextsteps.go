@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
@@ -64,77 +63,27 @@ func contains(list []string, s string) bool {
 // the shell element by element, so the lines run from a root shell in the bundle
 // directory exactly as v6-install runs them.
 func (h Host) NextSteps(t *Tree, info Info) []byte {
-	var b bytes.Buffer
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	p("# Next steps for %s (Mastodon %s, %s)", h.webDomain(), info.Release, h.Family)
-	p("")
-	p("v6kit rendered and validated every file in this directory; these are the steps it leaves")
-	p("to you. Run them as root on the host, from this directory: each command is one argv,")
-	p("quoted for the shell. `v6-install --bundle . --plan` shows which are done already, and")
-	p("`v6-install --bundle . --apply` runs the ones that are not (%s holds the same steps).", StepsPath)
-	p("Steps marked *(needs the checkout)* run Mastodon's own code.")
-	p("Re-rendering is safe: secrets in .env.production are kept, and unchanged files are not touched.")
-	section, n := "", 0
-	steps := info.Steps
-	for i := 0; i < len(steps); i++ {
-		st := steps[i]
-		if st.Section != section {
-			section = st.Section
-			n++
-			p("")
-			p("## %d. %s", n, section)
-		}
-		p("")
-		if strings.HasPrefix(st.ID, "file:") {
-			// consecutive file steps as one block: same check, one install line each
-			j := i
-			for j < len(steps) && strings.HasPrefix(steps[j].ID, "file:") {
-				j++
-			}
-			p("The tree mirrors the host's filesystem; pg_hba.conf is v6-pgsetup's (`%s` shows the block it writes).", HBABlockPath)
-			p("Each file is done when its bytes match (`cmp -s -- FILE /FILE`) and `stat -c '%%a %%U %%G' -- /FILE` prints the mode, owner and group installed here.")
-			p("")
-			p("```sh")
-			for _, f := range steps[i:j] {
-				for _, c := range f.Run {
-					p("%s", ShellJoin(c.Line()))
-				}
-			}
-			p("```")
-			i = j - 1
-			continue
-		}
-		title := st.Title
-		if st.Code {
-			title += " *(needs the checkout)*"
-		}
-		p("### %s", title)
-		p("")
-		p("Done when:")
-		for _, c := range st.Check {
-			p("- %s", checkProse(c))
-		}
-		if len(st.Run) == 0 {
-			p("")
-			p("If not: %s.", st.Fix)
-			continue
-		}
-		p("")
-		p("```sh")
-		for _, c := range st.Run {
-			p("%s", ShellJoin(c.Line()))
-		}
-		p("```")
-	}
-	p("")
-	p("## %d. Check it from outside", n+1)
-	p("")
+	return RenderSteps(h.stepsDoc(info))
+}
+
+// stepsDoc is the host's NEXT-STEPS.md as data.
+func (h Host) stepsDoc(info Info) StepsDoc {
 	outside, local := h.ProbeCommands(info)
-	p("```sh")
-	p("%s", ShellJoin(outside))
-	p("%s   # on the host itself", ShellJoin(local))
-	p("```")
-	return b.Bytes()
+	return StepsDoc{
+		Title: fmt.Sprintf("Next steps for %s (Mastodon %s, %s)", h.webDomain(), info.Release, h.Family),
+		Intro: []string{
+			"v6kit rendered and validated every file in this directory; these are the steps it leaves",
+			"to you. Run them as root on the host, from this directory: each command is one argv,",
+			"quoted for the shell. `v6-install --bundle . --plan` shows which are done already, and",
+			"`v6-install --bundle . --apply` runs the ones that are not (" + StepsPath + " holds the same steps).",
+			"Steps marked *(needs the checkout)* run Mastodon's own code.",
+			"Re-rendering is safe: secrets in .env.production are kept, and unchanged files are not touched.",
+		},
+		FilesNote: "The tree mirrors the host's filesystem; pg_hba.conf is v6-pgsetup's (`" + HBABlockPath + "` shows the block it writes).",
+		Steps:     info.Steps,
+		After: []ManualSection{{Heading: "Check it from outside",
+			Commands: []ManualCommand{{Argv: outside}, {Argv: local, Comment: "on the host itself"}}}},
+	}
 }
 
 // checkProse is one check in words: the command in backquotes and what it must print.

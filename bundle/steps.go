@@ -139,30 +139,7 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 
 	// 3. The files, now that live/ exists.
 	const files = "The files in place"
-	homeRel := strings.TrimPrefix(home, "/")
-	for _, f := range t.Files() {
-		if f.Path == NextStepsPath || f.Path == StepsPath || f.Path == HBABlockPath || f.Path == HBAPath {
-			continue
-		}
-		dst := "/" + f.Path
-		owner, group, mode := "root", "root", f.Mode.Perm()
-		switch {
-		case strings.HasPrefix(f.Path, homeRel+"/"):
-			owner, group = user, user
-		case strings.HasPrefix(f.Path, "etc/redis/"):
-			group = "redis"
-		case f.Path == DBPasswordPath:
-			// v6-pgsetup runs as postgres (peer over the socket): the password file is
-			// readable by root and the postgres group only, never on a command line.
-			group, mode = "postgres", 0o640
-		}
-		add(Step{ID: "file:" + f.Path, Section: files, Title: dst,
-			Changes: fmt.Sprintf("installs %s as %s:%s mode %04o", dst, owner, group, mode),
-			Check: []Cmd{{Args: []string{"cmp", "-s", "--", f.Path, dst}},
-				{Args: []string{"stat", "-c", "%a %U %G", "--", dst}, Want: fmt.Sprintf("%o %s %s", mode, owner, group)}},
-			Run: []Cmd{{Args: []string{"install", "-D", "-o", owner, "-g", group, "-m", fmt.Sprintf("%04o", mode), "--", f.Path, dst}}},
-			Fix: "run it from the bundle directory, as root"})
-	}
+	s = append(s, t.FileSteps(home, user)...)
 	if rf, ok := t.File(RedisPath); ok {
 		inc := "include /" + RedisPath
 		add(Step{ID: "redis-include", Section: files, Title: "redis.conf includes /" + RedisPath + " (the last include wins)",
@@ -371,12 +348,5 @@ func addrPort(a netip.Addr, port int) string { return netip.AddrPortFrom(a, uint
 // INSTALL-STEPS.json, rendered from them, to t.
 func (h Host) addSteps(t *Tree, info *Info) {
 	info.Steps = h.Steps(t, *info)
-	t.Problem("steps", CheckSteps(info.Steps))
-	t.Add(File{Path: NextStepsPath, Data: h.NextSteps(t, *info), Mode: 0o644})
-	b, err := StepsJSON(info.Steps)
-	if err != nil {
-		t.Problems.Errorf(StepsPath, ErrSteps, "%v", err)
-		return
-	}
-	t.Add(File{Path: StepsPath, Data: b, Mode: 0o644})
+	t.AddSteps(h.stepsDoc(*info))
 }
