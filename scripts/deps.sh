@@ -38,6 +38,8 @@ check pgbouncer pgbouncer # issue 16: the HA engines, proven with the real daemo
 check redis-sentinel redis-sentinel
 check haproxy haproxy
 check keepalived keepalived
+check systemd-nspawn systemd-container # issue 13: a real systemd as PID 1 boots the installed host
+check mmdebstrap mmdebstrap # … over a Debian 12 rootfs built from Debian's packages
 if [ "${1:-}" = "--bench" ]; then
   check lego lego
   check hyperfine hyperfine
