@@ -29,7 +29,8 @@ func TestRealValidators(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txtar"), func(t *testing.T) {
 			r := render(t, loadInput(t, golden.Open(t, f)))
 			dir := t.TempDir()
-			require.NoError(t, egress.WriteDir(dir, r.files))
+			_, err := egress.WriteDir(dir, r.files)
+			require.NoError(t, err)
 			for _, x := range r.files {
 				p := filepath.Join(dir, x.Path)
 				var cmd *exec.Cmd

@@ -156,7 +156,7 @@ func TestEmbed(t *testing.T) {
 
 func TestWriteDirRefusesEscapes(t *testing.T) {
 	d := t.TempDir()
-	err := egress.WriteDir(d, []egress.File{{Path: "etc/ok", Data: []byte("x")}, {Path: "../escape", Data: []byte("x")}})
+	_, err := egress.WriteDir(d, []egress.File{{Path: "etc/ok", Data: []byte("x")}, {Path: "../escape", Data: []byte("x")}})
 	require.Error(t, err)
 	_, statErr := os.Stat(filepath.Join(d, "etc", "ok"))
 	assert.True(t, os.IsNotExist(statErr), "nothing written")

@@ -39,7 +39,8 @@ func installTree(t *testing.T, root string, files []egress.File) {
 		moved[i] = f
 		moved[i].Data = []byte(rootPaths(root, string(f.Data)))
 	}
-	require.NoError(t, egress.WriteDir(root, moved))
+	_, err := egress.WriteDir(root, moved)
+	require.NoError(t, err)
 }
 
 func rootPaths(root, s string) string {

@@ -2,11 +2,14 @@ package egress
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 )
 
@@ -25,20 +28,31 @@ func EnvFragment(vars []EnvVar) []byte {
 	return b.Bytes()
 }
 
-// WriteDir writes files under root, each atomically; files whose bytes and mode are
-// unchanged are left alone. It refuses a path that is absolute or leaves root before
-// writing anything.
-func WriteDir(root string, files []File) error {
-	for _, f := range files {
+// WriteDir writes files under root all or nothing, by the rules of package files: under
+// one lock (.v6kit-egress-ROOT.lock beside root, so nothing but the files lands in the
+// tree) a second run waits, then writes in turn; every file is staged before the first
+// is replaced, a failed replacement puts back those already replaced, and files whose
+// bytes and mode are unchanged are left alone. It returns one Result per file, in order;
+// what an interrupted run left behind (removed when ours) is said in the first one's
+// Notes. It refuses a path that is absolute or leaves root before writing anything.
+func WriteDir(root string, fs []File) ([]files.Result, error) {
+	for _, f := range fs {
 		if f.Path == "" || path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || strings.HasPrefix(f.Path, "../") || f.Path == ".." {
-			return fmt.Errorf("egress: file path %q must be relative and clean", f.Path)
+			return nil, fmt.Errorf("egress: file path %q must be relative and clean", f.Path)
 		}
 	}
-	for _, f := range files {
-		name := filepath.Join(root, filepath.FromSlash(f.Path))
-		if _, err := fsutil.WriteFile(name, f.Data, fsutil.Options{Mode: f.Mode, MkdirAll: true}); err != nil {
-			return fmt.Errorf("egress: write %s: %w", name, err)
-		}
+	root = filepath.Clean(root)
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return nil, fmt.Errorf("egress: %w", err)
 	}
-	return nil
+	set := make([]fsutil.SetFile, len(fs))
+	for i, f := range fs {
+		set[i] = fsutil.SetFile{Path: filepath.Join(root, filepath.FromSlash(f.Path)), Data: f.Data,
+			Opt: fsutil.Options{Mode: f.Mode, MkdirAll: true, NoLock: true}}
+	}
+	res, err := fsutil.WriteSet(context.Background(), "egress-"+filepath.Base(root), filepath.Dir(root), fsutil.LockOptions{}, set)
+	if err != nil {
+		return res, fmt.Errorf("egress: write %s: %w", root, err)
+	}
+	return res, nil
 }

@@ -167,7 +167,7 @@ func (a ACL) Write(w io.Writer) error {
 	return err
 }
 
-// WriteFile validates the ACL and replaces name with it atomically (mode 0644).
+// WriteFile validates the ACL and replaces name with it like [Config.WriteFile].
 func (a ACL) WriteFile(name string) (files.Result, error) {
 	b, err := a.Bytes()
 	if err != nil {

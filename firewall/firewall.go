@@ -16,6 +16,7 @@
 package firewall
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -411,8 +412,11 @@ func (c Config) Write(w io.Writer) error {
 	return err
 }
 
-// WriteFile validates the config and replaces name with the ruleset atomically (mode
-// 0644, parent directories created); nothing is written when the config is invalid.
+// WriteFile validates the config and replaces name with the ruleset atomically under
+// the file's lock (a second run waits, then replaces it in turn), by the rules of
+// package files: a new file gets mode 0644 (parent directories created), an existing
+// one keeps its owner, group and mode; leftovers of an interrupted run are removed and
+// said in Result.Notes. Nothing is written when the config is invalid.
 func (c Config) WriteFile(name string) (files.Result, error) {
 	b, err := c.Bytes()
 	if err != nil {
@@ -422,7 +426,7 @@ func (c Config) WriteFile(name string) (files.Result, error) {
 }
 
 func writeFile(name string, b []byte) (files.Result, error) {
-	res, err := fsutil.WriteFile(name, b, fsutil.Options{Mode: 0o644, MkdirAll: true})
+	res, err := fsutil.Replace(context.Background(), name, b, fsutil.Options{Mode: 0o644, KeepMode: true, MkdirAll: true})
 	if err != nil {
 		return res, fmt.Errorf("firewall: write %s: %w", name, err)
 	}

@@ -43,8 +43,9 @@ func TestBadInput(t *testing.T) {
 			assert.Equal(t, tc.path, ps.Errors()[0].Path)
 			assert.ErrorIs(t, ps.Err(), tc.err)
 			f := filepath.Join(t.TempDir(), "haproxy.cfg")
-			require.Error(t, c.WriteFile(f))
-			_, err := os.Stat(f)
+			_, err := c.WriteFile(f)
+			require.Error(t, err)
+			_, err = os.Stat(f)
 			assert.True(t, os.IsNotExist(err), "nothing written")
 		})
 	}
@@ -60,7 +61,9 @@ func TestHAProxyAcceptsRendered(t *testing.T) {
 		return c
 	}()} {
 		f := filepath.Join(t.TempDir(), "haproxy.cfg")
-		require.NoError(t, c.WriteFile(f))
+		res, werr := c.WriteFile(f)
+		require.NoError(t, werr)
+		assert.True(t, res.Changed)
 		out, err := exec.Command(bin, "-c", "-f", f).CombinedOutput()
 		require.NoError(t, err, "%s: %s", name, out)
 		assert.Contains(t, string(out), "Configuration file is valid")

@@ -11,6 +11,7 @@ package keepalived
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/report"
 )
@@ -172,14 +174,20 @@ func (c Config) Bytes() ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// WriteFile writes keepalived.conf atomically (0644), after validating.
-func (c Config) WriteFile(name string) error {
+// WriteFile validates the configuration and replaces name with keepalived.conf atomically,
+// under the file's lock (a second run waits, then replaces it in turn), by the rules of
+// package files: a new file gets mode 0644; an existing one keeps its owner, group and
+// mode; what an interrupted run left behind is removed and said in Result.Notes; a
+// symlinked lock file, a foreign or dangling link and a non-regular file are refused.
+// Nothing is written when the configuration is invalid or the content is unchanged.
+func (c Config) WriteFile(name string) (files.Result, error) {
 	data, err := c.Bytes()
 	if err != nil {
-		return err
+		return files.Result{}, err
 	}
-	if _, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o644}); err != nil {
-		return fmt.Errorf("keepalived: write %s: %w", name, err)
+	res, err := fsutil.Replace(context.Background(), name, data, fsutil.Options{Mode: 0o644, KeepMode: true})
+	if err != nil {
+		return res, fmt.Errorf("keepalived: write %s: %w", name, err)
 	}
-	return nil
+	return res, nil
 }

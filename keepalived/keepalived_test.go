@@ -46,8 +46,9 @@ func TestBadInput(t *testing.T) {
 			assert.Equal(t, tc.path, ps.Errors()[0].Path)
 			assert.ErrorIs(t, ps.Err(), tc.err)
 			f := filepath.Join(t.TempDir(), "keepalived.conf")
-			require.Error(t, c.WriteFile(f))
-			_, err := os.Stat(f)
+			_, err := c.WriteFile(f)
+			require.Error(t, err)
+			_, err = os.Stat(f)
 			assert.True(t, os.IsNotExist(err), "nothing written")
 		})
 	}
@@ -66,7 +67,8 @@ func TestKeepalivedAcceptsRendered(t *testing.T) {
 	dual.Check = "/usr/bin/true"
 	for name, c := range map[string]keepalived.Config{"ipv6-only": base(), "dual-stack": dual} {
 		f := filepath.Join(testenv.TempDir(t), "keepalived.conf")
-		require.NoError(t, c.WriteFile(f))
+		_, err := c.WriteFile(f)
+		require.NoError(t, err)
 		out, err := testenv.NetnsCommand(context.Background(), ns, "keepalived", "-t", "-l", "-f", f).CombinedOutput()
 		require.NoError(t, err, "%s: %s", name, out)
 		b, _ := os.ReadFile(f)

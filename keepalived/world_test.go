@@ -105,10 +105,12 @@ func TestFrontsFailover(t *testing.T) {
 	fronts := []*front{{node: names[0]}, {node: names[1]}}
 	for i, f := range fronts {
 		f.haCfg = filepath.Join(dir, fmt.Sprintf("haproxy%d.cfg", i))
-		require.NoError(t, hcfg.WriteFile(f.haCfg))
+		_, err := hcfg.WriteFile(f.haCfg)
+		require.NoError(t, err)
 		kc := keepalived.Config{Interface: "up0", VIP6: vip, Priority: 150 - 50*i, Name: "mastodon"}
 		f.kCf = filepath.Join(dir, fmt.Sprintf("keepalived%d.conf", i))
-		require.NoError(t, kc.WriteFile(f.kCf))
+		_, err = kc.WriteFile(f.kCf)
+		require.NoError(t, err)
 		out, err := w.Command(context.Background(), f.node, "keepalived", "-t", "-f", f.kCf).CombinedOutput()
 		require.NoError(t, err, "keepalived -t: %s", out)
 	}

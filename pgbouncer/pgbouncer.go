@@ -13,15 +13,18 @@ package pgbouncer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
@@ -226,23 +229,29 @@ func (c Config) Bytes() ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// WriteFiles writes pgbouncer.ini and userlist.txt (both 0640) atomically, after
-// validating; nothing is written on error.
-func (c Config) WriteFiles(ini, userlist string) error {
+// WriteFiles validates the configuration and writes pgbouncer.ini and userlist.txt
+// (both 0640) all or nothing, by the rules of package files: each file under its own
+// lock and both under the set's lock (.v6kit-pgbouncer.lock beside ini), so a second
+// run waits, then writes the pair in turn; both are staged before either is replaced,
+// and a failed replacement puts back the other. It returns one Result per file (ini,
+// then userlist); what an interrupted run left behind is said in the first one's Notes.
+func (c Config) WriteFiles(ini, userlist string) ([]files.Result, error) {
 	a, err := c.Bytes()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	u, err := c.Userlist()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for name, data := range map[string][]byte{ini: a, userlist: u} {
-		if _, err := fsutil.WriteFile(name, data, fsutil.Options{Mode: 0o640}); err != nil {
-			return fmt.Errorf("pgbouncer: write %s: %w", name, err)
-		}
+	res, err := fsutil.WriteSet(context.Background(), "pgbouncer", filepath.Dir(ini), fsutil.LockOptions{}, []fsutil.SetFile{
+		{Path: ini, Data: a, Opt: fsutil.Options{Mode: 0o640, Secret: true}},
+		{Path: userlist, Data: u, Opt: fsutil.Options{Mode: 0o640, Secret: true}},
+	})
+	if err != nil {
+		return res, fmt.Errorf("pgbouncer: write %s and %s: %w", ini, userlist, err)
 	}
-	return nil
+	return res, nil
 }
 
 // EnvVar is one .env.production entry; envfile.Var(e) converts it.

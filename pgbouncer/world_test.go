@@ -71,7 +71,8 @@ func TestTransactionPoolingBudget(t *testing.T) {
 		},
 	}
 	ini := filepath.Join(dir, "pgbouncer.ini")
-	require.NoError(t, cfg.WriteFiles(ini, cfg.UserlistPath))
+	_, err = cfg.WriteFiles(ini, cfg.UserlistPath)
+	require.NoError(t, err)
 	testenv.Chown(t, "postgres", sock, ini, cfg.UserlistPath)
 	budget := cfg.Budget()
 	t.Logf("rendered budget:\n  %s\n  %s", budget.ClientFormula, budget.ServerFormula)

@@ -58,6 +58,7 @@ type result struct {
 	Mastodon string          `json:"mastodon"`
 	Out      string          `json:"out,omitempty"`
 	Files    []string        `json:"files,omitempty"`
+	Notes    []string        `json:"notes,omitempty"`
 	Env      []egress.EnvVar `json:"env,omitempty"`
 	Problems report.Problems `json:"problems,omitempty"`
 }
@@ -142,9 +143,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for _, f := range host {
 			res.Files = append(res.Files, filepath.Join("mastodon", f.Path))
 		}
-		err := egress.WriteDir(filepath.Join(out, "gateway"), files)
-		if err == nil {
-			err = egress.WriteDir(filepath.Join(out, "mastodon"), host)
+		// One set for both trees: two runs at once never leave one's gateway beside the
+		// other's host files.
+		var all []egress.File
+		for _, f := range files {
+			f.Path = "gateway/" + f.Path
+			all = append(all, f)
+		}
+		for _, f := range host {
+			f.Path = "mastodon/" + f.Path
+			all = append(all, f)
+		}
+		wr, err := egress.WriteDir(out, all)
+		for _, r := range wr {
+			res.Notes = append(res.Notes, r.Notes...)
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, "v6-egress:", err)
@@ -166,6 +178,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, f := range res.Files {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(out, f))
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(stdout, "note: %s\n", n)
 	}
 	if check {
 		fmt.Fprintf(stdout, "%s bundle valid for Mastodon %s\n", path, rel)

@@ -107,13 +107,16 @@ func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout i
 		if err != nil {
 			return err
 		}
-		res.Written = append(res.Written, written{File: name, Changed: wr.Changed})
+		res.Written = append(res.Written, written{File: name, Changed: wr.Changed, Notes: wr.Notes})
 		if !o.json {
 			state := "unchanged"
 			if wr.Changed {
 				state = "written"
 			}
 			fmt.Fprintf(stdout, "%s: %s\n", name, state)
+			for _, n := range wr.Notes {
+				fmt.Fprintf(stdout, "note: %s\n", n)
+			}
 		}
 		return nil
 	}

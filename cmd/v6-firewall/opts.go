@@ -181,8 +181,9 @@ type result struct {
 }
 
 type written struct {
-	File    string `json:"file"`
-	Changed bool   `json:"changed"`
+	File    string   `json:"file"`
+	Changed bool     `json:"changed"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // finish prints the result (JSON on stdout, or the problems on stderr) and returns code.

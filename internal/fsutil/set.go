@@ -232,3 +232,46 @@ func writeMarker(name string, list []string) error {
 	}
 	return SyncDir(filepath.Dir(name))
 }
+
+// Replace is [Update] for a file rendered whole: data replaces whatever is there, under
+// the file's lock (a second run waits, then replaces it in turn), with Update's rules for
+// backups, links and what an interrupted run left behind.
+func Replace(ctx context.Context, name string, data []byte, opt Options) (Result, error) {
+	return Update(ctx, name, opt, func([]byte, bool) ([]byte, error) { return data, nil })
+}
+
+// SetFile is one file of [WriteSet].
+type SetFile struct {
+	Path string
+	Data []byte
+	Opt  Options
+}
+
+// WriteSet writes files all or nothing as the [Set] called name with its lock and marker
+// in dir, and returns one Result per file, in order; what the set found (leftovers, a
+// marker of an interrupted run) is in the first Result's Notes.
+func WriteSet(ctx context.Context, name, dir string, lo LockOptions, files []SetFile) ([]Result, error) {
+	s := &Set{Name: name, Dir: dir}
+	defer s.Abort()
+	if err := s.Begin(ctx, lo); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		f.Opt.Lock = lo
+		if err := s.Add(ctx, f.Path, f.Data, f.Opt); err != nil {
+			return nil, fmt.Errorf("%s: %w (nothing was written)", f.Path, err)
+		}
+	}
+	outs, err := s.Commit()
+	if err != nil {
+		return nil, err
+	}
+	res := make([]Result, len(outs))
+	for i, o := range outs {
+		res[i] = o.Result
+	}
+	if len(res) > 0 {
+		res[0].Notes = append(slices.Clone(s.Notes), res[0].Notes...)
+	}
+	return res, nil
+}
