@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/envfile"
@@ -220,6 +221,10 @@ const (
 	ArgMastodonUser
 	// ArgHostName is a DNS host name as LOCAL_DOMAIN takes it ([envfile.NormalizeDomain]).
 	ArgHostName
+	// ArgConfigPath is an ArgPath that config files take verbatim too (nginx's root and
+	// certificate paths, units' directories, .env.production): letters, digits and
+	// / . _ - + @ ~ , = : alone, as nginxconf accepts them.
+	ArgConfigPath
 )
 
 // CheckArg says whether v is one clean command-line argument of its kind: nil, or an
@@ -227,12 +232,22 @@ const (
 // that names the value, what is wrong and what to give instead.
 func CheckArg(kind ArgKind, v string) error {
 	bad := func(why, fix string) error {
-		return fmt.Errorf("%w: %q %s: %s", ErrCommandValue, clipArg(v), why, fix)
+		return &argError{msg: fmt.Sprintf("%q %s: %s", clipArg(v), why, fix), errs: []error{ErrCommandValue}}
 	}
 	switch kind {
 	case ArgPath:
 		if why := checkPathValue(v); why != "" {
 			return bad(why, "give an absolute path like /srv/mastodon")
+		}
+	case ArgConfigPath:
+		if why := checkPathValue(v); why != "" {
+			return bad(why, "give an absolute path like /srv/mastodon")
+		}
+		for _, c := range v {
+			if !(unicode.IsLetter(c) || unicode.IsDigit(c) || strings.ContainsRune("/._-+@~,=:", c)) {
+				return bad(fmt.Sprintf("holds %q, which nginx or a unit would read as syntax, a variable or a separator", c),
+					"use letters, digits and / . _ - + @ ~ , = : only (rename the directory)")
+			}
 		}
 	case ArgHTTPSURL:
 		if why := checkURLValue(v, "https"); why != "" {
@@ -240,7 +255,7 @@ func CheckArg(kind ArgKind, v string) error {
 		}
 	case ArgEmail:
 		if err := acme.CheckEmail(v); err != nil {
-			return fmt.Errorf("%w: %w", ErrCommandValue, err)
+			return &argError{msg: err.Error(), errs: []error{ErrCommandValue, err}}
 		}
 	case ArgUnixUser:
 		if !unixName.MatchString(v) {
@@ -255,13 +270,23 @@ func CheckArg(kind ArgKind, v string) error {
 			return bad(why, "give a host name like social.example.org")
 		}
 		if _, err := envfile.NormalizeDomain(v); err != nil {
-			return fmt.Errorf("%w: %w", ErrCommandValue, err)
+			return &argError{msg: err.Error(), errs: []error{ErrCommandValue, err}}
 		}
 	default:
 		return bad("has no known kind", "this is a bug in the caller")
 	}
 	return nil
 }
+
+// argError is CheckArg's error: its message alone, wrapping ErrCommandValue and the
+// kind's own sentinel.
+type argError struct {
+	msg  string
+	errs []error
+}
+
+func (e *argError) Error() string   { return e.msg }
+func (e *argError) Unwrap() []error { return e.errs }
 
 // clipArg shortens a long value for an error message.
 func clipArg(v string) string {

@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"flag"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
@@ -233,12 +233,22 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	front.Site(bundle.SitePath, site)
 	front.Bootstrap(bundle.BootstrapPath, site)
 
-	// Every host's units, after its other files (the install lines follow this order).
-	bundle.ClusterUnits(bundle.UnitDir, cluster, []*bundle.Tree{web1, web2, front}, front)
+	// Every host's units, after its other files (the install steps follow this order).
+	plans := bundle.ClusterUnits(bundle.UnitDir, cluster, []*bundle.Tree{web1, web2, front}, front)
 
-	// NEXT-STEPS.md per host.
+	// NEXT-STEPS.md and INSTALL-STEPS.json per host, from the same step data, once every
+	// value that reaches their command lines is known to be one clean argument.
+	if !c.checkValues(&front.Problems) {
+		return trees, budget
+	}
 	for _, t := range trees {
-		t.Add(bundle.File{Path: bundle.NextStepsPath, Mode: 0o644, Data: c.nextSteps(t, rel, h, pg)})
+		info := bundle.Info{Release: rel, PG: pg, Redis: redis, CertCommand: h.CertCommand()}
+		for i, name := range []string{"web1", "web2", "front"} {
+			if t.Name == name && i < len(plans) {
+				info.Deployment, info.Plan = cluster.Hosts[i].Deployment, plans[i]
+			}
+		}
+		t.AddSteps(c.stepsDoc(t, h, c.steps(t, h, info)))
 	}
 	return trees, budget
 }
@@ -288,58 +298,121 @@ func redisPasswordFromURL(u, fallback string) string {
 	return fallback
 }
 
-func (c cluster) nextSteps(t *bundle.Tree, rel mastodon.Release, h bundle.Host, pg pgsetup.Config) []byte {
-	var b bytes.Buffer
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	code := func(lines ...string) {
-		p("```sh")
-		for _, l := range lines {
-			p("%s", l)
+// checkValues records every flag value that reaches a command line of the hosts'
+// steps and is not one clean argument of its kind; false when there was one.
+func (c cluster) checkValues(ps *report.Problems) bool {
+	ok := true
+	check := func(flag string, kind bundle.ArgKind, v string) {
+		if err := bundle.CheckArg(kind, v); err != nil {
+			ps.Errorf("--"+flag, err, "%v", err)
+			ok = false
 		}
-		p("```\n")
 	}
-	p("# Next steps for %s (Mastodon %s, split over 5 IPv6-only hosts)\n", t.Name, rel)
-	p("Run as root on %s, from this directory. The files mirror the host's filesystem.\n", t.Name)
-	p("## Put the files in place\n")
-	home := cmp.Or(c.Home, "/home/mastodon")
-	code(t.InstallLines(home, bundle.HBABlockPath, bundle.HBAPath)...)
+	check("domain", bundle.ArgHostName, c.LocalDomain)
+	check("web-domain", bundle.ArgHostName, c.WebDomain)
+	check("email", bundle.ArgEmail, c.AdminEmail)
+	for _, f := range []struct{ flag, v string }{{"home", c.Home}, {"letsencrypt", c.LetsEncrypt}, {"nginx-cache", c.NginxCache}} {
+		if f.v != "" {
+			check(f.flag, bundle.ArgConfigPath, f.v)
+		}
+	}
+	if c.ACMEServer != "" {
+		check("acme-server", bundle.ArgHTTPSURL, c.ACMEServer)
+	}
+	return ok
+}
+
+// steps are host t's install steps: the all-in-one host's steps ([bundle.Host.Steps])
+// that belong on t, with the checks that would read a local database replaced and the
+// split's own steps (front's webroot, db1's v6-pgsetup, redis1's restart) added.
+func (c cluster) steps(t *bundle.Tree, h bundle.Host, info bundle.Info) []bundle.Step {
+	rel := info.Release
+	keep := map[string][]string{
+		"web1":   {"node", "user", "checkout", "ruby", "corepack", "gems", "yarn", "db-setup", "assets", "units", "owner"},
+		"web2":   {"node", "user", "checkout", "ruby", "corepack", "gems", "yarn", "assets", "units"},
+		"front":  {"nginx", "certificate", "site", "units"},
+		"db1":    {"postgresql", "postgresql-restart", "pgsetup"},
+		"redis1": {"redis", "redis-include"},
+	}[t.Name]
+	live := path.Join(cmp.Or(c.Home, "/home/mastodon"), "live")
+	var out []bundle.Step
+	for _, st := range h.Steps(t, info) {
+		if !strings.HasPrefix(st.ID, "file:") && !slices.Contains(keep, st.ID) {
+			continue
+		}
+		switch st.ID {
+		case "db-setup":
+			// the database is on db1: ask Rails, over the .env.production's DB_* values
+			st.Title = "the database schema and seeds, once, from web1 (only into an empty database: db:setup erases one)"
+			st.Check = []bundle.Cmd{railsRunner(st.Run[0], "exit(ActiveRecord::Base.connection.table_exists?(:schema_migrations) ? 0 : 1)")}
+		case "owner":
+			st.Check = []bundle.Cmd{railsRunner(st.Run[0], "exit(Account.find_local('admin') ? 0 : 1)")}
+		case "pgsetup":
+			st.Run[0].Args = []string{"v6-pgsetup", "--role", info.PG.Role, "--database", info.PG.Database, "--password-file", "/" + bundle.DBPasswordPath,
+				"--mastodon", rel.Line(), "--no-ipv4", "--allow", c.AppPrefix.String(),
+				"--web-hosts", strconv.Itoa(info.PG.Budget.WebHosts), "--streaming", strconv.Itoa(info.PG.Budget.StreamingInstances),
+				"--sidekiq", strconv.Itoa(sum(info.PG.Budget.Sidekiq))}
+			st.Title += ", admitting the app prefix " + c.AppPrefix.String() + " with scram-sha-256"
+		case "certificate":
+			// the webroot the certificate is answered from exists before it
+			webroot := h.Webroot()
+			out = append(out, bundle.Step{ID: "webroot", Section: st.Section, Title: "the webroot " + webroot + " (nginx's root, the ACME challenges' directory)",
+				Changes: "creates " + webroot,
+				Check:   []bundle.Cmd{{Args: []string{"test", "-d", webroot}}},
+				Run:     []bundle.Cmd{{Args: []string{"mkdir", "-p", "--", webroot}}},
+				Fix:     "the parent directories must be writable by root"})
+		}
+		out = append(out, st)
+		if st.ID == "site" {
+			// nginx serves the assets itself: web1's public/ after its asset build
+			webroot := h.Webroot()
+			marker := path.Join(webroot, strings.TrimPrefix(rel.AssetsBuiltMarker(), "public/"))
+			out = append(out, bundle.Step{ID: "public", Section: st.Section, Title: "web1's public/ (with the compiled assets) in " + webroot,
+				Changes: "copies " + path.Join(live, "public") + "/ from web1 over SSH into " + webroot,
+				Check:   []bundle.Cmd{{Args: []string{"test", "-d", marker}}},
+				Run:     []bundle.Cmd{{Args: []string{"rsync", "-a", "--", "web1:" + path.Join(live, "public") + "/", webroot + "/"}}},
+				Fix:     "web1's assets step must be done first, and root on front must reach web1 over SSH (rsync -a copies public/ any other way too)"})
+		}
+	}
+	if t.Name == "redis1" {
+		// off loopback, with a password: the ULA address answers NOAUTH once Redis runs
+		// with the snippet (and refuses the connection before)
+		out = append(out, bundle.Step{ID: "redis-restart", Section: "The files in place", Title: "Redis runs with the snippet: bound to " + c.Redis.String() + ", a password required",
+			Changes: "restarts redis-server",
+			Check:   []bundle.Cmd{{Args: []string{"redis-cli", "-h", c.Redis.String(), "-p", "6379", "PING"}, Want: "NOAUTH Authentication required."}},
+			Run:     []bundle.Cmd{{Args: []string{"systemctl", "restart", "redis-server.service"}}},
+			Fix:     "journalctl -u redis-server says why Redis did not start with the snippet"})
+	}
+	return out
+}
+
+// railsRunner is a check that runs Ruby in the app as run (db-setup's command) does:
+// same user, directory and environment.
+func railsRunner(run bundle.Cmd, ruby string) bundle.Cmd {
+	run.Args = []string{"bundle", "exec", "rails", "runner", ruby}
+	return run
+}
+
+// stepsDoc is host t's NEXT-STEPS.md as data.
+func (c cluster) stepsDoc(t *bundle.Tree, h bundle.Host, steps []bundle.Step) bundle.StepsDoc {
+	d := bundle.StepsDoc{
+		Title: fmt.Sprintf("Next steps for %s (Mastodon %s, split over 5 IPv6-only hosts)", t.Name, c.release()),
+		Intro: []string{
+			"Run them as root on " + t.Name + ", from this directory: each command is one argv, quoted for the shell.",
+			"`v6-install --bundle . --plan` shows which are done already, and `v6-install --bundle . --apply`",
+			"runs the ones that are not (" + bundle.StepsPath + " holds the same steps). The files mirror the host's filesystem.",
+			"Order across hosts: db1 and redis1 first, then web1 (its db-setup once), web2, and front last.",
+		},
+		Steps: steps,
+	}
 	switch t.Name {
 	case "db1":
-		allow := []string{"v6-pgsetup", "--role", pg.Role, "--database", pg.Database, "--password-file", "/" + bundle.DBPasswordPath,
-			"--mastodon", rel.Line(), "--no-ipv4", "--allow", c.AppPrefix.String(),
-			"--web-hosts", strconv.Itoa(pg.Budget.WebHosts), "--streaming", strconv.Itoa(pg.Budget.StreamingInstances),
-			"--sidekiq", strconv.Itoa(sum(pg.Budget.Sidekiq))}
-		p("## PostgreSQL: role, database, pg_hba.conf (the app prefix with scram-sha-256)\n")
-		code("systemctl restart postgresql", bundle.ShellJoin(allow))
-	case "redis1":
-		p("## Redis: include the snippet (it binds ::1 and %s, with a password)\n", c.Redis)
-		code("grep -qx 'include /"+bundle.RedisPath+"' /etc/redis/redis.conf || echo 'include /"+bundle.RedisPath+"' >> /etc/redis/redis.conf",
-			"systemctl restart redis-server")
-	case "web1", "web2":
-		p("## Mastodon (as the mastodon user in /home/mastodon/live)\n")
-		steps := append([]string{"cd " + bundle.ShellQuote(path.Join(home, "live"))}, rel.BundleInstallCommands()...)
-		steps = append(steps, rel.JSInstallCommand(), rel.AssetsCommand())
-		if t.Name == "web1" {
-			steps = append(steps, rel.DBSetupCommand()+"   # once, on web1 only")
-		}
-		code(steps...)
-		p("## Start\n")
-		code("systemctl daemon-reload", "systemctl enable --now mastodon-web.service mastodon-streaming.service 'mastodon-sidekiq*.service'")
-		if t.Name == "web1" {
-			p("## The owner account (once)\n")
-			code(rel.OwnerCommand("admin", c.AdminEmail))
-		}
+		d.FilesNote = "The tree mirrors the host's filesystem; pg_hba.conf is v6-pgsetup's (`" + bundle.HBABlockPath + "` shows the block it writes)."
 	case "front":
-		p("## The certificate, then the site\n")
-		p("The webroot must exist; copy public/ from web1 after its asset build so nginx serves the assets itself.\n")
-		code("mkdir -p "+bundle.ShellQuote(h.Webroot()), "rsync -a "+bundle.ShellQuote("web1:"+path.Join(home, "live", "public")+"/")+" "+bundle.ShellQuote(h.Webroot()+"/"))
-		code("ln -sf /"+bundle.BootstrapPath+" /etc/nginx/sites-enabled/", "nginx -t && systemctl reload nginx",
-			bundle.ShellJoin(h.CertCommand()),
-			"rm /etc/nginx/sites-enabled/"+filepath.Base(bundle.BootstrapPath),
-			"ln -sf /"+bundle.SitePath+" /etc/nginx/sites-enabled/", "nginx -t && systemctl reload nginx",
-			"systemctl daemon-reload", "systemctl enable --now "+units.CertRenewTimer)
+		outside, _ := h.ProbeCommands(bundle.Info{})
+		d.After = []bundle.ManualSection{{Heading: "Check it from outside", Commands: []bundle.ManualCommand{{Argv: outside}}}}
 	}
-	return b.Bytes()
+	return d
 }
 
 func sum(xs []int) int {

@@ -30,6 +30,9 @@ func TestGolden(t *testing.T) {
 			{"files", bundletest.List(snap)},
 			{"db1/etc/postgresql/15/main/pg_hba.mastodon-block.conf", string(snap["db1/etc/postgresql/15/main/pg_hba.mastodon-block.conf"].Data)},
 			{"db1/NEXT-STEPS.md", string(snap["db1/NEXT-STEPS.md"].Data)},
+			{"front/NEXT-STEPS.md", string(snap["front/NEXT-STEPS.md"].Data)},
+			{"web1/NEXT-STEPS.md", string(snap["web1/NEXT-STEPS.md"].Data)},
+			{"redis1/NEXT-STEPS.md", string(snap["redis1/NEXT-STEPS.md"].Data)},
 		})
 	// one set of secrets on both app hosts
 	assert.Equal(t, string(snap["web1/"+envPath].Data), string(snap["web2/"+envPath].Data))
@@ -165,12 +168,12 @@ func TestPathFlags(t *testing.T) {
 		"ExecStart=/usr/local/bin/v6-certs renew --dir /srv/le --reload-nginx\n")
 	steps := string(snap["front/"+bundle.NextStepsPath].Data)
 	assert.Contains(t, steps, "v6-certs obtain --dir /srv/le --server https://acme-staging-v02.api.letsencrypt.org/directory --email admin@example.org --webroot /srv/mastodon/live/public ")
-	assert.Contains(t, steps, "rsync -a web1:/srv/mastodon/live/public/ /srv/mastodon/live/public/\n")
+	assert.Contains(t, steps, "rsync -a -- web1:/srv/mastodon/live/public/ /srv/mastodon/live/public/\n")
 	for _, host := range []string{"web1", "web2"} {
 		_, ok := snap[host+"/srv/mastodon/live/.env.production"]
 		assert.True(t, ok, "%s's .env.production under --home", host)
 		assert.Contains(t, string(snap[host+"/"+bundle.UnitDir+"/mastodon-web.service"].Data), "WorkingDirectory=/srv/mastodon/live\n")
-		assert.Contains(t, string(snap[host+"/"+bundle.NextStepsPath].Data), "cd /srv/mastodon/live\n")
+		assert.Contains(t, string(snap[host+"/"+bundle.NextStepsPath].Data), " env -C /srv/mastodon/live ")
 	}
 	for p := range snap {
 		assert.False(t, strings.HasPrefix(p, "web1/home/") || strings.HasPrefix(p, "web2/home/"), "%s: nothing under /home", p)
