@@ -54,7 +54,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		rnd = mrand.New(mrand.NewPCG(seed[0], seed[1]))
 	}
-	return &Client{cfg: cfg, store: &Store{Root: cfg.root(), Keep: cfg.Keep, Now: cfg.Now, noPending: cfg.Deploy.empty()}, rnd: rnd}, nil
+	return &Client{cfg: cfg, store: &Store{Root: cfg.root(), Keep: cfg.Keep, Now: cfg.Now, noPending: cfg.Deploy.empty(), waiting: cfg.LockWaiting}, rnd: rnd}, nil
 }
 
 // Store returns the client's store.

@@ -281,8 +281,12 @@ type Config struct {
 	PollInterval time.Duration
 	// Timeout bounds each order. Zero: 3 minutes.
 	Timeout time.Duration
-	// LockWait is how long to wait for another run's lock. Zero: don't wait, return ErrLocked.
+	// LockWait is how long to wait for another run's lock. Zero: don't wait, return
+	// ErrLocked (naming the holder's PID when /proc/locks shows it).
 	LockWait time.Duration
+	// LockWaiting, if set, is told once that another run (pid, 0 if unknown) holds the
+	// store's lock, before waiting up to LockWait for it.
+	LockWaiting func(lock string, pid int) `json:"-"`
 	// Keep is how many versions older than the live one each lineage keeps after a
 	// switch ([Store.Keep]). Zero: 5 (as certbot). Negative: keep every version.
 	Keep int

@@ -60,6 +60,8 @@ type Store struct {
 	// noPending is set on the store of a Client without a deploy step: a switch then
 	// writes no deploy-pending marker, as there is nothing to deploy.
 	noPending bool
+	// waiting, if set, is told once that another run (pid, 0 if unknown) holds the lock.
+	waiting func(lock string, pid int)
 }
 
 func (s *Store) now() time.Time {
@@ -784,6 +786,7 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 		return nil, fmt.Errorf("%w: %s belongs to uid %d, not to this user (uid %d)", ErrLockFile, p, sys.Uid, os.Geteuid())
 	}
 	deadline := time.Now().Add(wait)
+	told := false
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -793,9 +796,17 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", p, err)
 		}
+		pid := fsutil.LockHolder(p)
 		if !time.Now().Before(deadline) {
 			f.Close()
+			if pid > 0 {
+				return nil, fmt.Errorf("%w (%s, held by PID %d)", ErrLocked, p, pid)
+			}
 			return nil, fmt.Errorf("%w (%s)", ErrLocked, p)
+		}
+		if !told && s.waiting != nil {
+			s.waiting(p, pid)
+			told = true
 		}
 		select {
 		case <-ctx.Done():

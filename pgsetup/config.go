@@ -83,6 +83,12 @@ type Config struct {
 	// login left out is noted as info) after the changes, at the server's port and
 	// first socket directory.
 	Verify bool
+	// NoWait makes [Run] fail at once, naming the holder's PID, when another run holds
+	// pg_hba.conf's lock (--no-wait); otherwise it waits, bounded.
+	NoWait bool `json:"-"`
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds lock,
+	// before [Run] waits for it.
+	Waiting func(lock string, pid int) `json:"-"`
 }
 
 func (c Config) role() string {

@@ -126,6 +126,10 @@ type hbaFileRule struct {
 // with pg_reload_conf(). Nothing is written or reloaded when the block is unchanged or
 // under dryRun. conn must be a superuser's.
 func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HBARule, dryRun bool) (HBAResult, error) {
+	return applyHBA(ctx, conn, path, name, rules, dryRun, fsutil.LockOptions{})
+}
+
+func applyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HBARule, dryRun bool, lo fsutil.LockOptions) (HBAResult, error) {
 	res := HBAResult{Path: path}
 	var serverFile string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('hba_file')`).Scan(&serverFile); err != nil {
@@ -138,7 +142,7 @@ func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HB
 		return res, fmt.Errorf("pgsetup: %s is not the file the server reads (hba_file = %s): pgsetup checks every change with the server, so it manages only that file", path, serverFile)
 	}
 	// Held from the read to the end of the server's check: a second run waits.
-	lk, err := fsutil.LockFile(ctx, path, fsutil.LockOptions{})
+	lk, err := fsutil.LockFile(ctx, path, lo)
 	if err != nil {
 		return res, fmt.Errorf("pgsetup: %w", err)
 	}
@@ -578,7 +582,7 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 		return res, err
 	}
 	if !c.SkipHBA {
-		res.HBA, err = ApplyHBA(ctx, conn, c.HBAPath, c.BlockName(), c.HBARules(), dryRun)
+		res.HBA, err = applyHBA(ctx, conn, c.HBAPath, c.BlockName(), c.HBARules(), dryRun, fsutil.LockOptions{NoWait: c.NoWait, Waiting: c.Waiting})
 		res.Problems = append(res.Problems, res.HBA.Problems...)
 		if err != nil {
 			return res, err

@@ -30,7 +30,7 @@ func TestWriteDirAllOrNothing(t *testing.T) {
 	b, err := Deployment{CertRenew: &CertRenew{}, User: "mastodon2"}.Render()
 	require.NoError(t, err)
 	calls := 0
-	_, err = b.writeDir(dir, func(p string) error {
+	_, err = b.writeDir(dir, WriteOptions{}, func(p string) error {
 		calls++
 		if calls == 2 {
 			return errors.New("injected: I/O error")

@@ -74,10 +74,26 @@ func (r WriteResult) String() string {
 // between two renames is reported by the next ([WriteResult.Notes]), which writes the
 // whole set again. On error the result holds no file.
 func (p *Plan) WriteDir(dir string) (WriteResult, error) {
-	return p.writeDir(dir, nil)
+	return p.writeDir(dir, WriteOptions{}, nil)
 }
 
-func (p *Plan) writeDir(dir string, beforeRename func(string) error) (WriteResult, error) {
+// WriteOptions controls how [Plan.WriteDirOpts] waits for another run writing the same
+// directory (the set's lock, dir/.v6kit-units.lock). The zero value waits, bounded.
+type WriteOptions struct {
+	// NoWait fails at once, naming the holder's PID, when another run holds the lock
+	// (--no-wait).
+	NoWait bool
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds lock,
+	// before waiting for it.
+	Waiting func(lock string, pid int)
+}
+
+// WriteDirOpts is [Plan.WriteDir] with the lock's wait chosen by o.
+func (p *Plan) WriteDirOpts(dir string, o WriteOptions) (WriteResult, error) {
+	return p.writeDir(dir, o, nil)
+}
+
+func (p *Plan) writeDir(dir string, o WriteOptions, beforeRename func(string) error) (WriteResult, error) {
 	ctx := context.Background()
 	res := WriteResult{Dir: dir, Files: []Written{}}
 	if err := fsutil.CheckWritableDir(dir); err != nil {
@@ -85,7 +101,7 @@ func (p *Plan) writeDir(dir string, beforeRename func(string) error) (WriteResul
 	}
 	set := &fsutil.Set{Name: "units", Dir: dir, BeforeRename: beforeRename}
 	defer set.Abort()
-	if err := set.Begin(ctx, fsutil.LockOptions{}); err != nil {
+	if err := set.Begin(ctx, fsutil.LockOptions{NoWait: o.NoWait, Waiting: o.Waiting}); err != nil {
 		return res, fmt.Errorf("units: %w", err)
 	}
 	for _, f := range p.Files {

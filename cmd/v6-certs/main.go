@@ -35,7 +35,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +43,24 @@ import (
 	"time"
 
 	"github.com/v6kit/v6kit/acme"
+	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/internal/fsutil"
 )
+
+// synopses are the usage lines of the commands, printed by v6-certs CMD -h.
+var synopses = map[string]string{
+	"obtain": "obtain -d NAME [-d NAME…] [--email ADDR] [--challenge http-01|tls-alpn-01|dns-01] [--webroot DIR | --listen ADDR] [--dir DIR] [flags]",
+	"renew":  "renew [--dir DIR] [--deploy-hook CMD | --reload-nginx] [--cert-name N]… [--force] [--keep N] [flags]",
+	"list":   "list [--dir DIR] [--json]",
+	"import": "import --certbot DIR [--webroot DIR] [--keep-certbot-autorenew] [flags]",
+}
+
+// exits are the exit codes every command documents.
+var exits = []cli.Exit{
+	{Code: 0, What: "success (including nothing due, and a renew --no-wait that found another run holding the lock: that run does the work)"},
+	{Code: 1, What: "a certificate, the CA, the lock (held by another run under --no-wait, or still after --lock-wait) or the deploy step failed (current certificates stay); list found a problem"},
+	{Code: 2, What: "usage or invalid input (nothing was done)"},
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -65,8 +81,8 @@ flags:
   (v6-certs CMD -h lists every flag of CMD)
 
 exit codes:
-  0  success (including nothing due, and a renew that found another run holding the lock)
-  1  a certificate, the CA, the lock wait or the deploy step failed (current certificates stay)
+  0  success (including nothing due, and a renew --no-wait that found another run holding the lock)
+  1  a certificate, the CA, the lock (--no-wait, or still held after --lock-wait) or the deploy step failed (current certificates stay)
   2  usage or invalid input (nothing was done)
 `
 
@@ -101,9 +117,15 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}()
 	cmd, rest := args[0], args[1:]
+	synopsis, ok := synopses[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "v6-certs: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	c := cli.New("v6-certs "+cmd, "v6-certs "+synopsis, stdout, stderr)
+	c.Exits = exits
+	fs := c.Flags
 	o := &opts{}
-	fs := flag.NewFlagSet("v6-certs "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	o.common(fs)
 	switch cmd {
 	case "obtain":
@@ -121,19 +143,26 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fs.StringVar(&o.webroot, "webroot", "", "use this webroot instead of what certbot recorded")
 		fs.StringVar(&o.challenge, "challenge", "", "use this challenge instead of certbot's authenticator")
 		fs.BoolVar(&o.keepAutorenew, "keep-certbot-autorenew", false, "leave certbot's renewal/NAME.conf as it is (default: set autorenew = False, with a backup)")
-	default:
-		fmt.Fprintf(stderr, "v6-certs: unknown command %q\n%s", cmd, usage)
-		return 2
 	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if cmd == "obtain" || cmd == "renew" { // the commands that take the store's lock
+		o.lock = c.NoWait()
+	}
+	if code, ok := c.ParsePositional(rest); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "v6-certs %s: unexpected argument %q (names go after -d)\n", cmd, fs.Arg(0))
-		return 2
+		return c.Usage("unexpected argument %q (names go after -d)", fs.Arg(0))
+	}
+	if o.lock != nil {
+		switch {
+		case o.lock.NoWait() && c.Given("lock-wait"):
+			return c.Usage("--no-wait and --lock-wait exclude each other")
+		case o.lock.NoWait():
+			o.lockWait = 0
+		case !c.Given("lock-wait"):
+			o.lockWait = fsutil.DefaultLockWait
+		}
+		o.lockWaiting = o.lock.Waiting
 	}
 	cfg, err := o.config(cmd, stderr)
 	if err != nil {

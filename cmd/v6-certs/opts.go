@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/v6kit/v6kit/acme"
+	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/units"
 )
 
@@ -34,6 +36,8 @@ type opts struct {
 	reloadNginx, logProgress, keepAutorenew          bool
 	concurrency, keep                                int
 	lockWait                                         time.Duration
+	lockWaiting                                      func(lock string, pid int)
+	lock                                             *cli.Lock
 }
 
 func (o *opts) common(fs *flag.FlagSet) {
@@ -43,7 +47,7 @@ func (o *opts) common(fs *flag.FlagSet) {
 	fs.BoolVar(&o.staging, "staging", false, "use Let's Encrypt staging ("+acme.LetsEncryptStaging+")")
 	fs.StringVar(&o.caCert, "ca-cert", "", "PEM file of an extra CA trusted for the ACME server's own TLS")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "orders in flight at once (0: 20)")
-	fs.DurationVar(&o.lockWait, "lock-wait", 0, "wait this long for another run's lock (0: exit at once)")
+	fs.DurationVar(&o.lockWait, "lock-wait", 0, "wait this long for another run's lock (default "+fsutil.DefaultLockWait.String()+"; 0 or --no-wait: exit at once)")
 	fs.BoolVar(&o.logProgress, "log", false, "log progress (orders, ARI checks, installs) to stderr")
 }
 
@@ -74,7 +78,7 @@ func (o *opts) deployFlags(fs *flag.FlagSet) {
 
 func (o *opts) config(cmd string, stderr io.Writer) (acme.Config, error) {
 	cfg := acme.Config{Root: o.dir, Server: o.server, Email: o.email, EAB: acme.EAB{KID: o.eabKID},
-		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, Keep: o.keep, UserAgent: "v6-certs"}
+		KeyType: acme.KeyType(o.keyType), Profile: o.profile, Concurrency: o.concurrency, LockWait: o.lockWait, LockWaiting: o.lockWaiting, Keep: o.keep, UserAgent: "v6-certs"}
 	if o.eabHMACFile != "" {
 		b, err := os.ReadFile(o.eabHMACFile)
 		if err != nil {

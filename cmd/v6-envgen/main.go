@@ -35,7 +35,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var c envfile.Config
 	var opt envfile.Options
 	var out, dbPassFile, redisPassFile, smtpPassFile string
-	var check, diff, asJSON, strict, noWait bool
+	var check, diff, asJSON, strict bool
 	family := cli.IPv6Only
 	fl.StringVar(&c.LocalDomain, "domain", "", "LOCAL_DOMAIN, the instance's domain (required for a new file; Unicode names become punycode)")
 	fl.StringVar(&c.WebDomain, "web-domain", "", "WEB_DOMAIN, when the web interface lives on another name")
@@ -64,7 +64,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fl.Func("i-understand-data-loss", "confirm the rotation of a `KEY` whose loss destroys data (repeatable)", func(s string) error { opt.ConfirmLoss = append(opt.ConfirmLoss, s); return nil })
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	fl.BoolVar(&strict, "strict", false, "treat warnings as errors")
-	fl.BoolVar(&noWait, "no-wait", false, "fail at once (exit 1) when another run is writing --out, instead of waiting for it")
+	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
@@ -112,9 +112,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	// The file is read, merged and written under its lock: a second run at the same time
 	// waits and merges into what this one wrote (secrets generated once).
 	code := -1
-	uo := envfile.UpdateOptions{NoWait: noWait, Waiting: func(lock string, pid int) {
-		fmt.Fprintf(stderr, "v6-envgen: waiting for PID %d, which is writing %s (lock %s)\n", pid, out, lock)
-	}}
+	uo := envfile.UpdateOptions{NoWait: lock.NoWait(), Waiting: lock.Waiting}
 	w, err := envfile.UpdateFile(context.Background(), out, uo, func(existing *envfile.File) (*envfile.File, error) {
 		var f *envfile.File
 		if existing == nil {

@@ -31,7 +31,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var s nginxconf.Site
 	var alts string
 	var out string
-	var check, diff, asJSON, strict, noWait bool
+	var check, diff, asJSON, strict bool
 	cmd := cli.New("v6-nginxgen", "v6-nginxgen --domain NAME [--out FILE] [flags]", stdout, stderr)
 	fs := cmd.Flags
 	family := cli.IPv6Only
@@ -69,7 +69,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&diff, "diff", false, "show what would change in --out (unified diff); write nothing; exit 1 when something would")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&strict, "strict", false, "fail on warnings")
-	fs.BoolVar(&noWait, "no-wait", false, "fail at once (exit 1) when another run is writing --out, instead of waiting for it")
+	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
@@ -144,9 +144,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return finish(1, err)
 		}
 	default:
-		wr, err := s.WriteFileOpts(context.Background(), out, nginxconf.WriteOptions{NoWait: noWait, Waiting: func(lock string, pid int) {
-			fmt.Fprintf(stderr, "v6-nginxgen: waiting for PID %d, which is writing %s (lock %s)\n", pid, out, lock)
-		}})
+		wr, err := s.WriteFileOpts(context.Background(), out, nginxconf.WriteOptions{NoWait: lock.NoWait(), Waiting: lock.Waiting})
 		for _, n := range wr.Notes {
 			fmt.Fprintf(stderr, "v6-nginxgen: %s\n", n)
 		}

@@ -74,6 +74,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.Budget.WebThreads, "web-threads", 0, "budget: puma MAX_THREADS (0: 5)")
 	fs.IntVar(&c.Budget.StreamingInstances, "streaming", 1, "budget: streaming processes")
 	sidekiq := fs.Int("sidekiq", 25, "budget: total sidekiq concurrency")
+	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
@@ -92,6 +93,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	c.Auth, c.Verify = pgsetup.Method(auth), verify && !check
 	c.Budget.Sidekiq = []int{*sidekiq}
+	c.NoWait, c.Waiting = lock.NoWait(), lock.Waiting
 	var pre report.Problems
 	if pwFile != "" {
 		pw, ps, err := pgsetup.ReadPasswordFile(pwFile)

@@ -94,7 +94,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if err := os.Mkdir(o.out, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return res.finish(1, fmt.Errorf("--out: %w", err))
 		}
-		w, err := plan.WriteDir(o.out)
+		w, err := plan.WriteDirOpts(o.out, units.WriteOptions{NoWait: o.lock.NoWait(), Waiting: o.lock.Waiting})
 		res.Written, res.Changed = &w, len(w.Changed()) > 0
 		if err != nil {
 			return res.finish(1, err)

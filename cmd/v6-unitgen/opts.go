@@ -21,6 +21,7 @@ type options struct {
 	check, diff, apply, asJSON, strict bool
 	checkInstalled, allowUnknownQueue  bool
 	cmd                                *cli.Command
+	lock                               *cli.Lock
 }
 
 // parseArgs binds the flags into a units.Deployment and checks their combinations. On a
@@ -71,6 +72,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.StringVar(&o.bus, "dbus-address", "", "with --apply: the systemd manager's D-Bus `ADDRESS` (default: the system's systemd)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON: the plan (units, enable/start lists, budget, problems) and what was written, diffed, checked or applied")
 	fs.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	o.lock = o.cmd.NoWait()
 	usage := func(format string, a ...any) (*options, int) {
 		return nil, o.cmd.Usage(format, a...)
 	}

@@ -4,14 +4,16 @@
 // explicitly with an empty value (a usage error), --mastodon (a usage error when the
 // release is unknown), --family (ipv6-only or dual-stack; the old spellings v6only and
 // dual are aliases), --out (its directory must exist: "create it first"), --diff (one
-// unified format; exit 1 when something would change), and --json (an output error,
-// such as a full disk, is exit 1).
+// unified format; exit 1 when something would change), --json (an output error,
+// such as a full disk, is exit 1), and --no-wait (a second run waits for the lock
+// holder, naming its PID, or with --no-wait fails at once).
 //
 // It is for the binaries under cmd/ and the command lines of bundle and the examples;
 // other libraries never import it.
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,8 +21,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/internal/textdiff"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
@@ -46,7 +50,7 @@ type Exit struct {
 // StandardExits are the exit codes of a tool that writes and has --diff.
 var StandardExits = []Exit{
 	{ExitOK, "done (or nothing to change); with --diff: nothing would change"},
-	{ExitFail, "invalid input, a failed check or write (nothing half-written); with --diff: something would change"},
+	{ExitFail, "invalid input, a failed check or write (nothing half-written), another run holding the lock under --no-wait; with --diff: something would change"},
 	{ExitUsage, "usage error: unknown flag or --mastodon, empty flag value, missing --out directory; nothing done"},
 }
 
@@ -353,4 +357,44 @@ func (c *Command) flagPath(path string, fields map[string]string) string {
 		return "--" + name + path[len(first):]
 	}
 	return path
+}
+
+// Lock is the --no-wait flag of a tool that takes a write lock ([Command.NoWait]).
+type Lock struct {
+	c      *Command
+	noWait bool
+}
+
+// NoWait binds --no-wait, the one lock rule of every tool that writes: without it a
+// run that finds another run holding the lock of what it writes waits for it (up to
+// [fsutil.DefaultLockWait]), saying once on stderr which PID it waits for; with it the
+// run fails at once, exit 1, naming that PID. Hand [Lock.Options] to fsutil, or
+// [Lock.NoWait] and [Lock.Waiting] to a public package's options.
+func (c *Command) NoWait() *Lock {
+	l := &Lock{c: c}
+	c.Flags.BoolVar(&l.noWait, "no-wait", false, "fail at once, naming its PID, when another run holds the lock of what this one writes, instead of waiting for it (up to "+fsutil.DefaultLockWait.String()+")")
+	return l
+}
+
+// NoWait reports whether --no-wait was given.
+func (l *Lock) NoWait() bool { return l.noWait }
+
+// Waiting prints, once a run finds the lock busy, whom it waits for.
+func (l *Lock) Waiting(lock string, pid int) {
+	who := "another run"
+	if pid > 0 {
+		who = "PID " + strconv.Itoa(pid)
+	}
+	fmt.Fprintf(l.c.Stderr, "%s: waiting for %s, which holds %s (up to %s; --no-wait fails at once)\n", l.c.Name, who, lock, fsutil.DefaultLockWait)
+}
+
+// Options are the fsutil lock options --no-wait asks for.
+func (l *Lock) Options() fsutil.LockOptions {
+	return fsutil.LockOptions{NoWait: l.noWait, Waiting: l.Waiting}
+}
+
+// Take takes the lock of target ([fsutil.LockFile]) as --no-wait says: for a tool
+// whose library writes without a lock of its own.
+func (l *Lock) Take(target string) (*fsutil.Lock, error) {
+	return fsutil.LockFile(context.Background(), target, l.Options())
 }

@@ -158,6 +158,16 @@ func (l *Lock) Unlock() error {
 	return err
 }
 
+// LockHolder returns the PID holding a flock on the file name (0 if none or unknown),
+// from /proc/locks: for a lock taken elsewhere than [LockFile] (v6-certs' store lock).
+func LockHolder(name string) int {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return lockHolder(fi)
+}
+
 // lockHolder finds the PID holding a flock on the file in /proc/locks (0 if unknown).
 func lockHolder(fi os.FileInfo) int {
 	st, ok := fi.Sys().(*syscall.Stat_t)
