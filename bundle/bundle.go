@@ -304,9 +304,14 @@ func (t *Tree) Listen(p string, l pgsetup.Listen) {
 }
 
 // Site renders the nginx site to p.
-func (t *Tree) Site(p string, s nginxconf.Site) {
+func (t *Tree) Site(p string, s nginxconf.Site) { t.site(p, s, nil) }
+
+// site is Site leaving out the problems at the paths in reported: those another
+// artifact already reported (the problem is the same value, and is reported once).
+// Errors left out still keep the site from being rendered.
+func (t *Tree) site(p string, s nginxconf.Site, reported map[string]bool) {
 	ps := s.Validate()
-	t.Problem(p, ps)
+	t.Problem(p, slices.DeleteFunc(slices.Clone(ps), func(q report.Problem) bool { return reported[q.Path] }))
 	if ps.HasErrors() {
 		return
 	}

@@ -199,3 +199,68 @@ func TestListen(t *testing.T) {
 	assert.False(t, ok)
 	assert.ErrorIs(t, tr.Problems.Err(), pgsetup.ErrListen)
 }
+
+// Issue 12: an invalid or missing domain is one problem, reported once with the path of
+// the value given (.env.production's LOCAL_DOMAIN or WEB_DOMAIN), not again by the nginx
+// site, its certificate paths and the install steps built from it.
+func TestComposeReportsEachProblemOnce(t *testing.T) {
+	t.Parallel()
+	env := "home/mastodon/live/.env.production."
+	for name, tc := range map[string]struct {
+		h    Host
+		want []string
+	}{
+		"local domain with a space": {Host{LocalDomain: "exa mple.org", AdminEmail: "a@example.org"}, []string{env + "LOCAL_DOMAIN"}},
+		"no local domain":           {Host{AdminEmail: "a@example.org"}, []string{env + "LOCAL_DOMAIN"}},
+		"bad web domain":            {Host{LocalDomain: "example.org", WebDomain: "bad..x", AdminEmail: "a@example.org"}, []string{env + "WEB_DOMAIN"}},
+		"both bad":                  {Host{LocalDomain: "a b.org", WebDomain: "bad..x", AdminEmail: "a@example.org"}, []string{env + "LOCAL_DOMAIN", env + "WEB_DOMAIN"}},
+		"bad domain and bad email": {Host{LocalDomain: "a b.org", AdminEmail: "notanemail"},
+			[]string{"email", env + "LOCAL_DOMAIN"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tree := New("", t.TempDir())
+			tc.h.Compose(tree)
+			var got []string
+			for _, p := range tree.Problems.Errors() {
+				got = append(got, p.Path)
+			}
+			slices.Sort(got)
+			assert.Equal(t, tc.want, got, "%v", tree.Problems.Errors())
+		})
+	}
+}
+
+// Issue 12, defect 10: the bundle binds puma and streaming where every tool expects them
+// for the family (mastodon.Release.LoopbackBind): ::1 on an IPv6-only host, 127.0.0.1 on a
+// dual-stack one, each in its process's form, and nginx's upstreams point there.
+func TestComposeBindsLoopbackOfTheFamily(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rel                     string
+		family                  Family
+		web, streaming, backend string
+	}{
+		{"4.7", IPv6Only, "[::1]", "::1", "[::1]"},
+		{"4.2", IPv6Only, "[::1]", "::1", "[::1]"},
+		{"4.7", DualStack, "127.0.0.1", "127.0.0.1", "127.0.0.1"},
+	} {
+		t.Run(tc.rel+"-"+tc.family.String(), func(t *testing.T) {
+			tree := New("", t.TempDir())
+			h := Host{Release: mastodon.MustLookup(tc.rel), Family: tc.family, LocalDomain: "example.org", AdminEmail: "a@example.org"}
+			info := h.Compose(tree)
+			require.NoError(t, tree.Problems.Err())
+			read := func(p string) string {
+				f, ok := tree.File(p)
+				require.True(t, ok, p)
+				return string(f.Data)
+			}
+			assert.Contains(t, read(UnitDir+"/mastodon-web.service"), "Environment=BIND="+tc.web+"\n")
+			assert.Contains(t, read(UnitDir+"/mastodon-streaming@.service"), "Environment=BIND="+tc.streaming+"\n")
+			site := read(SitePath)
+			assert.Contains(t, site, "server "+tc.backend+":3000")
+			assert.Contains(t, site, "server "+tc.backend+":4000")
+			assert.NotContains(t, site, map[bool]string{true: "127.0.0.1", false: "[::1]"}[tc.family == IPv6Only])
+			assert.Equal(t, info.Release.LoopbackBind(tc.family == IPv6Only), info.Deployment.Bind)
+		})
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/mastodon"
@@ -42,16 +40,12 @@ func Example() {
 	host.LocalDomain = "exa mple.org"
 	bad := bundle.New("", filepath.Join(dir, "bad"))
 	host.Compose(bad)
-	var paths []string
-	for _, p := range bad.Problems.Errors() {
-		paths = append(paths, p.Path)
+	for _, p := range bad.Problems.Errors() { // each problem once, with its path
+		fmt.Println(p.Path)
 	}
-	slices.Sort(paths)
-	fmt.Println(strings.Join(slices.Compact(paths), "\n"))
 	// Output:
 	// Mastodon 4.3.23 env: home/mastodon/live/.env.production
 	// v6-certs obtain --email admin@example.org --webroot /home/mastodon/live/public --cert-name social.example.org -d social.example.org -d example.org
-	// etc/nginx/sites-available/mastodon.domain
 	// home/mastodon/live/.env.production.LOCAL_DOMAIN
 }
 

@@ -152,6 +152,29 @@ func (h Host) EnvPath() string {
 // /.well-known/acme-challenge/ from.
 func (h Host) Webroot() string { return path.Join(h.home(), "live", "public") }
 
+// reportedDomains are the problem paths that would repeat a domain problem of
+// .env.production, which reports an invalid LOCAL_DOMAIN or WEB_DOMAIN (and a missing
+// LOCAL_DOMAIN of a new file) first: the nginx site's domain and web_domain, the
+// certificate paths made from the web domain, and "steps" (the v6-certs command names
+// the domains). Each problem is reported once, with the path of the value the user gave.
+func (h Host) reportedDomains(newEnv bool) map[string]bool {
+	bad := func(d string) bool { _, err := envfile.NormalizeDomain(d); return err != nil }
+	m := map[string]bool{}
+	if h.LocalDomain != "" && bad(h.LocalDomain) || h.LocalDomain == "" && newEnv {
+		m["domain"] = true
+	}
+	if h.WebDomain != "" && bad(h.WebDomain) {
+		m["web_domain"] = true
+	}
+	if m["domain"] && h.WebDomain == "" || m["web_domain"] {
+		m["cert"], m["key"], m["steps"] = true, true, true
+	}
+	if m["domain"] {
+		m["steps"] = true
+	}
+	return m
+}
+
 // CertPaths are the certificate chain and key nginx reads (v6-certs' live/ layout).
 func (h Host) CertPaths() (cert, key string) {
 	live := path.Join(h.letsEncrypt(), "live", h.webDomain())
@@ -240,9 +263,12 @@ func (h Host) Compose(t *Tree) Info {
 	info.Env = t.Env(info.EnvPath, env, envOpt)
 
 	// systemd units: web, sidekiq (one for every queue, or split by queue), streaming,
-	// and the certificate renewal timer, after the local PostgreSQL and Redis.
+	// and the certificate renewal timer, after the local PostgreSQL and Redis. puma and
+	// streaming listen on the family's loopback, where nginx and v6-probe look for them.
+	loopback := rel.LoopbackBind(v6only)
 	info.Deployment = units.Deployment{
 		Release:        rel,
+		Bind:           loopback,
 		Paths:          units.Paths{Home: h.Home},
 		Web:            units.Web{Port: h.WebPort},
 		Streaming:      units.Streaming{Ports: portList(h.StreamingPort)},
@@ -270,8 +296,8 @@ func (h Host) Compose(t *Tree) Info {
 		Key:          key,
 		Root:         h.Webroot(),
 		CachePath:    h.NginxCache,
-		Web:          nginxconf.Backend{Port: h.WebPort},
-		Streaming:    nginxconf.Backend{Port: h.StreamingPort},
+		Web:          nginxconf.Backend{Addr: loopback, Port: h.WebPort},
+		Streaming:    nginxconf.Backend{Addr: loopback, Port: h.StreamingPort},
 	}
 	if info.Site.WebDomain == info.Site.Domain {
 		info.Site.WebDomain = ""
@@ -279,7 +305,8 @@ func (h Host) Compose(t *Tree) Info {
 	if !v6only {
 		info.Site.Family = nginxconf.DualStack
 	}
-	t.Site(SitePath, info.Site)
+	reported := h.reportedDomains(existing == nil)
+	t.site(SitePath, info.Site, reported)
 	t.Bootstrap(BootstrapPath, info.Site)
 
 	// PostgreSQL: the managed pg_hba block (peer over the socket, scram-sha-256 over ::1
@@ -306,7 +333,7 @@ func (h Host) Compose(t *Tree) Info {
 		info.Firewall = &fw
 		t.Firewall(FirewallPath, fw)
 	}
-	h.addSteps(t, &info)
+	h.addSteps(t, &info, reported["steps"])
 	return info
 }
 

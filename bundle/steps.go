@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/v6kit/v6kit/mastodon"
+	"github.com/v6kit/v6kit/report"
 )
 
 // StepsPath is the tree path of the install steps as JSON, read by v6-install. It is
@@ -345,8 +347,15 @@ func sqlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") +
 func addrPort(a netip.Addr, port int) string { return netip.AddrPortFrom(a, uint16(port)).String() }
 
 // addSteps computes the install steps of a composed host and adds NEXT-STEPS.md and
-// INSTALL-STEPS.json, rendered from them, to t.
-func (h Host) addSteps(t *Tree, info *Info) {
+// INSTALL-STEPS.json, rendered from them, to t. With domainReported (a domain problem
+// already recorded) the steps' check is left out: its empty or invalid arguments would
+// be that problem again.
+func (h Host) addSteps(t *Tree, info *Info, domainReported bool) {
 	info.Steps = h.Steps(t, *info)
 	t.AddSteps(h.stepsDoc(*info))
+	if domainReported {
+		t.Problems = slices.DeleteFunc(t.Problems, func(p report.Problem) bool {
+			return p.Path == "steps" || strings.HasPrefix(p.Path, "steps.")
+		})
+	}
 }

@@ -569,3 +569,17 @@ func TestConfigRoundTrip(t *testing.T) {
 	require.Empty(t, ps)
 	assert.Equal(t, cfg, back)
 }
+
+// Issue 12: a LOCAL_DOMAIN that was refused, or is missing from a new file, is one
+// problem, not also "LOCAL_DOMAIN is not set".
+func TestRefusedDomainReportedOnce(t *testing.T) {
+	t.Parallel()
+	for _, domain := range []string{"exa mple.org", ""} {
+		_, ps := New(Config{LocalDomain: domain}, Options{})
+		var paths []string
+		for _, p := range ps.Errors() {
+			paths = append(paths, p.Path)
+		}
+		assert.Equal(t, []string{"LOCAL_DOMAIN"}, paths, "%q: %v", domain, ps.Errors())
+	}
+}

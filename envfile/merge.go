@@ -2,6 +2,7 @@ package envfile
 
 import (
 	"cmp"
+	"errors"
 	"io"
 	"net/netip"
 	"slices"
@@ -85,6 +86,9 @@ func New(c Config, opt Options) (*File, report.Problems) {
 		ps.Errorf("LOCAL_DOMAIN", ErrMissing, "LOCAL_DOMAIN is required for a new file: it is the instance's domain and cannot change later")
 	}
 	f, mps := Merge(nil, c.Defaults(opt.release()), opt)
+	if ps.HasErrors() { // "LOCAL_DOMAIN is not set" would say it again
+		mps = slices.DeleteFunc(mps, func(p report.Problem) bool { return p.Path == "LOCAL_DOMAIN" && errors.Is(p.Err, ErrMissing) })
+	}
 	return f, append(ps, mps...)
 }
 
@@ -201,7 +205,17 @@ func Merge(existing *File, c Config, opt Options) (*File, report.Problems) {
 	}
 
 	out.insert(rel, add)
-	ps = append(ps, out.Validate(opt)...)
+	// A value of c that was refused is reported once: the file then lacks the key, and
+	// "KEY is not set" would be the same problem again.
+	refused := map[string]bool{}
+	for _, p := range cps.Errors() {
+		refused[p.Path] = true
+	}
+	for _, p := range out.Validate(opt) {
+		if !refused[p.Path] || !errors.Is(p.Err, ErrMissing) {
+			ps.Add(p)
+		}
+	}
 	return out, ps
 }
 

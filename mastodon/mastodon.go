@@ -12,6 +12,7 @@ package mastodon
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -424,6 +425,25 @@ func (r Release) DistHardening() Hardening {
 		return Hardening34
 	}
 	return HardeningNone
+}
+
+// LoopbackBind is the one loopback address puma and streaming listen on, and nginx and
+// v6-probe connect to, on a host of this release: ::1 on an IPv6-only host and
+// 127.0.0.1 (the dist default, config/puma.rb and streaming/index.js) on a dual-stack
+// one. Every v6kit tool and bundle takes its default from here, so they agree per family.
+//
+// Releases whose puma ignores BIND (before 2.9.3: it listens on 0.0.0.0:PORT, IPv4
+// only) get 127.0.0.1 on an IPv6-only host too: the address exists there, and it is
+// the only loopback address such a puma answers on. Write the address with
+// [Release.FormatBind]: puma builds "tcp://#{BIND}:#{PORT}" and parses it as a URI, so
+// it needs [::1] (all releases from 2.9.3, config/puma.rb), while streaming passes
+// BIND to Node's listen() and needs a bare ::1 before 4.3.0 (brackets are stripped
+// from 4.3.0, #31624).
+func (r Release) LoopbackBind(ipv6Only bool) netip.Addr {
+	if ipv6Only && r.PumaHasBind() {
+		return netip.IPv6Loopback()
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
 }
 
 // FormatBind renders an address for BIND in the form a process of this release accepts.

@@ -79,6 +79,14 @@ func TestQueuesAndBinds(t *testing.T) {
 	assert.Equal(t, "[::]", r.FormatBind("web", "::"))
 	assert.Equal(t, "::", r.FormatBind("streaming", "[::]"))
 	assert.Equal(t, "127.0.0.1", r.FormatBind("web", "127.0.0.1"))
+	// One loopback per family: ::1 on an IPv6-only host once puma reads BIND (2.9.3),
+	// 127.0.0.1 before (puma listens on 0.0.0.0) and on every dual-stack host.
+	for v, want := range map[string]string{"1.6": "127.0.0.1", "2.9.2": "127.0.0.1", "2.9.3": "::1", "4.2": "::1", "4.7": "::1"} {
+		assert.Equal(t, want, MustLookup(v).LoopbackBind(true).String(), v)
+		assert.Equal(t, "127.0.0.1", MustLookup(v).LoopbackBind(false).String(), v)
+	}
+	assert.Equal(t, "[::1]", MustLookup("4.2").FormatBind("web", MustLookup("4.2").LoopbackBind(true).String()))
+	assert.Equal(t, "::1", MustLookup("4.2").FormatBind("streaming", MustLookup("4.2").LoopbackBind(true).String()))
 	assert.True(t, MustLookup("4.2").StreamingTemplated())
 	assert.False(t, MustLookup("4.1").StreamingTemplated())
 	assert.Equal(t, 14, MustLookup("4.7").MinPostgres())

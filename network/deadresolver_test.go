@@ -3,6 +3,8 @@ package network_test
 import (
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +41,7 @@ func TestDeadResolver(t *testing.T) {
 	assert.NotContains(t, r.Detail, "no A record")
 	for _, d := range rep.Diagnoses {
 		assert.NotContains(t, d.Cause, "A record on an IPv6-only site")
+		assert.NotContains(t, d.Cause, "no usable AAAA record")
 	}
 	assert.True(t, hasCause(rep, "the DNS query failed"), "%+v", rep.Diagnoses)
 
@@ -58,4 +61,58 @@ func TestDeadResolver(t *testing.T) {
 	require.Positive(t, skipped, "checks after DNS are skipped")
 	v := rep.Verdict()
 	assert.True(t, strings.HasPrefix(v, "FAIL: "+strconv.Itoa(failed)+" of "+strconv.Itoa(req)+" required checks failed, "+strconv.Itoa(skipped)+" skipped or not checked"), v)
+}
+
+// TestUnreadableResolvConf: with no --resolver and a resolv.conf that cannot be read
+// (missing, a directory, no nameserver line), the DNS checks fail (not "no record"),
+// the checks that need their answers are skipped, and the headline counts failed and
+// skipped apart (issue 12, defect 3).
+func TestUnreadableResolvConf(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.conf")
+	require.NoError(t, os.WriteFile(empty, []byte("# no nameserver\nsearch example.org\n"), 0o644))
+	for name, rc := range map[string]string{
+		"missing":       filepath.Join(dir, "nope.conf"),
+		"a directory":   dir,
+		"no nameserver": empty,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			o := network.Options{Domain: "social.example.org", ResolvConf: rc, CheckTimeout: 300 * time.Millisecond}
+			rep := probeLoop(t, o, 5*time.Second)
+			failed, skipped, req := 0, 0, 0
+			for _, c := range rep.Checks {
+				if strings.HasPrefix(c.ID, "dns.") {
+					assert.Equal(t, network.Fail, c.State, "%s: %s", c.ID, c.Detail)
+					assert.NotContains(t, strings.ToLower(c.Detail), "no a record", c.ID)
+					assert.NotContains(t, c.Detail, "NODATA", c.ID)
+					assert.Contains(t, c.Hint, rc, "%s: the hint names the file", c.ID)
+				}
+				if !c.Required {
+					continue
+				}
+				req++
+				switch c.State {
+				case network.Fail:
+					failed++
+				case network.Skipped, network.NotChecked:
+					skipped++
+				case network.OK:
+					assert.False(t, strings.HasPrefix(c.ID, "inbound."), "%s passed without DNS: %s", c.ID, c.Detail)
+				}
+			}
+			r, ok := rep.Find("inbound.ipv4-refused")
+			require.True(t, ok)
+			assert.Equal(t, network.Skipped, r.State, r.Detail)
+			for _, d := range rep.Diagnoses {
+				assert.NotContains(t, d.Cause, "A record on an IPv6-only site")
+				assert.NotContains(t, d.Cause, "no usable AAAA record")
+			}
+			assert.True(t, hasCause(rep, "the DNS query failed"), "%+v", rep.Diagnoses)
+			require.Positive(t, skipped, "checks after DNS are skipped")
+			v := rep.Verdict()
+			assert.True(t, strings.HasPrefix(v, "FAIL: "+strconv.Itoa(failed)+" of "+strconv.Itoa(req)+" required checks failed, "+strconv.Itoa(skipped)+" skipped or not checked"), v)
+		})
+	}
 }

@@ -86,6 +86,13 @@ func Diagnose(r *Report) []Diagnosis {
 	}
 	for _, id := range []string{"dns.aaaa.local", "dns.aaaa.web"} {
 		if c, ok := find(id); ok && c.State == Fail {
+			if c.Values["query"] == "failed" {
+				// A query that got no answer says nothing about the record.
+				if a, ok := find("dns.a.web"); !ok || a.Values["query"] != "failed" {
+					add("the DNS query failed: nothing is known about the site's records", c.Hint, c.ID)
+				}
+				break
+			}
 			add("no usable AAAA record: IPv6 clients cannot find the site", c.Hint, c.ID)
 			break
 		}

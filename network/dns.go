@@ -221,6 +221,15 @@ func (r *run) dnsServer() (netip.AddrPort, string, error) {
 	return netip.AddrPortFrom(rc.Nameservers[0], 53), r.o.ResolvConf, nil
 }
 
+// noResolver fails a DNS check that had no resolver to ask (resolv.conf unreadable or
+// without a nameserver line): the query failed, which says nothing about the records,
+// so the checks that need its answers are skipped and no diagnosis reads "no record".
+func (r *run) noResolver(c *Check, err error) {
+	set(c, "query", "failed")
+	c.fail("list a nameserver in "+r.o.ResolvConf+" (Mastodon reads it directly) or give --resolver ADDR",
+		"no resolver to ask, so nothing is known about the records: %v", err)
+}
+
 func addrList(as []netip.Addr) string {
 	s := make([]string, len(as))
 	for i, a := range as {
@@ -242,7 +251,7 @@ func checkAAAA(name string) checkFunc {
 	return func(ctx context.Context, r *run, c *Check) {
 		srv, from, err := r.dnsServer()
 		if err != nil {
-			c.fail("give --resolver ADDR or fix resolv.conf", "no resolver: %v", err)
+			r.noResolver(c, err)
 			return
 		}
 		set(c, "resolver", srv.String())
@@ -252,6 +261,7 @@ func checkAAAA(name string) checkFunc {
 		go func() { pfxc <- r.dns64Prefixes(ctx, srv) }()
 		ans, err := r.query(ctx, srv, name, dns.TypeAAAA)
 		if err != nil {
+			set(c, "query", "failed")
 			hint := "check that the resolver " + srv.String() + " (" + from + ") answers over the network"
 			c.fail(hint, "AAAA query for %s to %s failed: %v", name, srv, err)
 			return
@@ -336,7 +346,7 @@ func checkA(ctx context.Context, r *run, c *Check) {
 	name := r.o.WebDomain
 	srv, _, err := r.dnsServer()
 	if err != nil {
-		c.fail("give --resolver ADDR or fix resolv.conf", "no resolver: %v", err)
+		r.noResolver(c, err)
 		return
 	}
 	ans, err := r.query(ctx, srv, name, dns.TypeA)

@@ -183,7 +183,9 @@ type Options struct {
 	HTTPSPort uint16 `json:"https_port,omitempty"`
 	// WebBind and StreamingBind are where the puma and streaming units listen (BIND and
 	// PORT in their units). An unspecified address (::, 0.0.0.0) is probed on its
-	// loopback. Zero: [::]:3000 and [::]:4000.
+	// loopback. Zero: the family's loopback ([mastodon.Release.LoopbackBind]), where
+	// v6-unitgen and the bundles bind them: [::1]:3000 and [::1]:4000 on an IPv6-only
+	// site, 127.0.0.1:3000 and 127.0.0.1:4000 on a dual-stack one.
 	WebBind       netip.AddrPort `json:"web_bind,omitzero"`
 	StreamingBind netip.AddrPort `json:"streaming_bind,omitzero"`
 	// RedisAddrs are the addresses the local checks PING Redis on, each required. Empty:

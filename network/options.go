@@ -184,11 +184,13 @@ func (o Options) withDefaults() Options {
 	if o.HTTPSPort == 0 {
 		o.HTTPSPort = 443
 	}
+	// The family's loopback, where v6-unitgen and the bundles bind puma and streaming.
+	loop := o.Release.LoopbackBind(o.Family == V6Only)
 	if !o.WebBind.IsValid() {
-		o.WebBind = netip.AddrPortFrom(netip.IPv6Unspecified(), mastodon.DefaultWebPort)
+		o.WebBind = netip.AddrPortFrom(loop, mastodon.DefaultWebPort)
 	}
 	if !o.StreamingBind.IsValid() {
-		o.StreamingBind = netip.AddrPortFrom(netip.IPv6Unspecified(), mastodon.DefaultStreamingPort)
+		o.StreamingBind = netip.AddrPortFrom(loop, mastodon.DefaultStreamingPort)
 	}
 	if o.RedisPort == 0 {
 		o.RedisPort = 6379

@@ -85,8 +85,9 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if family == cli.DualStack {
 		s.Family = nginxconf.DualStack
 	} else if len(s.Web.Addrs) == 0 {
-		// The family's default, as v6-unitgen binds puma and streaming: ::1 on an IPv6-only host.
-		s.Web.Addr, s.Streaming.Addr = netip.IPv6Loopback(), netip.IPv6Loopback()
+		// The family's loopback, as v6-unitgen and the bundles bind puma and streaming.
+		loop := s.Release.OrNewest().LoopbackBind(true)
+		s.Web.Addr, s.Streaming.Addr = loop, loop
 	}
 	if s.NginxVersion == "installed" {
 		v, err := nginxconf.InstalledVersion(context.Background(), "")

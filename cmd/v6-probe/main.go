@@ -85,13 +85,9 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usage("--timeout: %v (got %s)", network.ErrTimeout, timeout)
 	}
 	var err error
-	loop := netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	if family == cli.DualStack {
 		o.Family = network.DualStack
-	} else {
-		loop = netip.IPv6Loopback()
 	}
-	o.WebBind, o.StreamingBind = netip.AddrPortFrom(loop, 3000), netip.AddrPortFrom(loop, 4000)
 	if resolver != "" {
 		if o.Resolver, err = network.ParseResolver(resolver); err != nil {
 			return usage("--resolver: %v", err)

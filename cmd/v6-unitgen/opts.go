@@ -86,10 +86,8 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, int) {
 			return usage("--bind %q is not an IP address: use ::1, 127.0.0.1 or ::", bind)
 		}
 		d.Bind = a
-	case family == cli.IPv6Only:
-		d.Bind = netip.IPv6Loopback()
-	default:
-		d.Bind = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	default: // the family's loopback, as the bundles, v6-nginxgen and v6-probe expect it
+		d.Bind = d.Release.OrNewest().LoopbackBind(family == cli.IPv6Only)
 	}
 	dropUnusedDefaults(fs, d)
 	for _, s := range sidekiq {
