@@ -36,6 +36,22 @@ func EnvFragment(vars []EnvVar) []byte {
 // what an interrupted run left behind (removed when ours) is said in the first one's
 // Notes. It refuses a path that is absolute or leaves root before writing anything.
 func WriteDir(root string, fs []File) ([]files.Result, error) {
+	return WriteDirOpts(root, fs, WriteOptions{})
+}
+
+// WriteOptions controls how [WriteDirOpts] waits for another run writing the same
+// root. The zero value waits, bounded.
+type WriteOptions struct {
+	// NoWait fails at once, naming the holder's PID, when another run holds the lock
+	// (--no-wait).
+	NoWait bool
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds lock,
+	// before waiting for it.
+	Waiting func(lock string, pid int)
+}
+
+// WriteDirOpts is [WriteDir] with the lock's wait chosen by o.
+func WriteDirOpts(root string, fs []File, o WriteOptions) ([]files.Result, error) {
 	for _, f := range fs {
 		if f.Path == "" || path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || strings.HasPrefix(f.Path, "../") || f.Path == ".." {
 			return nil, fmt.Errorf("egress: file path %q must be relative and clean", f.Path)
@@ -50,7 +66,7 @@ func WriteDir(root string, fs []File) ([]files.Result, error) {
 		set[i] = fsutil.SetFile{Path: filepath.Join(root, filepath.FromSlash(f.Path)), Data: f.Data,
 			Opt: fsutil.Options{Mode: f.Mode, MkdirAll: true, NoLock: true}}
 	}
-	res, err := fsutil.WriteSet(context.Background(), "egress-"+filepath.Base(root), filepath.Dir(root), fsutil.LockOptions{}, set)
+	res, err := fsutil.WriteSet(context.Background(), "egress-"+filepath.Base(root), filepath.Dir(root), fsutil.LockOptions{NoWait: o.NoWait, Waiting: o.Waiting}, set)
 	if err != nil {
 		return res, fmt.Errorf("egress: write %s: %w", root, err)
 	}

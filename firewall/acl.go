@@ -169,11 +169,16 @@ func (a ACL) Write(w io.Writer) error {
 
 // WriteFile validates the ACL and replaces name with it like [Config.WriteFile].
 func (a ACL) WriteFile(name string) (files.Result, error) {
+	return a.WriteFileOpts(name, WriteOptions{})
+}
+
+// WriteFileOpts is [ACL.WriteFile] with the lock's wait chosen by o.
+func (a ACL) WriteFileOpts(name string, o WriteOptions) (files.Result, error) {
 	b, err := a.Bytes()
 	if err != nil {
 		return files.Result{}, err
 	}
-	return writeFile(name, b)
+	return writeFile(name, b, o)
 }
 
 // ParseACL reads the RTX lines [ACL.Write] prints: `ipv6 filter` (trailing fields may be

@@ -418,15 +418,32 @@ func (c Config) Write(w io.Writer) error {
 // one keeps its owner, group and mode; leftovers of an interrupted run are removed and
 // said in Result.Notes. Nothing is written when the config is invalid.
 func (c Config) WriteFile(name string) (files.Result, error) {
+	return c.WriteFileOpts(name, WriteOptions{})
+}
+
+// WriteOptions controls how [Config.WriteFileOpts] and [ACL.WriteFileOpts] wait for
+// another run writing the same file. The zero value waits, bounded.
+type WriteOptions struct {
+	// NoWait fails at once, naming the holder's PID, when another run holds the file's
+	// lock (--no-wait).
+	NoWait bool
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds lock,
+	// before waiting for it.
+	Waiting func(lock string, pid int)
+}
+
+// WriteFileOpts is [Config.WriteFile] with the lock's wait chosen by o.
+func (c Config) WriteFileOpts(name string, o WriteOptions) (files.Result, error) {
 	b, err := c.Bytes()
 	if err != nil {
 		return files.Result{}, err
 	}
-	return writeFile(name, b)
+	return writeFile(name, b, o)
 }
 
-func writeFile(name string, b []byte) (files.Result, error) {
-	res, err := fsutil.Replace(context.Background(), name, b, fsutil.Options{Mode: 0o644, KeepMode: true, MkdirAll: true})
+func writeFile(name string, b []byte, o WriteOptions) (files.Result, error) {
+	res, err := fsutil.Replace(context.Background(), name, b, fsutil.Options{Mode: 0o644, KeepMode: true, MkdirAll: true,
+		Lock: fsutil.LockOptions{NoWait: o.NoWait, Waiting: o.Waiting}})
 	if err != nil {
 		return res, fmt.Errorf("firewall: write %s: %w", name, err)
 	}

@@ -5,19 +5,19 @@
 //
 //	v6-egress nat64 --dns64 ADDR --clients PREFIX[,…] [--prefix 64:ff9b::/96] [--wan IF]
 //	          [--lan PREFIX,…] [--pool 192.168.255.0/24] [--forwarder ADDR:PORT,…] [--permit PREFIX,…]
-//	          [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict]
+//	          [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict] [--no-wait]
 //	v6-egress proxy --url http://[ADDR]:PORT --clients PREFIX[,…] [--ports 80,443]
 //	          [--nat64-prefix PREFIX,…] [--resolver ADDR,…] [--permit PREFIX,…]
-//	          [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict]
+//	          [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict] [--no-wait]
 //
+// The command line follows internal/cli's conventions (v6-egress PATH -h).
 // The gateway's files go to DIR/gateway/…, the Mastodon host's to DIR/mastodon/…
 // (etc/resolv.conf and env.production.fragment, lines to add to .env.production).
-// Exit 0 when written (or valid with --check), 1 on errors (nothing written), 2 for usage.
+// Exit 0 when written (or valid with --check), 1 on errors (nothing written) or, with
+// --no-wait, another run holding the lock; 2 for usage (--out's parent must exist).
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/egress"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
@@ -63,23 +64,55 @@ type result struct {
 	Problems report.Problems `json:"problems,omitempty"`
 }
 
+// help is the top-level -h: the synopsis of both paths, where their flags are listed,
+// the exit codes.
+const help = `usage: v6-egress nat64|proxy [flags]   (v6-egress PATH -h lists every flag of PATH)
+
+flags:
+  nat64  --dns64 ADDR --clients PREFIX[,…] [--prefix 64:ff9b::/96] [--wan IF] [--lan PREFIX,…]
+         [--pool 192.168.255.0/24] [--forwarder ADDR:PORT,…] [--permit PREFIX,…]
+         [--mastodon VERSION] [--out DIR] [--check] [--json] [--strict] [--no-wait]
+  proxy  --url http://[ADDR]:PORT --clients PREFIX[,…] [--ports 80,443] [--nat64-prefix PREFIX,…]
+         [--resolver ADDR,…] [--permit PREFIX,…] [--mastodon VERSION] [--out DIR] [--check]
+         [--json] [--strict] [--no-wait]
+
+exit codes:
+`
+
+// exits are v6-egress's exit codes.
+var exits = []cli.Exit{
+	{Code: cli.ExitOK, What: "written (or valid, with --check)"},
+	{Code: cli.ExitFail, What: "invalid input or a failed write (nothing written), another run holding the lock under --no-wait"},
+	{Code: cli.ExitUsage, What: "usage error: unknown path, flag or --mastodon, empty flag value, missing --out parent; nothing done"},
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "v6-egress: "+format+"\nusage: v6-egress nat64|proxy [flags] (-h for the flags)\n", a...)
-		return 2
-	}
+	top := cli.New("v6-egress", "v6-egress nat64|proxy [flags]", stdout, stderr)
 	if len(args) == 0 {
-		return usage("which path: nat64 or proxy")
+		return top.Usage("which path: nat64 or proxy")
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, help)
+		for _, e := range exits {
+			fmt.Fprintf(stdout, "  %d  %s\n", e.Code, e.What)
+		}
+		return cli.ExitOK
 	}
 	path, err := egress.ParsePath(args[0])
 	if err != nil || path == egress.None {
-		return usage("unknown path %q: nat64 or proxy", args[0])
+		return top.Usage("unknown path %q: nat64 or proxy", args[0])
 	}
-	fl := flag.NewFlagSet("v6-egress "+args[0], flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	synopsis := "v6-egress nat64 --dns64 ADDR --clients PREFIX[,…] [--out DIR] [flags]"
+	if path == egress.ViaProxy {
+		synopsis = "v6-egress proxy --url http://[ADDR]:PORT --clients PREFIX[,…] [--out DIR] [flags]"
+	}
+	cmd := cli.New("v6-egress "+args[0], synopsis, stdout, stderr)
+	cmd.Exits = exits
+	fl := cmd.Flags
 	var n egress.NAT64
 	var p egress.Proxy
-	var version, out string
+	var rel mastodon.Release
+	var out string
 	var check, asJSON, strict bool
 	clients := &n.Clients
 	if path == egress.ViaProxy {
@@ -100,26 +133,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		list(fl, "nat64-prefix", "network-specific NAT64 prefixes whose private embeddings are refused", &p.NAT64Prefixes, netip.ParsePrefix)
 		list(fl, "resolver", "squid's dns_nameservers (default: resolv.conf)", &p.Resolvers, netip.ParseAddr)
 	}
-	fl.StringVar(&version, "mastodon", "", "Mastodon version on the hosts (default: newest, "+mastodon.Newest().String()+")")
-	fl.StringVar(&out, "out", "egress", "directory for gateway/… and mastodon/…")
+	cmd.Release(&rel)
+	fl.StringVar(&out, "out", "egress", "`DIR` for gateway/… and mastodon/… (its parent must exist; DIR is created)")
 	fl.BoolVar(&check, "check", false, "validate only, write nothing")
 	fl.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	fl.BoolVar(&strict, "strict", false, "treat warnings as errors")
-	if err := fl.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	lock := cmd.NoWait()
+	if code, ok := cmd.Parse(args[1:]); !ok {
+		return code
 	}
-	if fl.NArg() > 0 {
-		return usage("unexpected argument %q", fl.Arg(0))
+	if code, ok := cmd.Out("--out", out); !ok {
+		return code
 	}
-	rel := mastodon.Newest()
-	if version != "" {
-		if rel, err = mastodon.Lookup(version); err != nil {
-			return usage("--mastodon: %v", err)
-		}
-	}
+	rel = rel.OrNewest()
 	n.Release, p.Release = rel, rel
 	res := result{Path: path.String(), Mastodon: rel.String()}
 	var files, host []egress.File
@@ -131,6 +157,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		files, res.Problems = p.Files()
 		res.Env = p.Env()
 	}
+	res.Problems = cmd.FlagPaths(res.Problems, nil) // problem paths name the flags ("--permit[0]")
 	host = append(host, egress.File{Path: "env.production.fragment", Data: egress.EnvFragment(res.Env), Mode: 0o644})
 	code := 0
 	if res.Problems.HasErrors() || (strict && len(res.Problems.Warnings()) > 0) {
@@ -154,26 +181,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 			f.Path = "mastodon/" + f.Path
 			all = append(all, f)
 		}
-		wr, err := egress.WriteDir(out, all)
+		wr, err := egress.WriteDirOpts(out, all, egress.WriteOptions{NoWait: lock.NoWait(), Waiting: lock.Waiting})
 		for _, r := range wr {
 			res.Notes = append(res.Notes, r.Notes...)
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "v6-egress:", err)
-			return 1
+			return cmd.Fail(err)
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
-		return code
+		return cmd.JSON(code, res)
 	}
 	for _, pr := range res.Problems {
 		fmt.Fprintln(stderr, pr.Error())
 	}
 	if code != 0 {
-		fmt.Fprintln(stderr, "v6-egress: nothing written")
+		fmt.Fprintf(stderr, "%s: nothing written\n", cmd.Name)
 		return code
 	}
 	for _, f := range res.Files {

@@ -2,16 +2,18 @@
 // host with package firewall: the host's nftables ruleset and, with --router-host, the
 // Yamaha RTX ACL for the router in front of it.
 //
-//	v6-firewall --ssh-from PREFIX|any|off [--app PREFIX]... [--family v6only|dual]
+//	v6-firewall --ssh-from PREFIX|any|off [--app PREFIX]... [--family ipv6-only|dual-stack]
 //	    [--service NAME:PORTS[/udp]:FROM]... [--no-mastodon] [--table NAME]
 //	    [--router-host ADDR [--router-tunnel N | --router-interface lan2]
 //	     [--router-numbers 40000-40099] [--router-existing FIRST-LAST]... [--router-keep-in N,…]]
-//	    [--out FILE] [--router-out FILE] [--check] [--diff] [--json] [--strict]
+//	    [--out FILE] [--router-out FILE] [--check] [--diff] [--json] [--strict] [--no-wait]
 //
 // Without --out the ruleset (then the ACL) goes to stdout. --check runs `nft -c -f` on
 // the ruleset and writes nothing; --diff shows what would change in --out and
-// --router-out and writes nothing. Exit status: 0 ok, 1 invalid input or a failed check,
-// 2 usage.
+// --router-out (unified) and writes nothing. The command line follows internal/cli's
+// conventions. Exit status: 0 ok (--diff: nothing would change), 1 invalid input, a
+// failed check or write, another run holding the lock under --no-wait, or (--diff)
+// something would change; 2 usage (including a missing --out directory).
 package main
 
 import (
@@ -23,19 +25,20 @@ import (
 
 	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/firewall"
+	"github.com/v6kit/v6kit/internal/cli"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o, code := parseFlags(args, stderr)
+	o, code := parseFlags(args, stdout, stderr)
 	if code != 0 {
 		return code
 	}
 	c := o.config
 	var res result
-	finish := func(code int, err error) int { return res.finish(code, err, o.json, stdout, stderr) }
-	res.Problems = c.Validate()
+	finish := func(code int, err error) int { return res.finish(o.cmd, code, err, o.json, stdout, stderr) }
+	res.Problems = o.cmd.FlagPaths(c.Validate(), fields)
 	if err := res.Problems.Err(); err != nil {
 		return finish(1, err)
 	}
@@ -77,13 +80,14 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return finish(1, err)
 			}
-			d := unifiedDiff(f.name, string(old), string(f.data))
+			d := cli.Diff(f.name, string(old), string(f.data))
 			res.Diff += d
 			res.Changed = res.Changed || d != ""
 		}
 		if !o.json {
 			fmt.Fprint(stdout, res.Diff)
 		}
+		return finish(cli.DiffCode(res.Changed), nil)
 	default:
 		if err := res.emit(o, c, ruleset, rtx, stdout); err != nil {
 			return finish(1, err)
@@ -120,7 +124,8 @@ func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout i
 		}
 		return nil
 	}
-	if err := write(o.out, ruleset, c.WriteFile, &res.Ruleset); err != nil {
+	wo := firewall.WriteOptions{NoWait: o.lock.NoWait(), Waiting: o.lock.Waiting}
+	if err := write(o.out, ruleset, func(name string) (files.Result, error) { return c.WriteFileOpts(name, wo) }, &res.Ruleset); err != nil {
 		return err
 	}
 	if rtx == nil {
@@ -130,5 +135,5 @@ func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout i
 	if err != nil {
 		return err
 	}
-	return write(o.routerOut, rtx, acl.WriteFile, &res.RouterACL)
+	return write(o.routerOut, rtx, func(name string) (files.Result, error) { return acl.WriteFileOpts(name, wo) }, &res.RouterACL)
 }

@@ -60,14 +60,14 @@ func TestBadInputNamesTheFieldAndWritesNothing(t *testing.T) {
 		"services[1].from[0]": {"--ssh-from", "2001:db8:a::/48", "--app", "::/0"},
 		"services[3].from[0]": {"--ssh-from", "2001:db8:a::/48", "--family", "dual", "--app", "0.0.0.0/0"},
 		"services[1].public":  {"--ssh-from", "2001:db8:a::/48", "--service", "pg:5432:any"},
-		"ssh.from":            {},
-		"router.numbers":      {"--ssh-from", "any", "--router-host", "2001:db8::10", "--router-numbers", "4000-4099", "--router-existing", "4050-4060"},
+		"--ssh-from":          {},
+		"--router-numbers":    {"--ssh-from", "any", "--router-host", "2001:db8::10", "--router-numbers", "4000-4099", "--router-existing", "4050-4060"},
 	}
 	for field, args := range cases {
 		dir := t.TempDir()
 		out, rout := filepath.Join(dir, "fw.nft"), filepath.Join(dir, "fw.rtx")
 		args = append(args, "--out", out)
-		if strings.HasPrefix(field, "router") {
+		if strings.HasPrefix(field, "--router") {
 			args = append(args, "--router-out", rout)
 		}
 		code, stdout, errs := runCLI(args...)
@@ -84,6 +84,10 @@ func TestWriteDiffAndJSON(t *testing.T) {
 	dir := t.TempDir()
 	out, rout := filepath.Join(dir, "etc", "nftables.d", "mastodon.nft"), filepath.Join(dir, "router.rtx")
 	args := []string{"--ssh-from", "2001:db8:a::/48", "--router-host", "2001:db8::10", "--out", out, "--router-out", rout}
+	code, _, errs := runCLI(args...)
+	require.Equal(t, 2, code, "--out's directory must exist")
+	assert.Contains(t, errs, "create it first")
+	require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o755))
 	code, stdout, errs := runCLI(args...)
 	require.Equal(t, 0, code, errs)
 	assert.Equal(t, out+": written\n"+rout+": written\n", stdout)
@@ -97,7 +101,7 @@ func TestWriteDiffAndJSON(t *testing.T) {
 	assert.Empty(t, stdout, "no change")
 
 	code, stdout, _ = runCLI("--ssh-from", "2001:db8:b::/48", "--router-host", "2001:db8::10", "--out", out, "--router-out", rout, "--diff", "--json")
-	require.Equal(t, 0, code)
+	require.Equal(t, 1, code, "--diff: something would change")
 	var res result
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
 	assert.True(t, res.Changed)
@@ -115,11 +119,11 @@ func TestWriteDiffAndJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &loose))
 	assert.Contains(t, loose.Ruleset, "ip6 saddr ::/0 tcp dport 22 accept")
 	require.Len(t, loose.Problems, 1)
-	assert.Equal(t, "ssh.from[0]", loose.Problems[0].Path)
+	assert.Equal(t, "--ssh-from", loose.Problems[0].Path)
 	assert.Equal(t, "warning", loose.Problems[0].Severity)
 	code, _, errs = runCLI("--ssh-from", "::/0", "--strict")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errs, "v6-firewall: ssh.from[0]: warning: ::/0 lets everyone")
+	assert.Contains(t, errs, "v6-firewall: --ssh-from: warning: ::/0 lets everyone")
 }
 
 func TestCheck(t *testing.T) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/firewall"
-	"github.com/v6kit/v6kit/internal/textdiff"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -23,15 +21,34 @@ type opts struct {
 	extra                  []firewall.Service
 	noMastodon, routerUsed bool
 	router                 firewall.RTX
+	cmd                    *cli.Command
+	lock                   *cli.Lock
 }
 
-func parseFlags(args []string, stderr io.Writer) (opts, int) {
+// fields maps firewall.Config's problem paths to the flags that set them.
+var fields = map[string]string{
+	"ssh.from": "--ssh-from", "ssh.port": "--ssh-port", "table": "--table",
+	"router.host": "--router-host", "router.interface": "--router-interface", "router.tunnel": "--router-tunnel",
+	"router.numbers": "--router-numbers", "router.existing": "--router-existing",
+	"router.keep_in": "--router-keep-in", "router.keep_out": "--router-keep-out",
+}
+
+// exits are v6-firewall's exit codes.
+var exits = []cli.Exit{
+	{Code: cli.ExitOK, What: "done; with --diff: nothing would change; with --check: nft -c passed"},
+	{Code: cli.ExitFail, What: "invalid input, a failed check or write (nothing half-written), another run holding the lock under --no-wait; with --diff: something would change"},
+	{Code: cli.ExitUsage, What: "usage error: unknown flag, bad value, empty flag value, missing --out/--router-out directory; nothing done"},
+}
+
+func parseFlags(args []string, stdout, stderr io.Writer) (opts, int) {
 	var o opts
 	c := &o.config
 	r := &o.router
-	fs := flag.NewFlagSet("v6-firewall", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.TextVar(&c.Family, "family", firewall.IPv6Only, "v6only or dual")
+	o.cmd = cli.New("v6-firewall", "v6-firewall --ssh-from PREFIX|any|off [--app PREFIX]... [--family ipv6-only|dual-stack] [--out FILE] [--router-host ADDR [--router-out FILE]] [flags]", stdout, stderr)
+	o.cmd.Exits = exits
+	fs := o.cmd.Flags
+	family := cli.IPv6Only
+	o.cmd.FamilyFlag(&family, false, "what the host serves: an IPv6-only host takes IPv6 prefixes only")
 	fs.Func("app", "`PREFIX`(es, comma-separated) of the app hosts allowed to PostgreSQL, PgBouncer, Redis and Sentinel (repeatable; none: an all-in-one host)", func(v string) error {
 		ps, _, err := parseSources(v)
 		o.app = append(o.app, ps...)
@@ -77,18 +94,30 @@ func parseFlags(args []string, stderr io.Writer) (opts, int) {
 	})
 	fs.Func("router-keep-in", "existing filter `NUMS` (comma-separated) to keep on the secure filter in line", func(v string) error { return numsVar(v, &r.KeepIn) })
 	fs.Func("router-keep-out", "existing filter `NUMS` to keep on the secure filter out line", func(v string) error { return numsVar(v, &r.KeepOut) })
-	fs.StringVar(&o.out, "out", "", "write the nftables ruleset to FILE atomically (default: stdout)")
-	fs.StringVar(&o.routerOut, "router-out", "", "write the RTX ACL to FILE atomically (default: stdout)")
+	fs.StringVar(&o.out, "out", "", "write the nftables ruleset to `FILE` atomically; its directory must exist (default: stdout)")
+	fs.StringVar(&o.routerOut, "router-out", "", "write the RTX ACL to `FILE` atomically; its directory must exist (default: stdout)")
 	fs.BoolVar(&o.check, "check", false, "run nft -c -f on the ruleset; write nothing")
-	fs.BoolVar(&o.diff, "diff", false, "show what would change in --out and --router-out; write nothing")
+	fs.BoolVar(&o.diff, "diff", false, "show what would change in --out and --router-out (unified diff); write nothing; exit 1 when something would")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&o.strict, "strict", false, "fail on warnings")
-	if err := fs.Parse(args); err != nil {
-		return o, 2
+	o.lock = o.cmd.NoWait()
+	if code, ok := o.cmd.Parse(args); !ok {
+		return o, code
 	}
-	if fs.NArg() > 0 || (o.diff && o.out == "" && o.routerOut == "") || (o.routerOut != "" && !o.routerUsed) {
-		fmt.Fprintln(stderr, "usage: v6-firewall --ssh-from PREFIX|any|off [flags]; --diff needs --out or --router-out, --router-out needs --router-host (see -h)")
-		return o, 2
+	switch {
+	case o.diff && o.out == "" && o.routerOut == "":
+		return o, o.cmd.Usage("--diff needs --out or --router-out")
+	case o.routerOut != "" && !o.routerUsed:
+		return o, o.cmd.Usage("--router-out needs --router-host")
+	}
+	for _, f := range []struct{ name, path string }{{"--out", o.out}, {"--router-out", o.routerOut}} {
+		if code, ok := o.cmd.Out(f.name, f.path); !ok {
+			return o, code
+		}
+	}
+	c.Family = firewall.IPv6Only
+	if family == cli.DualStack {
+		c.Family = firewall.DualStack
 	}
 	if !o.noMastodon {
 		c.Services = firewall.Mastodon(o.app)
@@ -187,7 +216,7 @@ type written struct {
 }
 
 // finish prints the result (JSON on stdout, or the problems on stderr) and returns code.
-func (res *result) finish(code int, err error, asJSON bool, stdout, stderr io.Writer) int {
+func (res *result) finish(cmd *cli.Command, code int, err error, asJSON bool, stdout, stderr io.Writer) int {
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -195,10 +224,7 @@ func (res *result) finish(code int, err error, asJSON bool, stdout, stderr io.Wr
 		res.Changed = res.Changed || w.Changed
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
-		return code
+		return cmd.JSON(code, res)
 	}
 	for _, p := range res.Problems.Sorted() {
 		fmt.Fprintln(stderr, "v6-firewall:", p.Error())
@@ -207,12 +233,4 @@ func (res *result) finish(code int, err error, asJSON bool, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "v6-firewall:", err)
 	}
 	return code
-}
-
-// unifiedDiff returns a unified diff from old to new, or "" when they are equal.
-func unifiedDiff(name, old, new string) string {
-	if old == new {
-		return ""
-	}
-	return fmt.Sprintf("--- %s\n+++ %s (v6-firewall)\n", name, name) + textdiff.Unified(textdiff.Lines(old), textdiff.Lines(new), 3)
 }
