@@ -80,15 +80,18 @@ type Tree struct {
 	// and held until Write has renamed everything: a second run waits, then reads what
 	// this one wrote (secrets are generated once).
 	lock *fsutil.Lock
-	// absent lists files read as absent before the lock could be taken.
-	absent map[string]bool
+	// readOnly reads without the lock and creates nothing ([DiffHost]).
+	readOnly bool
 	// beforeRename injects faults in tests.
 	beforeRename func(path string) error
 }
 
 // Lock takes the tree's lock (.ROOT.v6kit-lock beside Root) unless it is held: the
 // first read of a file already in the tree takes it, and [Write] releases it. Another
-// run of the same tree waits until then, up to two minutes; noWait fails at once.
+// run of the same tree waits until then, up to two minutes; noWait fails at once. A
+// missing parent of Root is created first (0755, as Write would create it), so the lock
+// always has the same place: two runs into a new directory take turns, and the second
+// reads and merges into what the first wrote.
 func (t *Tree) Lock(noWait bool) error {
 	if t.lock != nil {
 		return nil
@@ -97,6 +100,9 @@ func (t *Tree) Lock(noWait bool) error {
 		return fmt.Errorf("%w: empty root", ErrOut)
 	}
 	root := filepath.Clean(t.Root)
+	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+		return fmt.Errorf("%w: %v", ErrOut, err)
+	}
 	lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait})
 	if err != nil {
 		return err
@@ -151,17 +157,15 @@ func (t *Tree) Problem(p string, ps report.Problems) { t.Problems.Append(p, ps) 
 func (t *Tree) local(p string) string { return filepath.Join(t.Root, filepath.FromSlash(p)) }
 
 // Existing returns the content of a file already in the tree on disk, if any.
-// It takes the tree's lock first ([Tree.Lock]). A dangling symlink, a FIFO or a file
-// that cannot be read is an error naming it, never "no file".
+// It takes the tree's lock first ([Tree.Lock]; [DiffHost] reads without it and creates
+// nothing). A dangling symlink, a FIFO or a file that cannot be read is an error naming
+// it, never "no file".
 func (t *Tree) Existing(p string) ([]byte, bool, error) {
-	if _, err := os.Stat(filepath.Dir(filepath.Clean(t.Root))); errors.Is(err, fs.ErrNotExist) {
-		// Nothing can be in a tree whose parent does not exist, and nothing is created
-		// before Write: Write checks under the lock that p is still absent.
-		if t.absent == nil {
-			t.absent = map[string]bool{}
+	if t.readOnly {
+		if _, err := os.Stat(filepath.Dir(filepath.Clean(t.Root))); errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
 		}
-		t.absent[p] = true
-		return nil, false, nil
+		return fsutil.ReadExisting(t.local(p))
 	}
 	if err := t.Lock(false); err != nil {
 		return nil, false, err
@@ -438,11 +442,6 @@ func Write(trees ...*Tree) ([]Result, error) {
 		}
 		if err := t.Lock(false); err != nil {
 			return nil, err
-		}
-		for p := range t.absent {
-			if _, err := os.Lstat(t.local(p)); err == nil {
-				return nil, fmt.Errorf("%s was created by another run while this one rendered: nothing was written; run again to merge into it", t.local(p))
-			}
 		}
 		if err := os.MkdirAll(t.Root, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrOut, err)

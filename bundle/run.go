@@ -109,6 +109,7 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 // change, 1 when something would or on problems.
 func DiffHost(h Host, out string, stdout, stderr io.Writer) int {
 	t := New("", out)
+	t.readOnly = true
 	h.Compose(t)
 	PrintProblems(stderr, t)
 	if err := Check(t); err != nil {
