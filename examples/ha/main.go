@@ -26,6 +26,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,6 +39,7 @@ import (
 	"github.com/v6kit/v6kit/pgbouncer"
 	"github.com/v6kit/v6kit/pgreplica"
 	"github.com/v6kit/v6kit/pgsetup"
+	"github.com/v6kit/v6kit/redisconf"
 	"github.com/v6kit/v6kit/sentinel"
 	"github.com/v6kit/v6kit/units"
 )
@@ -128,6 +130,15 @@ func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
 		return trees, pool
 	}
 	rel := c.Release.OrNewest()
+	// values that reach command lines and configs, checked where they are taken
+	for _, v := range []struct{ flag, v string }{{"domain", c.LocalDomain}, {"web-domain", c.WebDomain}, {"zone", c.Zone}} {
+		if err := bundle.CheckArg(bundle.ArgHostName, v.v); err != nil {
+			f1.Problems.Errorf("--"+v.flag, err, "%v", err)
+		}
+	}
+	if f1.Problems.HasErrors() {
+		return trees, pool
+	}
 	for _, a := range []netip.Addr{c.VIP, c.Front1, c.Front2, c.Web1, c.Web2, c.DB1, c.DB2, c.Redis1, c.Redis2} {
 		if !c.Prefix.Contains(a) {
 			f1.Problems.Errorf("prefix", pgsetup.ErrPrefix, "%s is outside the LAN prefix %s", a, c.Prefix)
@@ -182,7 +193,7 @@ func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
 	}
 	if ul, err := bouncer.Userlist(); err == nil {
 		db1.Add(bundle.File{Path: "etc/pgbouncer/userlist.txt", Data: ul, Mode: 0o640, Secret: true})
-		db1.Add(bundle.File{Path: "root/mastodon-role.sql", Mode: 0o600, Secret: true,
+		db1.Add(bundle.File{Path: roleSQLPath, Mode: 0o640, Secret: true,
 			Data: []byte("-- The role's verifier must equal PgBouncer's userlist entry (SCRAM pass-through).\nALTER ROLE mastodon LOGIN PASSWORD '" + verifier + "';\n")})
 	}
 	bouncerEnv, ps := bouncer.Env()
@@ -199,11 +210,14 @@ func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
 	}
 	if ver, err := pgsetup.SCRAMVerifier(replPass, derivedSalt(replPass)); err == nil {
 		if sqls, err := repl.SetupSQL(ver); err == nil {
-			db1.Add(bundle.File{Path: "root/mastodon-replication.sql", Mode: 0o600, Secret: true, Data: []byte(strings.Join(sqls, ";\n") + ";\n")})
+			db1.Add(bundle.File{Path: replSQLPath, Mode: 0o640, Secret: true, Data: []byte(strings.Join(sqls, ";\n") + ";\n")})
 		}
 	}
 	replicaEnv, ps := repl.Env()
 	db2.Problem("replica.env", ps)
+	// pg_basebackup reads the replication password from a passfile, never a command line
+	db2.Add(bundle.File{Path: pgpassPath, Mode: 0o600, Secret: true,
+		Data: []byte(pgpassEscape(c.DB1.String()) + ":5432:*:replicator:" + pgpassEscape(replPass) + "\n")})
 	pg := pgsetup.Config{Role: "mastodon", Database: "mastodon_production", NoIPv4: true, Release: rel,
 		Allow: []netip.Prefix{c.Prefix}} // PgBouncer (db1 itself) and the web hosts, scram-sha-256
 	db1.HBA(bundle.HBAPath, bundle.HBABlockPath, pg)
@@ -282,66 +296,243 @@ func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
 			w2.Add(file)
 		}
 	}
-	bundle.ClusterUnits(bundle.UnitDir, cluster, []*bundle.Tree{w1, w2}, w1)
+	plans := bundle.ClusterUnits(bundle.UnitDir, cluster, []*bundle.Tree{w1, w2}, w1)
 
+	// NEXT-STEPS.md and INSTALL-STEPS.json per host, from the same step data.
 	for _, t := range trees {
-		t.Add(bundle.File{Path: bundle.NextStepsPath, Mode: 0o644, Data: c.nextSteps(t, rel, bouncer, sent)})
+		info := bundle.Info{Release: rel, PG: pg}
+		for i, name := range []string{"web1", "web2"} {
+			if t.Name == name && i < len(plans) {
+				info.Deployment, info.Plan = cluster.Hosts[i].Deployment, plans[i]
+			}
+		}
+		t.AddSteps(c.stepsDoc(t, c.steps(t, h, info, repl)))
 	}
 	return trees, pool
 }
 
-func (c topology) nextSteps(t *bundle.Tree, rel mastodon.Release, b pgbouncer.Config, s sentinel.Config) []byte {
-	var w bytes.Buffer
-	p := func(format string, args ...any) { fmt.Fprintf(&w, format+"\n", args...) }
-	code := func(lines ...string) {
-		p("```sh")
-		for _, l := range lines {
-			p("%s", l)
-		}
-		p("```\n")
+// Paths of the ha bundles' own files: the SQL db1's superuser runs (read by psql as
+// postgres, so root:postgres 0640 outside /root) and db2's replication passfile.
+const (
+	roleSQLPath = "etc/v6kit/mastodon-role.sql"
+	replSQLPath = "etc/v6kit/mastodon-replication.sql"
+	pgpassPath  = "etc/v6kit/replication.pgpass"
+	dataDir     = "/var/lib/postgresql/15/main"
+)
+
+// pgpassEscape escapes ':' and '\' for a .pgpass field.
+func pgpassEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(s)
+}
+
+// owned changes a file step's owner, group and mode (the check and the install line).
+func owned(st bundle.Step, owner, group string, mode os.FileMode) bundle.Step {
+	dst := "/" + strings.TrimPrefix(st.ID, "file:")
+	st.Changes = fmt.Sprintf("installs %s as %s:%s mode %04o", dst, owner, group, mode)
+	st.Check[1].Want = fmt.Sprintf("%o %s %s", mode, owner, group)
+	st.Run[0].Args = []string{"install", "-D", "-o", owner, "-g", group, "-m", fmt.Sprintf("%04o", mode), "--", strings.TrimPrefix(st.ID, "file:"), dst}
+	return st
+}
+
+func service(id, section, title, unit string, check []bundle.Cmd, before ...bundle.Cmd) bundle.Step {
+	return bundle.Step{ID: id, Section: section, Title: title, Changes: "(re)starts " + unit,
+		Check: append(check, bundle.Cmd{Args: []string{"systemctl", "is-active", "--quiet", unit}}),
+		Run:   append(before, bundle.Cmd{Args: []string{"systemctl", "restart", unit}}),
+		Fix:   "journalctl -u " + unit + " says why it did not start"}
+}
+
+func packages(names ...string) bundle.Step {
+	var check []bundle.Cmd
+	for _, n := range names {
+		check = append(check, bundle.Cmd{Args: []string{"dpkg-query", "--show", "--showformat=${Status}", n}, Want: "install ok installed"})
 	}
-	p("# Next steps for %s (Mastodon %s, 8 IPv6-only hosts, no single point of failure)\n", t.Name, rel)
-	p("Run as root on %s, from this directory. The files mirror the host's filesystem.\n", t.Name)
-	p("## DNS first (every host's resolver)\n")
-	p("Mastodon's REDIS_SENTINELS parser splits on ':', so Redis and the sentinels are named. Publish in %s:\n", c.Zone)
-	code("redis1    AAAA "+c.Redis1.String(), "redis2    AAAA "+c.Redis2.String(), "sentinel1 AAAA "+c.Redis1.String(),
-		"sentinel2 AAAA "+c.Redis2.String(), "sentinel3 AAAA "+c.DB1.String())
-	p("## Put the files in place\n")
-	code(t.InstallLines("/home/mastodon", bundle.HBABlockPath, bundle.HBAPath)...)
+	return bundle.Step{ID: "packages", Section: "What the host needs first", Title: "Debian's packages: " + strings.Join(names, ", "),
+		Changes: "installs " + strings.Join(names, " ") + " with apt-get", Check: check,
+		Run: []bundle.Cmd{{Env: []string{"DEBIAN_FRONTEND=noninteractive"}, Args: append([]string{"apt-get", "install", "--yes", "--"}, names...)}},
+		Fix: "apt-get must reach a Debian mirror; the packages are in Debian 12's main"}
+}
+
+// steps are host t's install steps: DNS first, then the host's own.
+func (c topology) steps(t *bundle.Tree, h bundle.Host, info bundle.Info, repl pgreplica.Config) []bundle.Step {
+	rel := info.Release
+	const req, files, run = "What the host needs first", "The files in place", "Start it"
+	names := [][2]string{{"redis1", c.Redis1.String()}, {"redis2", c.Redis2.String()}, {"sentinel1", c.Redis1.String()}, {"sentinel2", c.Redis2.String()}, {"sentinel3", c.DB1.String()}}
+	var dnsCheck []bundle.Cmd
+	var records []string
+	for _, n := range names {
+		dnsCheck = append(dnsCheck, bundle.Cmd{Args: []string{"getent", "ahostsv6", c.name(n[0])}})
+		records = append(records, n[0]+" AAAA "+n[1])
+	}
+	s := []bundle.Step{{ID: "dns", Section: req, Title: "the Redis nodes and sentinels resolve (Mastodon's REDIS_SENTINELS parser splits on ':', so they are named)",
+		Check: dnsCheck, Fix: "publish in " + c.Zone + " (every host's resolver): " + strings.Join(records, "; ")}}
+	fileSteps := func(skip ...string) {
+		for _, st := range t.FileSteps("", "", skip...) {
+			switch p := strings.TrimPrefix(st.ID, "file:"); p {
+			case roleSQLPath, replSQLPath, "etc/postgresql/15/main/conf.d/mastodon-replica.conf", "etc/pgbouncer/userlist.txt", "etc/pgbouncer/pgbouncer.ini":
+				st = owned(st, "root", "postgres", 0o640)
+			case pgpassPath:
+				st = owned(st, "postgres", "postgres", 0o600)
+			case "etc/redis/sentinel.conf":
+				st = owned(st, "redis", "redis", 0o640) // sentinel rewrites it
+			}
+			s = append(s, st)
+		}
+	}
+	psql := func(query, want string) bundle.Cmd {
+		return bundle.Cmd{User: "postgres", Args: []string{"psql", "-XAtq", "-c", query}, Want: want}
+	}
 	switch t.Name {
 	case "front1", "front2":
-		p("## TLS, HAProxy, keepalived\n")
-		p("HAProxy reads one PEM with the chain and the key. Obtain the certificate on front1 (v6-certs), copy it to front2, and concatenate on both:\n")
-		code("mkdir -p /etc/haproxy/certs", "cat /etc/letsencrypt/live/"+c.WebDomain+"/fullchain.pem /etc/letsencrypt/live/"+c.WebDomain+"/privkey.pem > /etc/haproxy/certs/"+c.WebDomain+".pem",
-			"haproxy -c -f /etc/haproxy/haproxy.cfg && systemctl restart haproxy", "keepalived -t && systemctl restart keepalived")
-		p("WEB_DOMAIN's AAAA is the failover address %s; the fronts are on ULA addresses, which Rails trusts by default (no TRUSTED_PROXY_IP).\n", c.VIP)
-	case "db1":
-		p("## PostgreSQL primary, replication, PgBouncer, sentinel 3\n")
-		code("cat /etc/postgresql/15/main/pg_hba.replication.conf >> /etc/postgresql/15/main/pg_hba.conf",
-			"systemctl restart postgresql", "v6-pgsetup --role mastodon --database mastodon_production --mastodon "+rel.Line()+" --no-ipv4 --allow "+c.Prefix.String(),
-			"sudo -u postgres psql -f /root/mastodon-role.sql", "sudo -u postgres psql -f /root/mastodon-replication.sql",
-			"systemctl restart pgbouncer", "systemctl restart redis-sentinel")
-		p("Migrations bypass PgBouncer (transaction pooling breaks DDL sessions), from web1:\n")
-		code(b.MigrateCommand())
-	case "db2":
-		p("## The replica: clone the primary, then start as a standby\n")
-		code("systemctl stop postgresql", "rm -rf /var/lib/postgresql/15/main",
-			"sudo -u postgres pg_basebackup -h "+c.DB1.String()+" -U replicator -D /var/lib/postgresql/15/main -X stream -W",
-			"sudo -u postgres touch /var/lib/postgresql/15/main/"+pgreplica.StandbySignal, "systemctl start postgresql")
-	case "redis1", "redis2":
-		p("## Redis under Sentinel\n")
-		code("grep -qx 'include /"+bundle.RedisPath+"' /etc/redis/redis.conf || echo 'include /"+bundle.RedisPath+"' >> /etc/redis/redis.conf",
-			"chown redis:redis /etc/redis/sentinel.conf   # sentinel rewrites it", "systemctl restart redis-server redis-sentinel")
+		pem := "/etc/haproxy/certs/" + c.WebDomain + ".pem"
+		live := "/etc/letsencrypt/live/" + c.WebDomain
+		s = append(s, packages("haproxy", "keepalived"),
+			bundle.Step{ID: "certificate", Section: req, Title: "the certificate of " + c.WebDomain + " in " + live,
+				Check: []bundle.Cmd{{Args: []string{"test", "-s", live + "/fullchain.pem"}}, {Args: []string{"test", "-s", live + "/privkey.pem"}}},
+				Fix:   "obtain it on front1 with v6-certs obtain -d " + c.WebDomain + " (--challenge dns-01, or tls-alpn-01 before HAProxy takes port 443) and copy " + live + "/ to front2"})
+		fileSteps()
+		s = append(s, bundle.Step{ID: "pem", Section: files, Title: "HAProxy's PEM: the chain and the key in one file, " + pem,
+			Changes: "writes " + pem + " (mode 0600) from " + live,
+			Check:   []bundle.Cmd{{Args: []string{"test", "-s", pem}}},
+			// the values are positional parameters of a fixed script, never part of it
+			Run: []bundle.Cmd{{Args: []string{"install", "-d", "-m", "0700", "--", path.Dir(pem)}},
+				{Args: []string{"sh", "-c", `umask 077 && cat -- "$1" "$2" > "$3"`, "sh", live + "/fullchain.pem", live + "/privkey.pem", pem}}},
+			Fix: "the certificate step must be done"},
+			service("haproxy", run, "HAProxy running with the rendered haproxy.cfg", "haproxy.service",
+				[]bundle.Cmd{{Args: []string{"haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"}}},
+				bundle.Cmd{Args: []string{"haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"}}),
+			service("keepalived", run, "keepalived holding or watching the failover address "+c.VIP.String(), "keepalived.service",
+				[]bundle.Cmd{{Args: []string{"keepalived", "-t"}}}, bundle.Cmd{Args: []string{"keepalived", "-t"}}))
 	case "web1", "web2":
-		p("## Mastodon (as the mastodon user in /home/mastodon/live)\n")
-		steps := append([]string{"cd /home/mastodon/live"}, rel.BundleInstallCommands()...)
-		steps = append(steps, rel.JSInstallCommand(), rel.AssetsCommand())
+		keep := []string{"node", "user", "checkout", "ruby", "corepack", "gems", "yarn", "assets", "units"}
 		if t.Name == "web1" {
-			steps = append(steps, "DB_HOST="+c.DB1.String()+" DB_PORT=5432 "+rel.DBSetupCommand()+"   # once, on web1 only, straight to PostgreSQL")
+			keep = append(keep, "db-setup")
 		}
-		code(steps...)
-		code("systemctl daemon-reload", "systemctl enable --now mastodon-web.service mastodon-streaming.service 'mastodon-sidekiq*.service'")
+		for _, st := range h.Steps(t, info) {
+			if !strings.HasPrefix(st.ID, "file:") && !slices.Contains(keep, st.ID) {
+				continue
+			}
+			if st.ID == "db-setup" {
+				// straight to PostgreSQL: DDL needs a session, which PgBouncer's transaction pooling breaks
+				st.Title = "the database schema and seeds, once, from web1, straight to PostgreSQL on db1 (only into an empty database)"
+				st.Run[0].Env = append(st.Run[0].Env, "DB_HOST="+c.DB1.String(), "DB_PORT=5432")
+				chk := st.Run[0]
+				chk.Args = []string{"bundle", "exec", "rails", "runner", "exit(ActiveRecord::Base.connection.table_exists?(:schema_migrations) ? 0 : 1)"}
+				st.Check = []bundle.Cmd{chk}
+			}
+			s = append(s, st)
+		}
+	case "db1":
+		for _, st := range h.Steps(t, info) {
+			switch st.ID {
+			case "postgresql":
+				s = append(s, st, packages("pgbouncer", "redis-sentinel"))
+			}
+		}
+		fileSteps("etc/postgresql/15/main/pg_hba.replication.conf")
+		var hbaCheck []bundle.Cmd
+		for _, r := range repl.HBA() {
+			hbaCheck = append(hbaCheck, bundle.Cmd{Args: []string{"grep", "-qxF", "--", r.String(), "/etc/postgresql/15/main/pg_hba.conf"}})
+		}
+		s = append(s, bundle.Step{ID: "hba-replication", Section: files, Title: "pg_hba.conf admits db2's replication connection",
+			Changes: "appends the replication rule to /etc/postgresql/15/main/pg_hba.conf", Check: hbaCheck,
+			Run: []bundle.Cmd{{Args: []string{"install", "-D", "-m", "0644", "--", "etc/postgresql/15/main/pg_hba.replication.conf", "/etc/postgresql/15/main/pg_hba.replication.conf"}},
+				{Args: []string{"sed", "-i", "$r /etc/postgresql/15/main/pg_hba.replication.conf", "/etc/postgresql/15/main/pg_hba.conf"}}},
+			Fix: "/etc/postgresql/15/main/pg_hba.conf must exist (Debian's postgresql package)"})
+		for _, st := range h.Steps(t, info) {
+			switch st.ID {
+			case "postgresql-restart":
+				s = append(s, st)
+			case "pgsetup":
+				st.Run[0].Args = []string{"v6-pgsetup", "--role", info.PG.Role, "--database", info.PG.Database, "--mastodon", rel.Line(), "--no-ipv4", "--allow", c.Prefix.String()}
+				st.Title += ", admitting " + c.Prefix.String() + " with scram-sha-256"
+				s = append(s, st)
+			}
+		}
+		s = append(s,
+			bundle.Step{ID: "role-password", Section: "PostgreSQL: role, database and pg_hba.conf", Title: "the role's SCRAM verifier, the one in PgBouncer's userlist (pass-through)",
+				Changes: "sets the role's password from /" + roleSQLPath,
+				Check:   []bundle.Cmd{psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'mastodon'", "t")},
+				Run:     []bundle.Cmd{{User: "postgres", Args: []string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-f", "/" + roleSQLPath}}},
+				Fix:     "the pgsetup step must be done (the role exists)"},
+			bundle.Step{ID: "replication", Section: "PostgreSQL: role, database and pg_hba.conf", Title: "the replication role and slot for db2",
+				Changes: "creates the role replicator and its slot from /" + replSQLPath,
+				Check:   []bundle.Cmd{psql("SELECT count(*) FROM pg_roles WHERE rolname = 'replicator' AND rolreplication", "1")},
+				Run:     []bundle.Cmd{{User: "postgres", Args: []string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-f", "/" + replSQLPath}}},
+				Fix:     "psql's message says which statement failed"},
+			service("pgbouncer", run, "PgBouncer on [::1]:6432 and "+c.DB1.String()+" (transaction pooling)", "pgbouncer.service", nil),
+			service("sentinel", run, "sentinel 3", "redis-sentinel.service", nil))
+	case "db2":
+		for _, st := range h.Steps(t, info) {
+			if st.ID == "postgresql" {
+				s = append(s, st)
+			}
+		}
+		fileSteps()
+		signal := dataDir + "/" + pgreplica.StandbySignal
+		s = append(s, bundle.Step{ID: "replica", Section: run, Title: "a streaming replica of db1 (its data directory cloned, then started as a standby)",
+			Changes: "stops PostgreSQL, replaces " + dataDir + " with a base backup of db1, marks it standby, starts PostgreSQL",
+			Check:   []bundle.Cmd{{Args: []string{"test", "-e", signal}}, psql("SELECT pg_is_in_recovery()", "t")},
+			Run: []bundle.Cmd{{Args: []string{"systemctl", "stop", "postgresql.service"}},
+				{Args: []string{"rm", "-rf", "--", dataDir}},
+				{User: "postgres", Env: []string{"PGPASSFILE=/" + pgpassPath}, Args: []string{"pg_basebackup", "-h", c.DB1.String(), "-U", "replicator", "-D", dataDir, "-X", "stream", "-w"}},
+				{User: "postgres", Args: []string{"touch", "--", signal}},
+				{Args: []string{"systemctl", "start", "postgresql.service"}}},
+			Fix: "db1's replication step must be done and db1 reachable on 5432; journalctl -u postgresql@15-main says why the standby did not start"})
+	case "redis1", "redis2":
+		s = append(s, packages("redis-server", "redis-sentinel"))
+		fileSteps()
+		for _, st := range h.Steps(t, bundle.Info{Release: rel, Redis: redisconf.Config{Password: "set"}}) {
+			if st.ID == "redis-include" {
+				s = append(s, st)
+			}
+		}
+		addr := c.Redis1
+		if t.Name == "redis2" {
+			addr = c.Redis2
+		}
+		s = append(s, service("redis-restart", run, "Redis runs with the snippet: bound to "+addr.String()+", a password required", "redis-server.service",
+			[]bundle.Cmd{{Args: []string{"redis-cli", "-h", addr.String(), "-p", "6379", "PING"}, Want: "NOAUTH Authentication required."}}),
+			service("sentinel", run, "the sentinel", "redis-sentinel.service", nil))
 	}
-	_ = s
-	return w.Bytes()
+	return s
+}
+
+// migrate is the migration command on web1 (after an upgrade), as the db-setup step
+// runs: same user, directory and PATH, straight to PostgreSQL on db1.
+func (c topology) migrate(steps []bundle.Step) bundle.Cmd {
+	for _, st := range steps {
+		if st.ID == "db-setup" {
+			run := st.Run[0]
+			return bundle.Cmd{User: run.User, Dir: run.Dir, Env: []string{run.Env[0], "RAILS_ENV=production", "DB_HOST=" + c.DB1.String(), "DB_PORT=5432"},
+				Args: []string{"bundle", "exec", "rails", "db:migrate"}}
+		}
+	}
+	return bundle.Cmd{}
+}
+
+// stepsDoc is host t's NEXT-STEPS.md as data.
+func (c topology) stepsDoc(t *bundle.Tree, steps []bundle.Step) bundle.StepsDoc {
+	d := bundle.StepsDoc{
+		Title: fmt.Sprintf("Next steps for %s (Mastodon %s, 8 IPv6-only hosts, no single point of failure)", t.Name, c.Release.OrNewest()),
+		Intro: []string{
+			"Run them as root on " + t.Name + ", from this directory: each command is one argv, quoted for the shell.",
+			"`v6-install --bundle . --plan` shows which are done already, and `v6-install --bundle . --apply`",
+			"runs the ones that are not (" + bundle.StepsPath + " holds the same steps). The files mirror the host's filesystem.",
+			"Order across hosts: DNS, db1, db2, redis1, redis2, web1 (its db-setup once), web2, front1, front2.",
+		},
+		Steps: steps,
+	}
+	switch t.Name {
+	case "front1", "front2":
+		d.After = []bundle.ManualSection{{Heading: "DNS for the site",
+			Text: "WEB_DOMAIN's AAAA is the failover address " + c.VIP.String() + "; the fronts are on ULA addresses, which Rails trusts by default (no TRUSTED_PROXY_IP)."}}
+	case "web1":
+		mig := c.migrate(steps)
+		if mig.Args != nil {
+			d.After = []bundle.ManualSection{{Heading: "Upgrades: migrations bypass PgBouncer",
+				Text:     "Transaction pooling breaks DDL sessions: after each upgrade, migrate from web1 straight to db1:",
+				Commands: []bundle.ManualCommand{{Argv: mig.Line()}}}}
+		}
+	}
+	return d
 }

@@ -34,6 +34,9 @@ func TestGolden(t *testing.T) {
 			{"front1/etc/keepalived/keepalived.conf", string(snap["front1/etc/keepalived/keepalived.conf"].Data)},
 			{"db1/etc/pgbouncer/pgbouncer.ini", string(snap["db1/etc/pgbouncer/pgbouncer.ini"].Data)},
 			{"db1/NEXT-STEPS.md", string(snap["db1/NEXT-STEPS.md"].Data)},
+			{"db2/NEXT-STEPS.md", string(snap["db2/NEXT-STEPS.md"].Data)},
+			{"front1/NEXT-STEPS.md", string(snap["front1/NEXT-STEPS.md"].Data)},
+			{"redis1/NEXT-STEPS.md", string(snap["redis1/NEXT-STEPS.md"].Data)},
 		})
 	assert.Equal(t, string(snap["web1/"+envPath].Data), string(snap["web2/"+envPath].Data), "one set of secrets on both app hosts")
 	f, err := envfile.Parse(snap["web1/"+envPath].Data)
@@ -47,7 +50,7 @@ func TestGolden(t *testing.T) {
 	assert.Equal(t, []string{"sentinel1.ha.internal", "sentinel2.ha.internal", "sentinel3.ha.internal"}, hosts)
 	// PgBouncer's userlist carries the verifier of DB_PASS, and db1's role SQL the same one.
 	ul := string(snap["db1/etc/pgbouncer/userlist.txt"].Data)
-	role := string(snap["db1/root/mastodon-role.sql"].Data)
+	role := string(snap["db1/"+roleSQLPath].Data)
 	ver := strings.Trim(strings.Fields(ul)[1], `"`)
 	assert.Contains(t, role, "'"+ver+"'")
 	assert.Equal(t, string(snap["redis1/etc/redis/mastodon.conf"].Data) != "", true)
