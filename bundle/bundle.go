@@ -74,6 +74,12 @@ type Tree struct {
 	Root string
 	// Problems holds every problem found so far, paths prefixed with the artifact.
 	Problems report.Problems
+	// NoWait makes the tree's lock fail at once, naming the holder's PID, when another
+	// run holds it (--no-wait); otherwise a run waits for it, up to two minutes.
+	NoWait bool
+	// Waiting, if set, is told once that another run (pid, 0 if unknown) holds the
+	// tree's lock, before waiting for it.
+	Waiting  func(lock string, pid int)
 	files    []File
 	reported map[string]bool
 	// lock is the tree's lock, taken at the first read of a file already in the tree
@@ -88,10 +94,10 @@ type Tree struct {
 
 // Lock takes the tree's lock (.ROOT.v6kit-lock beside Root) unless it is held: the
 // first read of a file already in the tree takes it, and [Write] releases it. Another
-// run of the same tree waits until then, up to two minutes; noWait fails at once. A
-// missing parent of Root is created first (0755, as Write would create it), so the lock
-// always has the same place: two runs into a new directory take turns, and the second
-// reads and merges into what the first wrote.
+// run of the same tree waits until then, up to two minutes; noWait (or t.NoWait) fails
+// at once. A missing parent of Root is created first (0755, as Write would create it),
+// so the lock always has the same place: two runs into a new directory take turns, and
+// the second reads and merges into what the first wrote.
 func (t *Tree) Lock(noWait bool) error {
 	if t.lock != nil {
 		return nil
@@ -103,7 +109,7 @@ func (t *Tree) Lock(noWait bool) error {
 	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
 		return fmt.Errorf("%w: %v", ErrOut, err)
 	}
-	lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait})
+	lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait || t.NoWait, Waiting: t.Waiting})
 	if err != nil {
 		return err
 	}
@@ -456,7 +462,7 @@ func Write(trees ...*Tree) ([]Result, error) {
 	root0 := filepath.Clean(trees[0].Root)
 	set := &fsutil.Set{Name: "bundle-" + filepath.Base(root0), Dir: filepath.Dir(root0), BeforeRename: trees[0].beforeRename}
 	defer set.Abort()
-	if err := set.Begin(ctx, fsutil.LockOptions{}); err != nil {
+	if err := set.Begin(ctx, fsutil.LockOptions{NoWait: trees[0].NoWait, Waiting: trees[0].Waiting}); err != nil {
 		return nil, err
 	}
 	type entry struct {

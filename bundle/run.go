@@ -83,6 +83,7 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd.FamilyFlag(&family, false, "the host's address family (nginx listens, Redis binds)")
 	HostFlags(fs, &h)
+	lock := cmd.NoWait()
 	cmd.AllowEmpty("nat64") // "" is documented as none
 	if code, ok := cmd.Parse(args); !ok {
 		return code
@@ -97,10 +98,11 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 	if family == cli.DualStack {
 		h.Family = DualStack
 	}
+	wait := func(t *Tree) { t.NoWait, t.Waiting = lock.NoWait(), lock.Waiting }
 	if *diff {
-		return DiffHost(h, *out, stdout, stderr)
+		return diffHost(h, *out, wait, stdout, stderr)
 	}
-	return RunHost(h, *out, stdout, stderr)
+	return runHost(h, *out, wait, stdout, stderr)
 }
 
 // DiffHost composes h and prints, for each file of the bundle, a unified diff against
@@ -108,8 +110,13 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 // secret file only as changed). It writes nothing and returns 0 when nothing would
 // change, 1 when something would or on problems.
 func DiffHost(h Host, out string, stdout, stderr io.Writer) int {
+	return diffHost(h, out, func(*Tree) {}, stdout, stderr)
+}
+
+func diffHost(h Host, out string, wait func(*Tree), stdout, stderr io.Writer) int {
 	t := New("", out)
 	t.readOnly = true
+	wait(t)
 	h.Compose(t)
 	PrintProblems(stderr, t)
 	if err := Check(t); err != nil {
@@ -151,7 +158,12 @@ func DiffHost(h Host, out string, stdout, stderr io.Writer) int {
 // there is no error; then it prints what it wrote and the connection budget. It returns
 // the exit code: 0 written, 1 problems or a write error.
 func RunHost(h Host, out string, stdout, stderr io.Writer) int {
+	return runHost(h, out, func(*Tree) {}, stdout, stderr)
+}
+
+func runHost(h Host, out string, wait func(*Tree), stdout, stderr io.Writer) int {
 	t := New("", out)
+	wait(t)
 	info := h.Compose(t)
 	head := []Line{
 		{"Mastodon", info.Release.String() + " (" + h.Family.String() + ")"},
@@ -161,6 +173,7 @@ func RunHost(h Host, out string, stdout, stderr io.Writer) int {
 	trees := []*Tree{t}
 	if h.Egress.Path != egress.None {
 		gw := New(GatewayDir, filepath.Join(out, GatewayDir))
+		wait(gw)
 		h.ComposeGateway(gw)
 		trees = append(trees, gw)
 		head = append(head, Line{"egress", h.Egress.Path.String() + " gateway in " + filepath.Join(out, GatewayDir)})

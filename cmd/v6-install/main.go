@@ -7,13 +7,13 @@
 //
 // Run it as root from anywhere: every command starts in the bundle directory. Exit 0
 // when every step is done, 1 on a failure (step, command, output and the fix are
-// printed), 2 on usage errors.
+// printed) or when another run holds the bundle's lock under --no-wait (--apply waits
+// for it otherwise, naming its PID), 2 on usage errors. The command line follows
+// internal/cli's conventions.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,37 +22,53 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/bundle"
+	"github.com/v6kit/v6kit/internal/cli"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
+// exits are v6-install's exit codes.
+var exits = []cli.Exit{
+	{Code: cli.ExitOK, What: "every step is done (--plan: the plan was printed)"},
+	{Code: cli.ExitFail, What: "a step failed (step, command, output and the fix are printed), the bundle can't be read, or another run holds the bundle's lock under --no-wait"},
+	{Code: cli.ExitUsage, What: "usage error: unknown or empty flag, not exactly one of --plan and --apply; nothing done"},
+}
+
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("v6-install", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("bundle", "", "the bundle directory (holds INSTALL-STEPS.json and the files)")
+	cmd := cli.New("v6-install", "v6-install --bundle DIR (--plan | --apply) [--only IDS] [--json] [--no-wait]", stdout, stderr)
+	cmd.Exits = exits
+	fs := cmd.Flags
+	dir := fs.String("bundle", "", "the bundle `DIR`ectory (holds INSTALL-STEPS.json and the files; required)")
 	plan := fs.Bool("plan", false, "print each step and whether it is done; change nothing")
-	apply := fs.Bool("apply", false, "run every step that is not done yet")
-	only := fs.String("only", "", "comma-separated step ids to consider (default: all)")
+	apply := fs.Bool("apply", false, "run every step that is not done yet, under the bundle's lock (the one the example that writes DIR takes)")
+	only := fs.String("only", "", "comma-separated step `IDS` to consider, a trailing * matches a prefix (default: all)")
 	jsonOut := fs.Bool("json", false, "print the results as JSON")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	lock := cmd.NoWait()
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
-	if *dir == "" || *plan == *apply || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: v6-install --bundle DIR (--plan | --apply) [--only IDS] [--json]")
-		return 2
+	switch {
+	case *dir == "":
+		return cmd.Usage("--bundle DIR is required")
+	case *plan == *apply:
+		return cmd.Usage("give exactly one of --plan and --apply")
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
-		fmt.Fprintf(stderr, "v6-install: --bundle: %v\n", err)
-		return 2
+		return cmd.Usage("--bundle: %v", err)
+	}
+	if *apply {
+		// Two applies of one bundle never run at once, nor an apply while the example
+		// rewrites the tree: the bundle's lock is the tree's (.DIR.v6kit-lock beside it).
+		lk, err := lock.Take(abs)
+		if err != nil {
+			return cmd.Fail(err)
+		}
+		defer lk.Unlock()
 	}
 	steps, err := bundle.ReadSteps(abs)
 	if err != nil {
-		fmt.Fprintf(stderr, "v6-install: %v\n", err)
-		return 1
+		return cmd.Fail(err)
 	}
 	if *only != "" {
 		steps = filter(steps, strings.Split(*only, ","))
@@ -69,19 +85,21 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		res, err = in.Apply(ctx, steps)
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
-	}
+	code := cli.ExitOK
 	if err != nil {
 		fmt.Fprintf(stderr, "v6-install: %v\n", err)
-		return 1
+		code = cli.ExitFail
 	}
-	if *apply {
+	if *jsonOut {
+		if res == nil {
+			res = []bundle.StepResult{}
+		}
+		return cmd.JSON(code, res)
+	}
+	if code == cli.ExitOK && *apply {
 		fmt.Fprintf(stdout, "every step is done (%d)\n", len(res))
 	}
-	return 0
+	return code
 }
 
 func filter(steps []bundle.Step, ids []string) []bundle.Step {

@@ -21,7 +21,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -34,6 +33,7 @@ import (
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/haproxy"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/keepalived"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgbouncer"
@@ -61,6 +61,9 @@ type topology struct {
 	MaxConnections int
 	PoolSize       int // PgBouncer's default_pool_size
 	Rand           io.Reader
+	// noWait and waiting are --no-wait, for every host's tree.
+	noWait  bool
+	waiting func(lock string, pid int)
 }
 
 var example = topology{
@@ -81,23 +84,27 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example
-	fs := flag.NewFlagSet("ha", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory to write the bundles into, one subdirectory per host (required)")
-	fs.TextVar(&c.Release, "mastodon", c.Release, "Mastodon version, 4.3 or newer (default: newest, "+mastodon.Newest().String()+")")
+	cmd := cli.New("ha", "ha --out DIR [flags]", stdout, stderr)
+	fs := cmd.Flags
+	out := fs.String("out", "", "`DIR` to write the bundles into, one subdirectory per host (required; its parent must exist, DIR is created)")
+	cmd.Release(&c.Release)
 	fs.StringVar(&c.LocalDomain, "domain", c.LocalDomain, "LOCAL_DOMAIN")
 	fs.StringVar(&c.WebDomain, "web-domain", c.WebDomain, "WEB_DOMAIN")
 	fs.TextVar(&c.VIP, "vip", c.VIP, "the fronts' IPv6 failover address")
 	fs.StringVar(&c.Zone, "zone", c.Zone, "internal DNS zone naming the Redis nodes and sentinels")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "db1's max_connections")
 	fs.IntVar(&c.PoolSize, "pool-size", c.PoolSize, "PgBouncer's default_pool_size")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	lock := cmd.NoWait()
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: ha --out DIR [flags]  (see -h)")
-		return 2
+	if *out == "" {
+		return cmd.Usage("--out DIR is required")
 	}
+	if code, ok := cmd.Out("--out", *out); !ok {
+		return code
+	}
+	c.noWait, c.waiting = lock.NoWait(), lock.Waiting
 	trees, pool := c.compose(*out)
 	if pool.ServerFormula != "" {
 		fmt.Fprintf(stdout, "PgBouncer budget:\n  %s\n  %s\n", pool.ClientFormula, pool.ServerFormula)
@@ -120,7 +127,11 @@ func derivedSalt(password string) io.Reader {
 func (c topology) name(host string) string { return host + "." + c.Zone }
 
 func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
-	host := func(name string) *bundle.Tree { return bundle.New(name, filepath.Join(out, name)) }
+	host := func(name string) *bundle.Tree {
+		t := bundle.New(name, filepath.Join(out, name))
+		t.NoWait, t.Waiting = c.noWait, c.waiting // --no-wait
+		return t
+	}
 	f1, f2, w1, w2 := host("front1"), host("front2"), host("web1"), host("web2")
 	db1, db2, r1, r2 := host("db1"), host("db2"), host("redis1"), host("redis2")
 	trees := []*bundle.Tree{f1, f2, w1, w2, db1, db2, r1, r2}

@@ -17,7 +17,6 @@ package main
 
 import (
 	"cmp"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 	"github.com/v6kit/v6kit/pgsetup"
@@ -60,6 +60,9 @@ type cluster struct {
 	RAM        int64
 	CPUs       int
 	Rand       io.Reader
+	// noWait and waiting are --no-wait, for every host's tree.
+	noWait  bool
+	waiting func(lock string, pid int)
 }
 
 var example = cluster{
@@ -81,10 +84,10 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example
-	fs := flag.NewFlagSet("split", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	out := fs.String("out", "", "directory to write the bundles into, one subdirectory per host (required)")
-	fs.TextVar(&c.Release, "mastodon", c.Release, "Mastodon version (default: newest, "+mastodon.Newest().String()+")")
+	cmd := cli.New("split", "split --out DIR [flags]", stdout, stderr)
+	fs := cmd.Flags
+	out := fs.String("out", "", "`DIR` to write the bundles into, one subdirectory per host (required; its parent must exist, DIR is created)")
+	cmd.Release(&c.Release)
 	fs.StringVar(&c.LocalDomain, "domain", c.LocalDomain, "LOCAL_DOMAIN")
 	fs.StringVar(&c.WebDomain, "web-domain", c.WebDomain, "WEB_DOMAIN")
 	fs.StringVar(&c.AdminEmail, "email", c.AdminEmail, "Let's Encrypt contact")
@@ -100,13 +103,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.LetsEncrypt, "letsencrypt", c.LetsEncrypt, "front's certificate directory in certbot's layout (default /etc/letsencrypt)")
 	fs.StringVar(&c.ACMEServer, "acme-server", c.ACMEServer, "ACME directory URL (default Let's Encrypt production)")
 	fs.StringVar(&c.NginxCache, "nginx-cache", c.NginxCache, "front's nginx proxy_cache_path (default /var/cache/nginx)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	lock := cmd.NoWait()
+	if code, ok := cmd.Parse(args); !ok {
+		return code
 	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: split --out DIR [flags]  (see -h)")
-		return 2
+	if *out == "" {
+		return cmd.Usage("--out DIR is required")
 	}
+	if code, ok := cmd.Out("--out", *out); !ok {
+		return code
+	}
+	c.noWait, c.waiting = lock.NoWait(), lock.Waiting
 	trees, budget := c.compose(*out)
 	return bundle.Finish(stdout, stderr, budget, []bundle.Line{
 		{Label: "Mastodon", Value: c.release().String() + " on 5 IPv6-only hosts"},
@@ -133,7 +140,11 @@ func (c cluster) sidekiq(rel mastodon.Release) (web1, web2 []units.Sidekiq) {
 }
 
 func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
-	host := func(name string) *bundle.Tree { return bundle.New(name, filepath.Join(out, name)) }
+	host := func(name string) *bundle.Tree {
+		t := bundle.New(name, filepath.Join(out, name))
+		t.NoWait, t.Waiting = c.noWait, c.waiting // --no-wait
+		return t
+	}
 	front, web1, web2, db, rds := host("front"), host("web1"), host("web2"), host("db1"), host("redis1")
 	trees := []*bundle.Tree{front, web1, web2, db, rds}
 	var budget units.BudgetReport
