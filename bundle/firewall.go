@@ -42,6 +42,9 @@ func (t *Tree) Firewall(p string, c firewall.Config) {
 	t.Add(File{Path: p, Data: b, Mode: 0o644})
 }
 
+// FirewallLoaded is the copy of the ruleset the firewall step loaded last.
+const FirewallLoaded = "/var/lib/v6kit/mastodon.nft.loaded"
+
 // firewallStep is the install step that checks, loads and persists the ruleset
 // (ok false without [Host.Firewall]).
 func firewallStep(info Info) (st Step, ok bool) {
@@ -56,11 +59,15 @@ func firewallStep(info Info) (st Step, ok bool) {
 		title += " (SSH is open to every address: re-render with --ssh-from YOUR_ADMIN_PREFIX to narrow it)"
 	}
 	return Step{ID: "firewall", Section: "The files in place", Title: title,
-		Changes: "loads " + f + " with nft, includes it from /etc/nftables.conf and enables nftables.service",
-		Check: []Cmd{{Args: []string{"nft", "list", "table", "inet", table}},
+		Changes: "loads " + f + " with nft (keeping the copy it loaded as " + FirewallLoaded + "), includes it from /etc/nftables.conf and enables nftables.service",
+		// Loaded means: the table's input chain is there, and what was loaded is the file
+		// installed now (a re-rendered ruleset, a narrower --ssh-from, is to do again).
+		Check: []Cmd{{Args: []string{"nft", "list", "chain", "inet", table, "input"}},
+			{Args: []string{"cmp", "-s", "--", f, FirewallLoaded}},
 			{Args: []string{"grep", "-qxF", "--", inc, "/etc/nftables.conf"}},
 			{Args: []string{"systemctl", "is-enabled", "--quiet", "nftables.service"}}},
 		Run: []Cmd{{Args: []string{"nft", "-c", "-f", f}}, {Args: []string{"nft", "-f", f}},
+			{Args: []string{"install", "-D", "-m", "0644", "--", f, FirewallLoaded}},
 			{Args: []string{"sed", "-i", "$a " + inc, "/etc/nftables.conf"}},
 			{Args: []string{"systemctl", "enable", "--quiet", "nftables.service"}}},
 		Fix: "nft -c -f " + f + " says what nft refused; Debian's nftables package provides /etc/nftables.conf and nftables.service"}, true

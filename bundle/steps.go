@@ -149,13 +149,17 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 			Check:   []Cmd{{Args: []string{"grep", "-qxF", "--", inc, "/etc/redis/redis.conf"}}},
 			Run:     []Cmd{{Args: []string{"sed", "-i", "$a " + inc, "/etc/redis/redis.conf"}}},
 			Fix:     "/etc/redis/redis.conf must exist (Debian's redis-server package)"})
-		var check []Cmd
+		// Redis (re)started after the snippet and the include were installed: Debian's
+		// redis-server writes its pid file at start. This holds with a password too, which
+		// never goes on a command line (redis-cli would need it to read CONFIG).
+		check := []Cmd{{Args: []string{"test", RedisPidFile, "-nt", "/" + RedisPath}},
+			{Args: []string{"test", RedisPidFile, "-nt", "/etc/redis/redis.conf"}}}
 		if bind := confValue(rf.Data, "bind"); bind != "" && info.Redis.Password == "" {
 			port := strconv.Itoa(cmp.Or(info.Redis.Port, 6379))
 			host := strings.Fields(bind)[0]
-			check = []Cmd{{Args: []string{"redis-cli", "-h", host, "-p", port, "CONFIG", "GET", "bind"}, Want: "bind\n" + bind}}
+			check = append(check, Cmd{Args: []string{"redis-cli", "-h", host, "-p", port, "CONFIG", "GET", "bind"}, Want: "bind\n" + bind})
 		}
-		if check != nil {
+		{
 			add(Step{ID: "redis-restart", Section: files, Title: "Redis runs with the snippet",
 				Changes: "restarts redis-server", Check: check,
 				Run: []Cmd{{Args: []string{"systemctl", "restart", "redis-server.service"}}},
@@ -186,6 +190,9 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 			psql("", "SELECT count(*) FROM pg_database d JOIN pg_roles r ON d.datdba = r.oid WHERE d.datname = "+sqlQuote(info.PG.Database)+
 				" AND r.rolname = "+sqlQuote(info.PG.Role)+" AND r.rolcanlogin", "1"),
 			psql("", "SELECT count(*) > 0 FROM pg_hba_file_rules WHERE error IS NULL AND "+sqlQuote(info.PG.Role)+" = ANY(user_name) AND auth_method = 'scram-sha-256'", "t"),
+			// and nothing would change: the stored SCRAM verifier is the password file's,
+			// the block is the one rendered (--diff exits 1 when anything would change)
+			{User: "postgres", Args: append(slices.Clone(pg), "--diff")},
 		},
 		Run: []Cmd{{User: "postgres", Args: pg}},
 		Fix: "v6-pgsetup runs as postgres (peer over the socket) and reads /" + DBPasswordPath + " (mode 0640, group postgres); its message says what else is wrong"})
@@ -233,12 +240,15 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 	enabled := "/etc/nginx/sites-enabled/"
 	boot, site := enabled+path.Base(BootstrapPath), enabled+path.Base(SitePath)
 	add(Step{ID: "certificate", Section: crt, Title: "a certificate for " + strings.Join(h.CertNames(), " and ") + ", through the port-80 bootstrap site",
-		Changes: "enables the bootstrap site (nginx cannot load the TLS servers before the certificate exists), obtains the certificate over HTTP-01 through " + h.Webroot() + ", disables the bootstrap site",
+		Changes: "enables the bootstrap site (nginx cannot load the TLS servers before the certificate exists), restarts nginx, obtains the certificate over HTTP-01 through " + h.Webroot() + ", disables the bootstrap site",
 		Check:   []Cmd{{Args: []string{"test", "-s", cert}}},
 		Run: []Cmd{
 			{Args: []string{"ln", "-sfn", "/" + BootstrapPath, boot}},
 			{Args: []string{"nginx", "-t", "-q"}},
-			{Args: []string{"systemctl", "reload", "nginx.service"}},
+			// restart, not reload: `systemctl reload` returns when the signal is sent, and
+			// the old workers answer the CA's first request with the old site (404: seen
+			// under a real systemd, issue 13); a restart returns once the new ones listen.
+			{Args: []string{"systemctl", "restart", "nginx.service"}},
 			{Args: info.CertCommand},
 			{Args: []string{"rm", "-f", "--", boot}},
 		},
@@ -288,6 +298,9 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 	}
 	return s
 }
+
+// RedisPidFile is the pid file Debian's redis-server writes when it starts.
+const RedisPidFile = "/run/redis/redis-server.pid"
 
 func (h Host) source() string { return cmp.Or(h.Source, mastodon.GitRepository) }
 

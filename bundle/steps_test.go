@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/mastodon"
 )
@@ -315,4 +317,70 @@ func slicesEqual(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestStepsChecksSeenUnderRealSystemd pins the fixes issue 13's nspawn world found or
+// asked for (examples/e2e TestNspawnInstall runs them under a real systemd).
+func TestStepsChecksSeenUnderRealSystemd(t *testing.T) {
+	t.Parallel()
+	h := testHost()
+	tr, info := compose(t, h)
+	require.NoError(t, tr.Problems.Err())
+	byID := func(steps []Step, id string) Step {
+		for _, s := range steps {
+			if s.ID == id {
+				return s
+			}
+		}
+		t.Fatalf("no step %s", id)
+		return Step{}
+	}
+	// pgsetup is done only when nothing would change: v6-pgsetup --diff compares the
+	// stored SCRAM verifier with the password file (never the password on argv).
+	pg := byID(info.Steps, "pgsetup")
+	last := pg.Check[len(pg.Check)-1]
+	assert.Equal(t, "postgres", last.User)
+	assert.Equal(t, append(slices.Clone(pg.Run[0].Args), "--diff"), last.Args)
+	assert.Contains(t, last.Args, "--password-file")
+
+	// the certificate: nginx restarted (synchronous), not reloaded, before the CA asks
+	crt := byID(info.Steps, "certificate")
+	obtain := slices.IndexFunc(crt.Run, func(c Cmd) bool { return len(c.Args) > 1 && c.Args[0] == "v6-certs" })
+	require.Positive(t, obtain)
+	assert.Equal(t, []string{"systemctl", "restart", "nginx.service"}, crt.Run[obtain-1].Args)
+	for _, c := range crt.Run[:obtain] {
+		assert.NotContains(t, c.Args, "reload", "a reload returns before the new workers serve the bootstrap site")
+	}
+
+	// Redis's restart step exists with a password too, and checks that Redis started
+	// after the snippet and the include were installed
+	for _, pw := range []string{"", "s3cret-redis"} {
+		info.Redis.Password = pw
+		steps := h.Steps(tr, info)
+		rs := byID(steps, "redis-restart")
+		assert.Equal(t, []string{"test", RedisPidFile, "-nt", "/" + RedisPath}, rs.Check[0].Args, "password %q", pw)
+		assert.Equal(t, []string{"test", RedisPidFile, "-nt", "/etc/redis/redis.conf"}, rs.Check[1].Args)
+		for _, c := range rs.Check {
+			if pw != "" {
+				assert.NotContains(t, strings.Join(c.Args, " "), pw, "the password never reaches argv")
+			}
+		}
+	}
+}
+
+// TestFirewallStepChecksWhatIsLoaded: the table existing is not enough; the step is done
+// only while the loaded copy is the installed file (a re-rendered ruleset reloads).
+func TestFirewallStepChecksWhatIsLoaded(t *testing.T) {
+	t.Parallel()
+	h := testHost()
+	h.Firewall = &firewall.SSH{Any: true}
+	tr, info := compose(t, h)
+	require.NoError(t, tr.Problems.Err())
+	i := slices.IndexFunc(info.Steps, func(s Step) bool { return s.ID == "firewall" })
+	require.GreaterOrEqual(t, i, 0)
+	st := info.Steps[i]
+	assert.Contains(t, st.Check, Cmd{Args: []string{"cmp", "-s", "--", "/" + FirewallPath, FirewallLoaded}})
+	load := slices.IndexFunc(st.Run, func(c Cmd) bool { return slices.Equal(c.Args, []string{"nft", "-f", "/" + FirewallPath}) })
+	require.GreaterOrEqual(t, load, 0)
+	assert.Equal(t, []string{"install", "-D", "-m", "0644", "--", "/" + FirewallPath, FirewallLoaded}, st.Run[load+1].Args, "the copy is kept right after loading")
 }

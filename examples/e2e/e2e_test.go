@@ -541,7 +541,13 @@ func requireAllPass(t *testing.T, rep *network.Report) {
 
 func probe(t *testing.T, w *testenv.World, node string, o network.Options, caFile string) *network.Report {
 	t.Helper()
-	spec, err := json.Marshal(childSpec{Options: o, Mastodon: mastodon.Newest().String(), CAFile: caFile,
+	return probeRelease(t, w, node, mastodon.Newest(), o, caFile)
+}
+
+// probeRelease is probe for a site running release rel.
+func probeRelease(t *testing.T, w *testenv.World, node string, rel mastodon.Release, o network.Options, caFile string) *network.Report {
+	t.Helper()
+	spec, err := json.Marshal(childSpec{Options: o, Mastodon: rel.String(), CAFile: caFile,
 		PostgresPassword: o.PostgresPassword, RedisPassword: o.RedisPassword})
 	require.NoError(t, err)
 	exe, err := os.Executable()

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -307,21 +308,15 @@ func (c *Container) Run(argv ...string) string {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var stdout, both bytes.Buffer
+	var stdout bytes.Buffer
+	both := &SyncBuffer{} // written by the stdout and the stderr copiers
 	cmd := c.Command(ctx, argv...)
-	cmd.Stdout = &multi{&stdout, &both}
-	cmd.Stderr = &both
+	cmd.Stdout = io.MultiWriter(&stdout, both)
+	cmd.Stderr = both
 	if err := cmd.Run(); err != nil {
 		c.t.Fatalf("in %s: %s: %v\n%s", c.Name, strings.Join(argv, " "), err, both.String())
 	}
 	return stdout.String()
-}
-
-type multi [2]*bytes.Buffer
-
-func (m *multi) Write(p []byte) (int, error) {
-	m[0].Write(p)
-	return m[1].Write(p)
 }
 
 // Journal is the boot's journal and the failed units, for a failure message.
