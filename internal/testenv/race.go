@@ -3,8 +3,11 @@ package testenv
 import (
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,4 +147,61 @@ func (c *Tally) Check(t testing.TB, rounds int, names ...string) {
 		t.Errorf("%d of %d rounds: %s (first: %s)", k, rounds, what, c.ex[what])
 	}
 	t.Logf("%d rounds of two processes at once: %s", rounds, strings.Join(parts, ", "))
+}
+
+// Snapshot reads every regular file under dir whose name does not start with a dot (so
+// no lock file, marker, temp file or .v6kit-backup/), keyed by slash path.
+func Snapshot(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Which says which of the snapshots want got equals: its index, or -1 when it equals
+// none (a mix, or something else).
+func Which(got map[string]string, want ...map[string]string) int {
+	for i, w := range want {
+		if maps.Equal(got, w) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Leftovers lists the names under dir a finished run must not leave: temp files and
+// pending markers.
+func Leftovers(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && (strings.Contains(d.Name(), ".v6kit-tmp-") || strings.HasSuffix(d.Name(), ".pending")) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
 }
