@@ -85,9 +85,10 @@ type File struct {
 // explains it (written above the line).
 type EnvVar struct {
 	// Key and Value are the variable.
-	Key, Value string
+	Key   string `json:"key"`
+	Value string `json:"value"`
 	// Comment is the explanation, one sentence per line.
-	Comment []string
+	Comment []string `json:"comment,omitempty"`
 }
 
 // Header is the first line of every rendered file (after a shebang, if any).

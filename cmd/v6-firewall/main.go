@@ -31,8 +31,8 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o, code := parseFlags(args, stdout, stderr)
-	if code != 0 {
+	o, code, ok := parseFlags(args, stdout, stderr)
+	if !ok {
 		return code
 	}
 	c := o.config

@@ -52,6 +52,10 @@ func TestUsage(t *testing.T) {
 		code, _, _ := runCLI(args...)
 		assert.Equal(t, 2, code, "%q", args)
 	}
+	code, out, errs := runCLI("-h")
+	assert.Equal(t, 0, code, "-h: help, not a run")
+	assert.Contains(t, out, "usage: v6-firewall")
+	assert.Empty(t, errs)
 }
 
 func TestBadInputNamesTheFieldAndWritesNothing(t *testing.T) {

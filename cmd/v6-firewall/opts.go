@@ -40,8 +40,9 @@ var exits = []cli.Exit{
 	{Code: cli.ExitUsage, What: "usage error: unknown flag, bad value, empty flag value, missing --out/--router-out directory; nothing done"},
 }
 
-func parseFlags(args []string, stdout, stderr io.Writer) (opts, int) {
-	var o opts
+// parseFlags binds and parses the flags. When ok is false the caller returns code at
+// once (-h printed the help, or a usage error was printed).
+func parseFlags(args []string, stdout, stderr io.Writer) (o opts, code int, ok bool) {
 	c := &o.config
 	r := &o.router
 	o.cmd = cli.New("v6-firewall", "v6-firewall --ssh-from PREFIX|any|off [--app PREFIX]... [--family ipv6-only|dual-stack] [--out FILE] [--router-host ADDR [--router-out FILE]] [flags]", stdout, stderr)
@@ -102,17 +103,17 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts, int) {
 	fs.BoolVar(&o.strict, "strict", false, "fail on warnings")
 	o.lock = o.cmd.NoWait()
 	if code, ok := o.cmd.Parse(args); !ok {
-		return o, code
+		return o, code, false
 	}
 	switch {
 	case o.diff && o.out == "" && o.routerOut == "":
-		return o, o.cmd.Usage("--diff needs --out or --router-out")
+		return o, o.cmd.Usage("--diff needs --out or --router-out"), false
 	case o.routerOut != "" && !o.routerUsed:
-		return o, o.cmd.Usage("--router-out needs --router-host")
+		return o, o.cmd.Usage("--router-out needs --router-host"), false
 	}
 	for _, f := range []struct{ name, path string }{{"--out", o.out}, {"--router-out", o.routerOut}} {
 		if code, ok := o.cmd.Out(f.name, f.path); !ok {
-			return o, code
+			return o, code, false
 		}
 	}
 	c.Family = firewall.IPv6Only
@@ -126,7 +127,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (opts, int) {
 	if o.routerUsed {
 		c.Router = r
 	}
-	return o, 0
+	return o, 0, true
 }
 
 // parseSources reads "any" (any is true) or comma-separated prefixes; a bare address

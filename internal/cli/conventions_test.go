@@ -1,9 +1,12 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -11,10 +14,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
 
@@ -29,19 +34,69 @@ type tool struct {
 	family bool     // has --family
 	json   []string // arguments for a --json run that needs no daemon; nil: none here
 	empty  string   // a flag that takes a value, for the empty-value rule
+	subs   []string // subcommands: "NAME SUB -h" follows the help rule too
+	// lock, given a fresh directory, returns the arguments of a run that takes a write
+	// lock, the lock file it takes, and the exit code documented for --no-wait finding
+	// it held; nil: the tool takes no lock that can be held here without a daemon.
+	lock func(dir string) (args []string, lockFile string, code int)
 }
+
+// lockOut is the lock of a tool that writes --out FILE (fsutil.Update's lock).
+func lockOut(base ...string) func(string) ([]string, string, int) {
+	return func(dir string) ([]string, string, int) {
+		target := filepath.Join(dir, "target")
+		return append(append([]string(nil), base...), "--out", target), fsutil.LockName(target), 1
+	}
+}
+
+// ula is the example network of the table: a ULA /64 other than fd00::/64; nothing is
+// sent to it (the tools only render).
+const ula = "fd7a:6b69:7400:10::"
 
 var tools = []tool{
 	{name: "v6-envgen", pkg: "./cmd/v6-envgen", base: []string{"--domain", "social.example.org"}, out: "file", diff: true, family: true,
-		json: []string{"--domain", "social.example.org", "--diff", "--json"}, empty: "domain"},
+		json: []string{"--domain", "social.example.org", "--diff", "--json"}, empty: "domain", lock: lockOut("--domain", "social.example.org")},
 	{name: "v6-nginxgen", pkg: "./cmd/v6-nginxgen", base: []string{"--domain", "social.example.org"}, out: "file", diff: true, family: true,
-		json: []string{"--domain", "social.example.org", "--json"}, empty: "domain"},
-	{name: "v6-unitgen", pkg: "./cmd/v6-unitgen", out: "dir", diff: true, family: true, json: []string{"--json", "--cert-renew"}, empty: "user"},
+		json: []string{"--domain", "social.example.org", "--json"}, empty: "domain", lock: lockOut("--domain", "social.example.org")},
+	{name: "v6-unitgen", pkg: "./cmd/v6-unitgen", out: "dir", diff: true, family: true, json: []string{"--json", "--cert-renew"}, empty: "user",
+		lock: func(dir string) ([]string, string, int) {
+			return []string{"--out", dir}, filepath.Join(dir, ".v6kit-units.lock"), 1 // the unit set's lock, inside DIR
+		}},
 	{name: "v6-pgsetup", pkg: "./cmd/v6-pgsetup", base: []string{"--dsn", "host=/nonexistent user=postgres"}, empty: "role"},
 	{name: "v6-probe", pkg: "./cmd/v6-probe", base: []string{"--domain", "social.example.org"}, family: true, empty: "domain"},
-	{name: "v6-certs", pkg: "./cmd/v6-certs", empty: ""},
-	{name: "allinone", pkg: "./examples/allinone", out: "dir", diff: true, family: true, empty: "domain"},
-	{name: "dualstack", pkg: "./examples/dualstack", out: "dir", diff: true, family: true, empty: "domain"},
+	{name: "v6-certs", pkg: "./cmd/v6-certs", empty: "", subs: []string{"obtain", "renew", "list", "import"},
+		lock: func(dir string) ([]string, string, int) {
+			// obtain takes the store's lock before it talks to the CA (nothing listens at [::1]:1).
+			return []string{"obtain", "-d", "social.example.org", "--webroot", dir, "--dir", dir, "--server", "https://[::1]:1/directory"},
+				filepath.Join(dir, ".v6-certs.lock"), 1
+		}},
+	{name: "allinone", pkg: "./examples/allinone", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut()},
+	{name: "dualstack", pkg: "./examples/dualstack", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut()},
+	{name: "split", pkg: "./examples/split", out: "dir", empty: "domain", lock: clusterLock("web1")},
+	{name: "ha", pkg: "./examples/ha", out: "dir", empty: "domain", lock: clusterLock("web1")},
+	{name: "v6-egress", pkg: "./cmd/v6-egress", base: egressBase, out: "dir", json: append(append([]string(nil), egressBase...), "--check", "--json"),
+		empty: "wan", subs: []string{"nat64", "proxy"}, lock: func(dir string) ([]string, string, int) {
+			out := filepath.Join(dir, "egress")
+			return append(append([]string(nil), egressBase...), "--out", out), filepath.Join(dir, ".v6kit-egress-egress.lock"), 1
+		}},
+	{name: "v6-firewall", pkg: "./cmd/v6-firewall", base: []string{"--ssh-from", "2001:db8:a::/48"}, out: "file", diff: true, family: true,
+		json: []string{"--ssh-from", "2001:db8:a::/48", "--json"}, empty: "table", lock: lockOut("--ssh-from", "2001:db8:a::/48")},
+	{name: "v6-install", pkg: "./cmd/v6-install", base: []string{"--plan"}, empty: "bundle", lock: func(dir string) ([]string, string, int) {
+		b := filepath.Join(dir, "bundle")
+		return []string{"--bundle", b, "--apply"}, fsutil.LockName(b), 1
+	}},
+}
+
+var egressBase = []string{"nat64", "--dns64", ula + "53", "--clients", ula + "/64"}
+
+// clusterLock is the lock of a cluster example: the tree of the host whose
+// .env.production it reads first, under --out DIR/cluster.
+func clusterLock(host string) func(string) ([]string, string, int) {
+	return func(dir string) ([]string, string, int) {
+		out := filepath.Join(dir, "cluster")
+		_ = os.Mkdir(out, 0o755) // the holder's lock file sits in it
+		return []string{"--out", out}, fsutil.LockName(filepath.Join(out, host)), 1
+	}
 }
 
 // build compiles every CLI of the table into one directory.
@@ -133,6 +188,20 @@ func TestConventions(t *testing.T) {
 				assert.True(t, f > 0 && x > f, "%s: flags, then exit codes:\n%s", h, out)
 				assert.Contains(t, out, "  2  ")
 			}
+			for _, sub := range tl.subs {
+				code, out, errs := runBin(t, exe, nil, sub, "-h")
+				require.Equal(t, 0, code, "%s %s -h: %s", tl.name, sub, errs)
+				assert.Empty(t, errs, "%s %s -h: help goes to stdout", tl.name, sub)
+				assert.True(t, strings.HasPrefix(out, "usage: "+tl.name+" "+sub), "%s -h: synopsis first:\n%s", sub, out)
+				f, x := strings.Index(out, "\nflags:\n"), strings.Index(out, "\nexit codes:\n")
+				assert.True(t, f > 0 && x > f, "%s -h: flags, then exit codes:\n%s", sub, out)
+			}
+
+			// --no-wait: with the lock held by another process, exit at once with the
+			// documented code naming its PID; without it, wait, saying for whom.
+			if tl.lock != nil {
+				noWait(t, exe, tl)
+			}
 
 			// An unknown --mastodon is a usage error, exit 2.
 			args := with("--mastodon", "9.9")
@@ -212,4 +281,50 @@ func TestConventions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noWait holds tl's lock with flock(1) in another process, then runs tl with and
+// without --no-wait.
+func noWait(t *testing.T, exe string, tl tool) {
+	t.Helper()
+	dir := t.TempDir()
+	args, lockFile, want := tl.lock(dir)
+	holder := exec.Command(testenv.Tool(t, "flock", "util-linux"), "-o", lockFile, "sleep", "60")
+	require.NoError(t, holder.Start())
+	defer func() {
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+	}()
+	pid := holder.Process.Pid
+	// Wait until /proc/locks shows flock(1) holding it.
+	for i := 0; fsutil.LockHolder(lockFile) != pid; i++ {
+		require.Less(t, i, 500, "flock(1) never took %s", lockFile)
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	code, _, errs := runBin(t, exe, nil, append(args, "--no-wait")...)
+	assert.Equal(t, want, code, "--no-wait with the lock held: %s", errs)
+	assert.Contains(t, errs, fmt.Sprintf("PID %d", pid), "--no-wait names the holder")
+
+	w := exec.Command(exe, args...)
+	w.Dir = dir
+	stderr, err := w.StderrPipe()
+	require.NoError(t, err)
+	w.Stdout = io.Discard
+	require.NoError(t, w.Start())
+	sc := bufio.NewScanner(stderr)
+	said := ""
+	for sc.Scan() {
+		said += sc.Text() + "\n"
+		if strings.Contains(sc.Text(), "waiting for PID") {
+			break
+		}
+	}
+	assert.Contains(t, said, fmt.Sprintf("waiting for PID %d", pid), "without --no-wait: waits, naming the holder")
+	// It is still waiting: only now is the holder ended.
+	assert.Nil(t, w.ProcessState)
+	_ = holder.Process.Kill()
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	_ = w.Wait()
+	assert.NotEqual(t, 2, w.ProcessState.ExitCode(), said)
 }
