@@ -1,6 +1,7 @@
 // Package files names what v6kit's writers report about the files they write, and states
 // what v6kit promises about your files. Every writer (envfile, nginxconf, redisconf,
-// units, pgsetup, bundle) follows the same rules:
+// units, pgsetup, bundle, haproxy, keepalived, pgbouncer, egress, firewall) follows the
+// same rules:
 //
 //   - Atomic: a temp file in the same directory (a short name, so a 255-byte file name
 //     can still be updated), fsync, rename, fsync of the directory. A reader sees the old
@@ -9,7 +10,10 @@
 //     lock file (.NAME.v6kit-lock) from the read to the rename. A second run waits
 //     (bounded, naming the holder's PID) or, asked not to wait (--no-wait), fails at
 //     once. The second run reads the file the first one wrote and merges into it: no
-//     update is lost, and no secret is generated twice.
+//     update is lost, and no secret is generated twice. A set of files (a bundle tree,
+//     a unit directory, egress's files, pgbouncer's pair) has one lock beside it; a
+//     bundle tree whose parent directory is missing gets it at the first read, so two
+//     runs into a new directory take turns too.
 //   - Symlinks: a link at a target is followed only when it is owned by root or by the
 //     user running v6kit and points at an existing regular file; the link stays, the file
 //     it points to is replaced (Debian's sites-enabled → sites-available, a release's
