@@ -40,3 +40,19 @@ func NextStepsParse(t *testing.T, dir string, manual ...[]string) []bundle.Step 
 	require.Equal(t, wantChecks, testenv.BashArgv(t, checks), "%s: the checks of NEXT-STEPS.md", dir)
 	return steps
 }
+
+// NothingWritten asserts that a refused run left no file of a bundle under out: at
+// most the trees' lock files (.HOST.v6kit-lock, which bundle.Tree.Lock places beside
+// each tree, creating out for a multi-host example) and the directories holding them.
+func NothingWritten(t *testing.T, out string) {
+	t.Helper()
+	_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if !strings.HasSuffix(d.Name(), ".v6kit-lock") {
+			t.Errorf("a refused run wrote %s", p)
+		}
+		return nil
+	})
+}
