@@ -380,7 +380,8 @@ http.createServer((req, res) => {
   case '/': json('text/html', '<!doctype html><title>stub</title>' + '<p>landing page padding, as Mastodon\'s is tens of kilobytes</p>\n'.repeat(1200)); break;
   default: res.statusCode = 404; res.end('not found');
   }
-}).listen(Number(process.env.PORT), process.env.BIND);
+// BIND as puma reads it into tcp://BIND:PORT: an IPv6 address comes bracketed ([::1])
+}).listen(Number(process.env.PORT), process.env.BIND.replace(/^\[(.*)\]$/, '$1'));
 `
 
 // stubStreamingJS is the streaming stub (testenv.StreamingStub in JavaScript): health,
