@@ -130,6 +130,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "obtain":
 		o.obtainFlags(fs)
+		c.FamilyFlag(&o.fam, true, "the families the built-in challenge server (--listen) answers on")
 		o.deployFlags(fs)
 	case "renew":
 		o.deployFlags(fs)
@@ -153,6 +154,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return c.Usage("unexpected argument %q (names go after -d)", fs.Arg(0))
 	}
+	o.family = string(o.fam)
 	if o.lock != nil {
 		switch {
 		case o.lock.NoWait() && c.Given("lock-wait"):

@@ -38,6 +38,7 @@ type opts struct {
 	lockWait                                         time.Duration
 	lockWaiting                                      func(lock string, pid int)
 	lock                                             *cli.Lock
+	fam                                              cli.Family
 }
 
 func (o *opts) common(fs *flag.FlagSet) {
@@ -61,7 +62,6 @@ func (o *opts) obtainFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.challenge, "challenge", "http-01", "http-01, tls-alpn-01 or dns-01")
 	fs.StringVar(&o.webroot, "webroot", "", "http-01: write the challenge into DIR/.well-known/acme-challenge/ (served by nginx)")
 	fs.StringVar(&o.listen, "listen", "", "built-in challenge server address (default [::]:80, tls-alpn-01 [::]:443)")
-	fs.StringVar(&o.family, "family", "ipv6-only", "built-in server families: ipv6-only, dual-stack, ipv4-only")
 	fs.StringVar(&o.dnsProvider, "dns-provider", "", "dns-01 provider: "+strings.Join(acme.DNSProviders(), ", "))
 	fs.StringVar(&o.profile, "profile", "", "ACME profile (e.g. tlsserver, shortlived; default: the CA's)")
 	fs.StringVar(&o.keyType, "key-type", "ec256", "ec256, ec384, rsa2048, rsa3072 or rsa4096")
