@@ -33,7 +33,7 @@ var (
 	ErrPriority  = errors.New("invalid priority: use 1-254, a different one on each front (highest wins)")
 	ErrAdvert    = errors.New("invalid advert interval: use 10ms to 40s (VRRPv3 counts centiseconds)")
 	ErrName      = errors.New("invalid name: use letters, digits, '_' or '-'")
-	ErrScript    = errors.New("invalid check script: give an absolute command without quotes or newlines")
+	ErrScript    = errors.New("invalid check script: give an absolute command without quotes, backslashes, control characters, # or !")
 )
 
 // Config is one front's keepalived. Interface and VIP6 are required.
@@ -80,9 +80,12 @@ func (c Config) advert() time.Duration {
 }
 
 var (
-	ifRE     = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
-	scriptRE = regexp.MustCompile(`^/[^"'\n\r\\]*$`)
+	ifRE   = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	// keepalived reads script "…" up to the line's end: no quote, backslash or control
+	// character (a NUL ends the line early, a tab is a field separator), and no # or !,
+	// which start its comments
+	scriptRE = regexp.MustCompile("^/[^\"'\\\\#!\\x00-\\x1f\\x7f]*$")
 )
 
 func bad(ps *report.Problems, path string, sentinel error, format string, args ...any) {

@@ -28,15 +28,19 @@ func TestBadInput(t *testing.T) {
 		path string
 		err  error
 	}{
-		"no VIP":        {func(c *keepalived.Config) { c.VIP6 = netip.Prefix{} }, "vip6", keepalived.ErrVIP},
-		"IPv4 as VIP6":  {func(c *keepalived.Config) { c.VIP6 = netip.MustParsePrefix("203.0.113.10/24") }, "vip6", keepalived.ErrVIP},
-		"prefix as VIP": {func(c *keepalived.Config) { c.VIP6 = netip.MustParsePrefix("fd00:1::/64") }, "vip6", keepalived.ErrVIP},
-		"IPv6 as VIP4":  {func(c *keepalived.Config) { c.VIP4 = netip.MustParsePrefix("fd00:1::101/64") }, "vip4", keepalived.ErrVIP},
-		"router id":     {func(c *keepalived.Config) { c.RouterID = 300 }, "router_id", keepalived.ErrRouterID},
-		"priority 255":  {func(c *keepalived.Config) { c.Priority = 255 }, "priority", keepalived.ErrPriority},
-		"advert 5ms":    {func(c *keepalived.Config) { c.Advert = 5 * time.Millisecond }, "advert", keepalived.ErrAdvert},
-		"bad interface": {func(c *keepalived.Config) { c.Interface = "eth0 up" }, "interface", keepalived.ErrInterface},
-		"quoted script": {func(c *keepalived.Config) { c.Check = `/bin/sh -c "x"` }, "check", keepalived.ErrScript},
+		"no VIP":                {func(c *keepalived.Config) { c.VIP6 = netip.Prefix{} }, "vip6", keepalived.ErrVIP},
+		"IPv4 as VIP6":          {func(c *keepalived.Config) { c.VIP6 = netip.MustParsePrefix("203.0.113.10/24") }, "vip6", keepalived.ErrVIP},
+		"prefix as VIP":         {func(c *keepalived.Config) { c.VIP6 = netip.MustParsePrefix("fd00:1::/64") }, "vip6", keepalived.ErrVIP},
+		"IPv6 as VIP4":          {func(c *keepalived.Config) { c.VIP4 = netip.MustParsePrefix("fd00:1::101/64") }, "vip4", keepalived.ErrVIP},
+		"router id":             {func(c *keepalived.Config) { c.RouterID = 300 }, "router_id", keepalived.ErrRouterID},
+		"priority 255":          {func(c *keepalived.Config) { c.Priority = 255 }, "priority", keepalived.ErrPriority},
+		"advert 5ms":            {func(c *keepalived.Config) { c.Advert = 5 * time.Millisecond }, "advert", keepalived.ErrAdvert},
+		"bad interface":         {func(c *keepalived.Config) { c.Interface = "eth0 up" }, "interface", keepalived.ErrInterface},
+		"quoted script":         {func(c *keepalived.Config) { c.Check = `/bin/sh -c "x"` }, "check", keepalived.ErrScript},
+		"script with a comment": {func(c *keepalived.Config) { c.Check = "/usr/bin/true #x" }, "check", keepalived.ErrScript},
+		"script with !":         {func(c *keepalived.Config) { c.Check = "/usr/bin/test ! -e /x" }, "check", keepalived.ErrScript},
+		"script with NUL":       {func(c *keepalived.Config) { c.Check = "/usr/bin/true\x00x" }, "check", keepalived.ErrScript},
+		"script with tab":       {func(c *keepalived.Config) { c.Check = "/usr/bin/true\tx" }, "check", keepalived.ErrScript},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := base()
