@@ -17,7 +17,15 @@ import (
 	"github.com/v6kit/v6kit/pgsetup"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }
+// TestMain runs the tests (and removes the PostgreSQL template), or, for the
+// two-process tests, runs this test binary as v6-pgsetup itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("V6KIT_RUN_PGSETUP") == "1" {
+		testenv.RaceChild()
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(testenv.PostgresMain(m))
+}
 
 func runCLI(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
