@@ -697,7 +697,10 @@ func (s *Store) pruneLive(name string, cur int) {
 // live/NAME is switched to it. It reports whether it switched. Incomplete or
 // mismatched newer files are left alone (the next issuance numbers past them).
 func (s *Store) Repair(name string) (bool, error) {
-	_ = os.Remove(s.Path("live", "."+name+".tmp"))
+	// The switch's temporary symlink (see switchTo), left by a run that died: unlink(2)
+	// alone, as it is never a directory (os.Remove would try rmdir(2) too, one more
+	// failing syscall per lineage on every renew).
+	_ = syscall.Unlink(s.Path("live", "."+name+".tmp"))
 	cur, err := s.liveVersion(name)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
