@@ -45,32 +45,37 @@ func (t *Tree) Firewall(p string, c firewall.Config) {
 // FirewallLoaded is the copy of the ruleset the firewall step loaded last.
 const FirewallLoaded = "/var/lib/v6kit/mastodon.nft.loaded"
 
-// firewallStep is the install step that checks, loads and persists the ruleset
-// (ok false without [Host.Firewall]).
-func firewallStep(info Info) (st Step, ok bool) {
+// firewallSteps are the install steps that check and load the ruleset, and load it at
+// boot (none without [Host.Firewall]). Two steps, so a re-rendered ruleset reloads
+// without appending its include to /etc/nftables.conf a second time.
+func firewallSteps(info Info) []Step {
 	if info.Firewall == nil {
-		return st, false
+		return nil
 	}
 	f := "/" + FirewallPath
 	inc := "include \"" + f + "\""
 	table := cmp.Or(info.Firewall.Table, firewall.DefaultTable)
-	title := "the packet filter loaded and loaded at boot: every incoming packet dropped but nginx's ports, SSH as rendered, loopback, replies and the ICMPv6 RFC 4890 keeps"
+	title := "the packet filter loaded: every incoming packet dropped but nginx's ports, SSH as rendered, loopback, replies and the ICMPv6 RFC 4890 keeps"
 	if info.Firewall.SSH.Any {
 		title += " (SSH is open to every address: re-render with --ssh-from YOUR_ADMIN_PREFIX to narrow it)"
 	}
-	return Step{ID: "firewall", Section: "The files in place", Title: title,
-		Changes: "loads " + f + " with nft (keeping the copy it loaded as " + FirewallLoaded + "), includes it from /etc/nftables.conf and enables nftables.service",
+	fix := "nft -c -f " + f + " says what nft refused; Debian's nftables package provides /etc/nftables.conf and nftables.service"
+	return []Step{{ID: "firewall", Section: "The files in place", Title: title,
+		Changes: "loads " + f + " with nft, keeping the copy it loaded as " + FirewallLoaded,
 		// Loaded means: the table's input chain is there, and what was loaded is the file
 		// installed now (a re-rendered ruleset, a narrower --ssh-from, is to do again).
 		Check: []Cmd{{Args: []string{"nft", "list", "chain", "inet", table, "input"}},
-			{Args: []string{"cmp", "-s", "--", f, FirewallLoaded}},
-			{Args: []string{"grep", "-qxF", "--", inc, "/etc/nftables.conf"}},
-			{Args: []string{"systemctl", "is-enabled", "--quiet", "nftables.service"}}},
+			{Args: []string{"cmp", "-s", "--", f, FirewallLoaded}}},
 		Run: []Cmd{{Args: []string{"nft", "-c", "-f", f}}, {Args: []string{"nft", "-f", f}},
-			{Args: []string{"install", "-D", "-m", "0644", "--", f, FirewallLoaded}},
-			{Args: []string{"sed", "-i", "$a " + inc, "/etc/nftables.conf"}},
-			{Args: []string{"systemctl", "enable", "--quiet", "nftables.service"}}},
-		Fix: "nft -c -f " + f + " says what nft refused; Debian's nftables package provides /etc/nftables.conf and nftables.service"}, true
+			{Args: []string{"install", "-D", "-m", "0644", "--", f, FirewallLoaded}}},
+		Fix: fix},
+		{ID: "firewall-boot", Section: "The files in place", Title: "the packet filter loaded at boot",
+			Changes: "includes " + f + " from /etc/nftables.conf and enables nftables.service",
+			Check: []Cmd{{Args: []string{"grep", "-qxF", "--", inc, "/etc/nftables.conf"}},
+				{Args: []string{"systemctl", "is-enabled", "--quiet", "nftables.service"}}},
+			Run: []Cmd{{Args: []string{"sed", "-i", "$a " + inc, "/etc/nftables.conf"}},
+				{Args: []string{"systemctl", "enable", "--quiet", "nftables.service"}}},
+			Fix: fix}}
 }
 
 // sshFromFlag binds --ssh-from: the admin prefixes (comma-separated), any or off; it

@@ -173,7 +173,7 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 		Run: []Cmd{{Args: []string{"systemctl", "restart", "postgresql.service"}}},
 		Fix: "SELECT * FROM pg_file_settings WHERE error IS NOT NULL (as postgres) names the bad setting; journalctl -u postgresql@15-main says why it did not start"})
 
-	if st, ok := firewallStep(info); ok {
+	for _, st := range firewallSteps(info) {
 		add(st)
 	}
 

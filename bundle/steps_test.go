@@ -383,4 +383,10 @@ func TestFirewallStepChecksWhatIsLoaded(t *testing.T) {
 	load := slices.IndexFunc(st.Run, func(c Cmd) bool { return slices.Equal(c.Args, []string{"nft", "-f", "/" + FirewallPath}) })
 	require.GreaterOrEqual(t, load, 0)
 	assert.Equal(t, []string{"install", "-D", "-m", "0644", "--", "/" + FirewallPath, FirewallLoaded}, st.Run[load+1].Args, "the copy is kept right after loading")
+	for _, c := range st.Run {
+		assert.NotEqual(t, "sed", c.Args[0], "reloading must not append the include again")
+	}
+	j := slices.IndexFunc(info.Steps, func(s Step) bool { return s.ID == "firewall-boot" })
+	require.Equal(t, i+1, j, "the boot include is a step of its own, right after")
+	assert.Equal(t, []string{"grep", "-qxF", "--", `include "/` + FirewallPath + `"`, "/etc/nftables.conf"}, info.Steps[j].Check[0].Args)
 }
