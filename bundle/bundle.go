@@ -86,6 +86,9 @@ type Tree struct {
 	// and held until Write has renamed everything: a second run waits, then reads what
 	// this one wrote (secrets are generated once).
 	lock *fsutil.Lock
+	// made is the topmost directory Lock created for Root's parent ("" if none):
+	// [Abandon] removes it again when it is still empty.
+	made string
 	// readOnly reads without the lock and creates nothing ([DiffHost]).
 	readOnly bool
 	// beforeRename injects faults in tests.
@@ -106,15 +109,63 @@ func (t *Tree) Lock(noWait bool) error {
 		return fmt.Errorf("%w: empty root", ErrOut)
 	}
 	root := filepath.Clean(t.Root)
-	if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
-		return fmt.Errorf("%w: %v", ErrOut, err)
+	for try := 0; ; try++ {
+		made := firstMissing(filepath.Dir(root))
+		if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+			return fmt.Errorf("%w: %v", ErrOut, err)
+		}
+		lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait || t.NoWait, Waiting: t.Waiting})
+		if errors.Is(err, fs.ErrNotExist) && try < 10 {
+			continue // a refused run removed the directory it had made ([Abandon]): make it again
+		}
+		if err != nil {
+			return err
+		}
+		if t.made == "" {
+			t.made = made
+		}
+		t.lock = lk
+		return nil
 	}
-	lk, err := fsutil.LockFile(context.Background(), root, fsutil.LockOptions{NoWait: noWait || t.NoWait, Waiting: t.Waiting})
-	if err != nil {
-		return err
+}
+
+// firstMissing returns the topmost directory of dir's path that does not exist yet
+// ("" when dir exists).
+func firstMissing(dir string) string {
+	missing := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			return missing
+		}
+		missing = d
+		if filepath.Dir(d) == d {
+			return missing
+		}
 	}
-	t.lock = lk
-	return nil
+}
+
+// Abandon ends a run that writes nothing (its trees were refused): it removes the
+// trees' lock files and the directories [Tree.Lock] created for them while they are
+// empty, so a refused run leaves the disk as it found it, --out included. [Finish] calls
+// it when [Check] fails.
+func Abandon(trees ...*Tree) {
+	for _, t := range trees {
+		if t.lock != nil {
+			t.lock.Remove()
+			t.lock = nil
+		}
+	}
+	for _, t := range trees {
+		if t.made == "" {
+			continue
+		}
+		for d := filepath.Dir(filepath.Clean(t.Root)); ; d = filepath.Dir(d) {
+			if os.Remove(d) != nil || d == t.made { // not empty (another run's, or ours): stop
+				break
+			}
+		}
+		t.made = ""
+	}
 }
 
 // Unlock releases the tree's lock (Write does this itself).

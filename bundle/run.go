@@ -190,6 +190,7 @@ type Line struct{ Label, Value string }
 func Finish(stdout, stderr io.Writer, budget units.BudgetReport, head []Line, trees ...*Tree) int {
 	PrintProblems(stderr, trees...)
 	if err := Check(trees...); err != nil {
+		Abandon(trees...)
 		fmt.Fprintln(stderr, "nothing was written: fix the errors above and run again")
 		return 1
 	}

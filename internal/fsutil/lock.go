@@ -75,6 +75,20 @@ func LockFile(ctx context.Context, target string, opt LockOptions) (*Lock, error
 }
 
 func lockPath(ctx context.Context, name string, opt LockOptions) (*Lock, error) {
+	for {
+		l, err := lockOnce(ctx, name, opt)
+		if !errors.Is(err, errLockGone) {
+			return l, err
+		}
+		// The holder removed the lock file ([Lock.Remove]) while this run waited on it:
+		// the lock is now whatever sits at name, so open that.
+	}
+}
+
+// errLockGone: the flock was taken on a lock file no longer at its name.
+var errLockGone = errors.New("lock file removed by its holder")
+
+func lockOnce(ctx context.Context, name string, opt LockOptions) (*Lock, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
@@ -107,6 +121,10 @@ func lockPath(ctx context.Context, name string, opt LockOptions) (*Lock, error) 
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
+			if now, serr := os.Lstat(name); serr != nil || !os.SameFile(fi, now) {
+				f.Close()
+				return nil, errLockGone
+			}
 			return &Lock{f: f, Name: name, Since: time.Now()}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
@@ -155,6 +173,21 @@ func (l *Lock) Unlock() error {
 	}
 	err := l.f.Close() // closing the only descriptor releases the flock
 	l.f = nil
+	return err
+}
+
+// Remove deletes the lock file and releases the lock, for a run that leaves nothing
+// behind (a refused run into a directory it created). It is safe against waiters: each
+// run checks, once it holds the flock, that the file is still at its name, and opens it
+// again if not.
+func (l *Lock) Remove() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := os.Remove(l.Name)
+	if uerr := l.Unlock(); err == nil {
+		err = uerr
+	}
 	return err
 }
 

@@ -357,3 +357,32 @@ func TestLeftoversOfOthersAreLeft(t *testing.T) {
 	_, err = os.Stat(theirs)
 	require.NoError(t, err)
 }
+
+// TestRemovedLockIsNotShared: a run waiting on a lock file its holder then removes
+// ([Lock.Remove]) must not hold a lock on the unlinked file while a third run locks the
+// new one: the waiter opens the name again, and the third waits behind it.
+func TestRemovedLockIsNotShared(t *testing.T) {
+	t.Parallel()
+	target := filepath.Join(t.TempDir(), "site")
+	first, err := LockFile(context.Background(), target, LockOptions{NoWait: true})
+	require.NoError(t, err)
+	waiting := make(chan struct{})
+	got := make(chan *Lock)
+	go func() {
+		lk, err := LockFile(context.Background(), target, LockOptions{Waiting: func(string, int) { close(waiting) }})
+		assert.NoError(t, err)
+		got <- lk
+	}()
+	<-waiting
+	require.NoError(t, first.Remove())
+	second := <-got
+	require.NotNil(t, second)
+	fi, err := os.Lstat(LockName(target))
+	require.NoError(t, err, "the waiter holds a lock file at the name")
+	held, err := second.f.Stat()
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(fi, held), "the waiter's lock is the file at the name, not the removed one")
+	_, err = LockFile(context.Background(), target, LockOptions{NoWait: true})
+	assert.ErrorIs(t, err, ErrLocked, "a third run sees the waiter's lock")
+	require.NoError(t, second.Unlock())
+}
