@@ -115,41 +115,56 @@ func DiffHost(h Host, out string, stdout, stderr io.Writer) int {
 
 func diffHost(h Host, out string, wait func(*Tree), stdout, stderr io.Writer) int {
 	t := New("", out)
-	t.readOnly = true
+	t.ReadOnly()
 	wait(t)
 	h.Compose(t)
-	PrintProblems(stderr, t)
-	if err := Check(t); err != nil {
+	return DiffTrees(stdout, stderr, t)
+}
+
+// ReadOnly marks a tree that is only compared ([DiffTrees]), never written: its files
+// are read without the tree's lock and nothing is created. Call it before composing.
+func (t *Tree) ReadOnly() { t.readOnly = true }
+
+// DiffTrees is the end of every example's --diff: it prints the problems of the
+// composed trees, then for each file a unified diff against what is on disk, with
+// secrets masked (.env.production through envfile.Diff; another secret file only as
+// changed). It writes nothing and returns 0 when nothing would change, 1 when
+// something would or on problems. Mark the trees [Tree.ReadOnly] before composing.
+func DiffTrees(stdout, stderr io.Writer, trees ...*Tree) int {
+	PrintProblems(stderr, trees...)
+	if err := Check(trees...); err != nil {
 		fmt.Fprintln(stderr, "nothing was compared: fix the errors above and run again")
 		return 1
 	}
 	changed := false
-	for _, f := range t.Files() {
-		name := t.local(f.Path)
-		old, _, err := t.Existing(f.Path)
-		if err != nil {
-			fmt.Fprintf(stderr, "--diff: %v\n", err)
-			return 1
+	for _, t := range trees {
+		for _, f := range t.Files() {
+			name := t.local(f.Path)
+			old, _, err := t.Existing(f.Path)
+			if err != nil {
+				fmt.Fprintf(stderr, "--diff: %v\n", err)
+				return 1
+			}
+			if string(old) == string(f.Data) {
+				continue
+			}
+			changed = true
+			if !f.Secret {
+				fmt.Fprint(stdout, cli.Diff(name, string(old), string(f.Data)))
+				continue
+			}
+			nf, nerr := envfile.Parse(f.Data)
+			var of *envfile.File
+			if old != nil {
+				of, err = envfile.Parse(old)
+			}
+			if nerr != nil || err != nil {
+				fmt.Fprintf(stdout, "--- %s\n+++ %s (new)\n@@ secret file changed; content not shown @@\n", name, name)
+				continue
+			}
+			nf.Name = name
+			fmt.Fprint(stdout, envfile.Diff(of, nf))
 		}
-		if string(old) == string(f.Data) {
-			continue
-		}
-		changed = true
-		if !f.Secret {
-			fmt.Fprint(stdout, cli.Diff(name, string(old), string(f.Data)))
-			continue
-		}
-		nf, nerr := envfile.Parse(f.Data)
-		var of *envfile.File
-		if old != nil {
-			of, err = envfile.Parse(old)
-		}
-		if nerr != nil || err != nil {
-			fmt.Fprintf(stdout, "--- %s\n+++ %s (new)\n@@ secret file changed; content not shown @@\n", name, name)
-			continue
-		}
-		nf.Name = name
-		fmt.Fprint(stdout, envfile.Diff(of, nf))
 	}
 	return cli.DiffCode(changed)
 }

@@ -64,6 +64,8 @@ type topology struct {
 	// noWait and waiting are --no-wait, for every host's tree.
 	noWait  bool
 	waiting func(lock string, pid int)
+	// diff is --diff: the trees are only compared.
+	diff bool
 }
 
 var example = topology{
@@ -84,7 +86,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example
-	cmd := cli.New("ha", "ha --out DIR [flags]", stdout, stderr)
+	cmd := cli.New("ha", "ha --out DIR [--diff] [flags]", stdout, stderr)
 	fs := cmd.Flags
 	out := fs.String("out", "", "`DIR` to write the bundles into, one subdirectory per host (required; its parent must exist, DIR is created)")
 	cmd.Release(&c.Release)
@@ -94,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.Zone, "zone", c.Zone, "internal DNS zone naming the Redis nodes and sentinels")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "db1's max_connections")
 	fs.IntVar(&c.PoolSize, "pool-size", c.PoolSize, "PgBouncer's default_pool_size")
+	diff := fs.Bool("diff", false, "print what would change in every host's bundle (unified diff, secrets masked) and write nothing; exit 1 when something would")
 	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
@@ -104,8 +107,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if code, ok := cmd.Out("--out", *out); !ok {
 		return code
 	}
-	c.noWait, c.waiting = lock.NoWait(), lock.Waiting
+	c.noWait, c.waiting, c.diff = lock.NoWait(), lock.Waiting, *diff
 	trees, pool := c.compose(*out)
+	if *diff {
+		return bundle.DiffTrees(stdout, stderr, trees...)
+	}
 	if pool.ServerFormula != "" {
 		fmt.Fprintf(stdout, "PgBouncer budget:\n  %s\n  %s\n", pool.ClientFormula, pool.ServerFormula)
 	}
@@ -130,6 +136,9 @@ func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
 	host := func(name string) *bundle.Tree {
 		t := bundle.New(name, filepath.Join(out, name))
 		t.NoWait, t.Waiting = c.noWait, c.waiting // --no-wait
+		if c.diff {
+			t.ReadOnly()
+		}
 		return t
 	}
 	f1, f2, w1, w2 := host("front1"), host("front2"), host("web1"), host("web2")

@@ -63,6 +63,8 @@ type cluster struct {
 	// noWait and waiting are --no-wait, for every host's tree.
 	noWait  bool
 	waiting func(lock string, pid int)
+	// diff is --diff: the trees are only compared.
+	diff bool
 }
 
 var example = cluster{
@@ -84,7 +86,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example
-	cmd := cli.New("split", "split --out DIR [flags]", stdout, stderr)
+	cmd := cli.New("split", "split --out DIR [--diff] [flags]", stdout, stderr)
 	fs := cmd.Flags
 	out := fs.String("out", "", "`DIR` to write the bundles into, one subdirectory per host (required; its parent must exist, DIR is created)")
 	cmd.Release(&c.Release)
@@ -103,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.LetsEncrypt, "letsencrypt", c.LetsEncrypt, "front's certificate directory in certbot's layout (default /etc/letsencrypt)")
 	fs.StringVar(&c.ACMEServer, "acme-server", c.ACMEServer, "ACME directory URL (default Let's Encrypt production)")
 	fs.StringVar(&c.NginxCache, "nginx-cache", c.NginxCache, "front's nginx proxy_cache_path (default /var/cache/nginx)")
+	diff := fs.Bool("diff", false, "print what would change in every host's bundle (unified diff, secrets masked) and write nothing; exit 1 when something would")
 	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
@@ -113,8 +116,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if code, ok := cmd.Out("--out", *out); !ok {
 		return code
 	}
-	c.noWait, c.waiting = lock.NoWait(), lock.Waiting
+	c.noWait, c.waiting, c.diff = lock.NoWait(), lock.Waiting, *diff
 	trees, budget := c.compose(*out)
+	if *diff {
+		return bundle.DiffTrees(stdout, stderr, trees...)
+	}
 	return bundle.Finish(stdout, stderr, budget, []bundle.Line{
 		{Label: "Mastodon", Value: c.release().String() + " on 5 IPv6-only hosts"},
 		{Label: "LOCAL_DOMAIN / WEB_DOMAIN", Value: c.LocalDomain + " / " + c.WebDomain},
@@ -143,6 +149,9 @@ func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
 	host := func(name string) *bundle.Tree {
 		t := bundle.New(name, filepath.Join(out, name))
 		t.NoWait, t.Waiting = c.noWait, c.waiting // --no-wait
+		if c.diff {
+			t.ReadOnly()
+		}
 		return t
 	}
 	front, web1, web2, db, rds := host("front"), host("web1"), host("web2"), host("db1"), host("redis1")

@@ -72,8 +72,8 @@ var tools = []tool{
 		}},
 	{name: "allinone", pkg: "./examples/allinone", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut()},
 	{name: "dualstack", pkg: "./examples/dualstack", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut()},
-	{name: "split", pkg: "./examples/split", out: "dir", empty: "domain", lock: clusterLock("web1")},
-	{name: "ha", pkg: "./examples/ha", out: "dir", empty: "domain", lock: clusterLock("web1")},
+	{name: "split", pkg: "./examples/split", out: "dir", diff: true, empty: "domain", lock: clusterLock("web1")},
+	{name: "ha", pkg: "./examples/ha", out: "dir", diff: true, empty: "domain", lock: clusterLock("web1")},
 	{name: "v6-egress", pkg: "./cmd/v6-egress", base: egressBase, out: "dir", json: append(append([]string(nil), egressBase...), "--check", "--json"),
 		empty: "wan", subs: []string{"nat64", "proxy"}, lock: func(dir string) ([]string, string, int) {
 			out := filepath.Join(dir, "egress")
