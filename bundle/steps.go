@@ -321,9 +321,9 @@ func (h Host) ProbeCommands(info Info) (outside, local []string) {
 	if h.webDomain() != h.LocalDomain {
 		probe = append(probe, "--web-domain", h.webDomain())
 	}
-	fam := "v6only"
+	fam := "ipv6-only" // the CLI conventions' spelling; v6only and dual are aliases only
 	if h.Family == DualStack {
-		fam = "dual"
+		fam = "dual-stack"
 	}
 	probe = append(probe, "--family", fam)
 	local = append(append([]string{}, probe...), "--local", "--outbound",

@@ -390,3 +390,29 @@ func TestFirewallStepChecksWhatIsLoaded(t *testing.T) {
 	require.Equal(t, i+1, j, "the boot include is a step of its own, right after")
 	assert.Equal(t, []string{"grep", "-qxF", "--", `include "/` + FirewallPath + `"`, "/etc/nftables.conf"}, info.Steps[j].Check[0].Args)
 }
+
+// TestProbeCommandsUseTheCanonicalFamily: NEXT-STEPS.md and INSTALL-STEPS.json print
+// --family in the CLI conventions' one spelling (ipv6-only|dual-stack), not the
+// accepted aliases v6only and dual.
+func TestProbeCommandsUseTheCanonicalFamily(t *testing.T) {
+	t.Parallel()
+	for fam, want := range map[Family]string{IPv6Only: "ipv6-only", DualStack: "dual-stack"} {
+		h := testHost()
+		h.Family = fam
+		if fam == DualStack {
+			h.NAT64 = netip.Prefix{}
+		}
+		tr, info := compose(t, h)
+		outside, local := h.ProbeCommands(info)
+		for _, argv := range [][]string{outside, local} {
+			i := slices.Index(argv, "--family")
+			require.GreaterOrEqual(t, i, 0, argv)
+			assert.Equal(t, want, argv[i+1], argv)
+		}
+		md := string(mustFile(t, tr, "NEXT-STEPS.md"))
+		assert.Contains(t, md, "--family "+want)
+		for _, p := range []string{"NEXT-STEPS.md", "INSTALL-STEPS.json"} {
+			assert.NotRegexp(t, `--family"?,?\s*"?(v6only|dual)\b([^-]|$)`, string(mustFile(t, tr, p)), p)
+		}
+	}
+}

@@ -367,10 +367,10 @@ func checkA(ctx context.Context, r *run, c *Check) {
 	case v6only && len(ans.addrs) == 0:
 		c.ok("no A record (%s): deliberately absent, as an IPv6-only site should be", ans.status())
 	case v6only:
-		c.fail("remove the A record "+addrList(ans.addrs)+" of "+name+" (IPv4 clients would be sent to whatever answers there), or probe with --family dual",
+		c.fail("remove the A record "+addrList(ans.addrs)+" of "+name+" (IPv4 clients would be sent to whatever answers there), or probe with --family dual-stack",
 			"A %s present on an IPv6-only site", addrList(ans.addrs))
 	case len(ans.addrs) == 0:
-		c.fail("add an A record for "+name+" with the server's IPv4 address, or probe with --family v6only",
+		c.fail("add an A record for "+name+" with the server's IPv4 address, or probe with --family ipv6-only",
 			"%s: no A record on a dual-stack site", ans.status())
 	default:
 		c.ok("A %s", addrList(ans.addrs))

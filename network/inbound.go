@@ -486,7 +486,7 @@ func checkIPv4Refused(ctx context.Context, r *run, c *Check) {
 		}
 	}
 	if len(open) > 0 {
-		c.warn("the site is meant to be IPv6-only, but IPv4 clients reach "+strings.Join(open, " ")+": remove the A record or probe with --family dual",
+		c.warn("the site is meant to be IPv6-only, but IPv4 clients reach "+strings.Join(open, " ")+": remove the A record or probe with --family dual-stack",
 			"IPv4 answers on %s", strings.Join(open, " "))
 		return
 	}

@@ -36,7 +36,7 @@ func TestGolden(t *testing.T) {
 	}
 	env := string(snap[envPath].Data)
 	assert.NotContains(t, env, "ALLOWED_PRIVATE_ADDRESSES", "no NAT64 on a dual-stack host")
-	assert.Contains(t, string(snap["NEXT-STEPS.md"].Data), "--family dual")
+	assert.Contains(t, string(snap["NEXT-STEPS.md"].Data), "--family dual-stack")
 }
 
 func TestRerunChangesNothingAndKeepsSecrets(t *testing.T) {
