@@ -407,12 +407,12 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	failed := make([]error, len(names))
 	pool(2*runtime.GOMAXPROCS(0), len(names), func(i int) {
 		n := names[i]
-		repaired, err := c.store.Repair(n)
+		repaired, cur, err := c.store.repair(n)
 		if err != nil {
 			failed[i] = err
 			return
 		}
-		l, err := c.store.Load(n)
+		l, err := c.store.load(n, cur)
 		if err != nil {
 			failed[i] = err
 			return

@@ -3,7 +3,6 @@ package acme
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"syscall"
@@ -20,33 +19,90 @@ const maxFileSize = 1 << 20
 // that is not a regular file. Errors keep fs.ErrNotExist and fs.ErrPermission
 // reachable with errors.Is; other refusals wrap [ErrNotRegular].
 func readRegular(path string, follow bool) ([]byte, error) {
-	flags := os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	b, _, err := readRegularStat(path, follow)
+	return b, err
+}
+
+// readRegularStat is readRegular that also returns the file's fstat(2).
+func readRegularStat(path string, follow bool) ([]byte, *syscall.Stat_t, error) {
+	// Raw syscalls rather than os.OpenFile: a renew with nothing due reads two or three
+	// files per lineage, and an *os.File costs a netpoller registration attempt
+	// (epoll_ctl, which fails for regular files), a finalizer and a growing buffer.
+	flags := syscall.O_RDONLY | syscall.O_NONBLOCK | syscall.O_CLOEXEC
 	if !follow {
 		flags |= syscall.O_NOFOLLOW
 	}
-	f, err := os.OpenFile(path, flags, 0)
+	var fd int
+	var err error
+	for {
+		fd, err = syscall.Open(path, flags, 0)
+		if err != syscall.EINTR {
+			break
+		}
+	}
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%w: %s is a symlink (refusing to follow it)", ErrNotRegular, path)
+			return nil, nil, fmt.Errorf("%w: %s is a symlink (refusing to follow it)", ErrNotRegular, path)
 		}
-		return nil, err
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is %s", ErrNotRegular, path, describeMode(st.Mode()))
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, nil, fmt.Errorf("%w: %s is %s", ErrNotRegular, path, describeMode(modeOf(st.Mode)))
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	// One read of the size fstat reported (+1 to see growth or the end), more only if
+	// the file grew meanwhile.
+	b := make([]byte, 0, min(max(st.Size, 0), maxFileSize)+1)
+	for len(b) <= maxFileSize {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := syscall.Read(fd, b[len(b):min(cap(b), maxFileSize+1)])
+		if err == syscall.EINTR || err == syscall.EAGAIN {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", path, &fs.PathError{Op: "read", Path: path, Err: err})
+		}
+		if n <= 0 {
+			break
+		}
+		b = b[:len(b)+n]
+		if st.Size > 0 && int64(len(b)) == st.Size {
+			// All fstat promised: the store replaces files by rename, never in place,
+			// so this descriptor's file does not grow (saves the read that sees EOF).
+			break
+		}
 	}
 	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrNotRegular, path, maxFileSize)
+		return nil, nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrNotRegular, path, maxFileSize)
 	}
-	return b, nil
+	return b, &st, nil
+}
+
+// modeOf turns a stat(2) mode into the file type bits of an fs.FileMode.
+func modeOf(m uint32) fs.FileMode {
+	switch m & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		return fs.ModeDir
+	case syscall.S_IFIFO:
+		return fs.ModeNamedPipe
+	case syscall.S_IFLNK:
+		return fs.ModeSymlink
+	case syscall.S_IFSOCK:
+		return fs.ModeSocket
+	case syscall.S_IFBLK:
+		return fs.ModeDevice
+	case syscall.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFREG:
+		return 0
+	}
+	return fs.ModeIrregular
 }
 
 // describeMode names a file type for messages.

@@ -334,6 +334,12 @@ func (s *Store) liveVersion(name string) (int, error) {
 // Load reads a lineage: metadata, current version and certificate. A lineage that
 // cannot be read is reported with ErrCorrupt and is never written to.
 func (s *Store) Load(name string) (Lineage, error) {
+	return s.load(name, 0)
+}
+
+// load is Load with the live version already read by the caller (0: read it here),
+// so a renew reads live/NAME's link once per lineage.
+func (s *Store) load(name string, v int) (Lineage, error) {
 	l := Lineage{Name: name}
 	if err := ValidateCertName(name); err != nil {
 		return l, err
@@ -343,7 +349,9 @@ func (s *Store) Load(name string) (Lineage, error) {
 		return l, err
 	}
 	l.Meta = m
-	v, err := s.liveVersion(name)
+	if v <= 0 {
+		v, err = s.liveVersion(name)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return l, fmt.Errorf("%w: %s has metadata but no live/%s", ErrCorrupt, name, name)
@@ -352,7 +360,7 @@ func (s *Store) Load(name string) (Lineage, error) {
 	}
 	l.Version = v
 	certPath := filepath.Join(s.LiveDir(name), "cert.pem")
-	b, err := readRegular(certPath, true)
+	b, cst, err := readRegularStat(certPath, true)
 	if err != nil {
 		return l, fileErr(err)
 	}
@@ -361,7 +369,9 @@ func (s *Store) Load(name string) (Lineage, error) {
 		return l, fmt.Errorf("%w: %s: %v", ErrCorrupt, certPath, err)
 	}
 	l.setLeaf(leaf)
-	if m.PairStamp == "" || pairStamp(certPath, filepath.Join(s.LiveDir(name), "privkey.pem")) != m.PairStamp {
+	// The certificate's part of the stamp comes from the descriptor just read (the same
+	// file the path names, links followed), so only the key is stat'ed.
+	if m.PairStamp == "" || pairStampOf(cst, filepath.Join(s.LiveDir(name), "privkey.pem")) != m.PairStamp {
 		l.KeyProblem, l.KeyBroken = s.checkLiveKey(name, leaf)
 	}
 	return l, nil
@@ -369,15 +379,24 @@ func (s *Store) Load(name string) (Lineage, error) {
 
 // pairStamp is "inode:size:ctime" of each file (following links), "" if one is missing.
 func pairStamp(cert, key string) string {
-	var parts []string
-	for _, p := range []string{cert, key} {
-		var st syscall.Stat_t
-		if err := syscall.Stat(p, &st); err != nil {
-			return ""
-		}
-		parts = append(parts, fmt.Sprintf("%d:%d:%d.%09d", st.Ino, st.Size, st.Ctim.Sec, st.Ctim.Nsec))
+	var st syscall.Stat_t
+	if err := syscall.Stat(cert, &st); err != nil {
+		return ""
 	}
-	return strings.Join(parts, "/")
+	return pairStampOf(&st, key)
+}
+
+// pairStampOf is pairStamp with the certificate already stat'ed.
+func pairStampOf(cert *syscall.Stat_t, key string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(key, &st); err != nil {
+		return ""
+	}
+	return stampPart(cert) + "/" + stampPart(&st)
+}
+
+func stampPart(st *syscall.Stat_t) string {
+	return fmt.Sprintf("%d:%d:%d.%09d", st.Ino, st.Size, st.Ctim.Sec, st.Ctim.Nsec)
 }
 
 // checkLiveKey reads live/NAME/privkey.pem and checks it is the key of leaf. broken
@@ -474,7 +493,9 @@ func (s *Store) List() ([]Lineage, report.Problems) {
 
 // archiveVersions returns the version numbers present in archive/NAME (any kind).
 func (s *Store) archiveVersions(name string) ([]int, error) {
-	ents, err := os.ReadDir(s.Path("archive", name))
+	// Names only (no os.ReadDir: its DirEntry values and the sort by name are not
+	// needed, and a renew lists every lineage's archive).
+	ents, err := readDirNames(s.Path("archive", name), nil)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
@@ -482,8 +503,7 @@ func (s *Store) archiveVersions(name string) ([]int, error) {
 		return nil, err
 	}
 	var out []int
-	for _, e := range ents {
-		n := e.Name()
+	for _, n := range ents {
 		for _, k := range kinds {
 			if v, ok := strings.CutPrefix(n, k); ok {
 				if num, err := strconv.Atoi(strings.TrimSuffix(v, ".pem")); err == nil && strings.HasSuffix(v, ".pem") && num > 0 {
@@ -697,24 +717,31 @@ func (s *Store) pruneLive(name string, cur int) {
 // live/NAME is switched to it. It reports whether it switched. Incomplete or
 // mismatched newer files are left alone (the next issuance numbers past them).
 func (s *Store) Repair(name string) (bool, error) {
+	switched, _, err := s.repair(name)
+	return switched, err
+}
+
+// repair is Repair that also returns the live version afterwards (0 when live/NAME
+// is missing), for [Store.load].
+func (s *Store) repair(name string) (bool, int, error) {
 	// The switch's temporary symlink (see switchTo), left by a run that died: unlink(2)
 	// alone, as it is never a directory (os.Remove would try rmdir(2) too, one more
 	// failing syscall per lineage on every renew).
 	_ = syscall.Unlink(s.Path("live", "."+name+".tmp"))
 	cur, err := s.liveVersion(name)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return false, err
+		return false, 0, err
 	}
 	vs, err := s.archiveVersions(name)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	if len(vs) == 0 || vs[len(vs)-1] <= cur {
-		return false, nil
+		return false, cur, nil
 	}
 	m, err := s.ReadMeta(name)
 	if err != nil {
-		return false, err // never touch a lineage we cannot read
+		return false, 0, err // never touch a lineage we cannot read
 	}
 	var curLeaf *x509.Certificate
 	if cur > 0 {
@@ -740,9 +767,12 @@ func (s *Store) Repair(name string) (bool, error) {
 		if !sameNames(certNames(leaf), m.Names) {
 			continue
 		}
-		return true, s.switchTo(name, vs[i], s.now())
+		if err := s.switchTo(name, vs[i], s.now()); err != nil {
+			return true, 0, err
+		}
+		return true, vs[i], nil
 	}
-	return false, nil
+	return false, cur, nil
 }
 
 func sameNames(a, b []string) bool {
@@ -846,17 +876,70 @@ func (s *Store) CheckUsable() error {
 	if err := s.checkRoot(); err != nil {
 		return err
 	}
-	names, pending, err := s.scan()
+	// Only whether one lineage or marker is there (renew lists them all under the lock).
+	found, err := s.anyLineage()
 	if err != nil {
 		return fileErr(err)
 	}
-	if len(names) > 0 || len(pending) > 0 || s.hasAccount() {
+	if found || s.hasAccount() {
 		return nil
 	}
 	if confs, _ := filepath.Glob(s.Path("renewal", "*.conf")); len(confs) > 0 {
 		return fmt.Errorf("%w: %s holds %d certbot lineage(s) (renewal/*.conf) but none v6-certs manages: run v6-certs import --certbot %s", ErrEmptyStore, s.root(), len(confs), s.root())
 	}
 	return fmt.Errorf("%w: %s", ErrEmptyStore, s.root())
+}
+
+// readDirNames lists a directory's entry names, unsorted. Raw getdents(2): os.ReadDir
+// would build and sort DirEntry values, and os.Open of a directory tries to register
+// it with the netpoller (four fcntl and one failing epoll_ctl), per lineage per renew.
+// stop, if set, ends the listing early when it returns true.
+func readDirNames(dir string, stop func(string) bool) ([]string, error) {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer syscall.Close(fd)
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := syscall.ReadDirent(fd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		before := len(names)
+		_, _, names = syscall.ParseDirent(buf[:n], -1, names)
+		if stop != nil {
+			for _, name := range names[before:] {
+				if stop(name) {
+					return names, nil
+				}
+			}
+		}
+	}
+}
+
+// anyLineage reports whether renewal/ holds a lineage's metadata or a deploy-pending
+// marker, reading no further than the first one.
+func (s *Store) anyLineage() (bool, error) {
+	found := false
+	_, err := readDirNames(s.Path("renewal"), func(n string) bool {
+		found = strings.HasSuffix(n, MetaSuffix) || strings.HasSuffix(n, PendingSuffix)
+		return found
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return found, err
 }
 
 // hasAccount reports whether accounts/ holds a v6-certs account key.
