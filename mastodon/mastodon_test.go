@@ -2,6 +2,7 @@ package mastodon
 
 import (
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -10,7 +11,7 @@ import (
 func TestLookupResolvesForms(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"4.5": "4.5.15", "v4.5.2": "4.5.2", "4.5.2": "4.5.2", "1.6": "1.6.1", "4.7.0-beta.1": "4.7.0", " v2.9 ": "2.9.4",
+		"4.5": "4.5.15", "v4.5.2": "4.5.2", "4.5.2": "4.5.2", "1.6": "1.6.1", "4.7.0-beta.1": "4.7.0", "v2.9": "2.9.4",
 	} {
 		r, err := Lookup(in)
 		require.NoError(t, err, in)
@@ -26,6 +27,21 @@ func TestLookupResolvesForms(t *testing.T) {
 	}
 	assert.Equal(t, "4.7.0", Newest().String())
 	assert.True(t, Newest().IsNewest())
+}
+
+// TestLookupRefusesWhitespaceAndControls: "--mastodon '4.7\n'" is not 4.7. A version
+// with surrounding whitespace or a control character anywhere (also in a prerelease
+// suffix, which is otherwise ignored) is ErrBadVersion, from Lookup and UnmarshalText.
+func TestLookupRefusesWhitespaceAndControls(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{"4.7\n", "4.7\r", "\t4.7", " 4.7", "4.7 ", " v2.9 ", "4.7\r\n", "4.7.0-beta\n", "4.7.0-\x00", "4.7.0-\x7f", "4.7.0-a b", "4.7\u00a0", "4.7\u2028", "\ufeff4.7"} {
+		_, err := Lookup(bad)
+		require.ErrorIs(t, err, ErrBadVersion, "%q", bad)
+		assert.Contains(t, err.Error(), "whitespace or control", "%q", bad)
+		var r Release
+		assert.ErrorIs(t, r.UnmarshalText([]byte(bad)), ErrBadVersion, "%q", bad)
+		assert.Equal(t, Release{}, r, "%q", bad)
+	}
 }
 
 func TestSecretsPerVersion(t *testing.T) {
@@ -97,4 +113,29 @@ func TestQueuesAndBinds(t *testing.T) {
 	for v, want := range map[string]bool{"1.6": true, "2.6": true, "2.7": false, "3.5": false, "4.5": false, "4.6": true, "4.7": true} {
 		assert.Equal(t, want, MustLookup(v).ReadsEtcHosts(), v)
 	}
+}
+
+// FuzzLookup: whatever Lookup accepts has no whitespace or control character, and its
+// release prints as a version Lookup reads back to the same release (UnmarshalText too).
+func FuzzLookup(f *testing.F) {
+	for _, s := range []string{"4.7", "v4.5.2", "4.7.0-beta.1", "1.6", "4.7\n", " 4.7", "4.7.0-\x00", "\ufeff4.7", "4.05", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := Lookup(s)
+		if err != nil {
+			return
+		}
+		for _, c := range s {
+			if unicode.IsSpace(c) || unicode.IsControl(c) || !unicode.IsPrint(c) {
+				t.Fatalf("Lookup(%q) accepted %q", s, c)
+			}
+		}
+		back, err := Lookup(r.String())
+		require.NoError(t, err)
+		require.Equal(t, r, back)
+		var u Release
+		require.NoError(t, u.UnmarshalText([]byte(s)))
+		require.Equal(t, r, u)
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Version is a Mastodon release number. Prerelease suffixes ("-beta.1") are ignored.
@@ -23,10 +25,16 @@ var ErrBadVersion = errors.New("mastodon version must look like 4.5, 4.5.2 or v4
 var ErrUnknownVersion = errors.New("unsupported mastodon version: v6kit knows the lines 1.6 through 4.7")
 
 // ParseVersion reads "4.5", "v4.5.2", "4.5.2" or "4.7.0-beta.1". A bare line ("4.5")
-// has Patch -1, meaning "the newest patch of that line".
+// has Patch -1, meaning "the newest patch of that line". Whitespace or a control
+// character anywhere (a trailing newline too, even in the ignored suffix) is
+// [ErrBadVersion]: the version is what was typed, never trimmed.
 func ParseVersion(s string) (Version, error) {
 	orig := s
-	s = strings.TrimSpace(s)
+	if i := strings.IndexFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || !unicode.IsPrint(r)
+	}); i >= 0 {
+		return Version{}, fmt.Errorf("%w (got %q: remove the whitespace or control character at byte %d)", ErrBadVersion, orig, i)
+	}
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V")
 	if i := strings.IndexAny(s, "-+"); i >= 0 {
 		s = s[:i]
