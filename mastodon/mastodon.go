@@ -372,8 +372,11 @@ const (
 	DefaultExporterPort    = 9394
 )
 
+// PumaBindSince is the first release whose puma reads BIND (2.9.3, config/puma.rb).
+func PumaBindSince() Version { return V(2, 9, 3) }
+
 // PumaHasBind reports whether puma reads BIND (2.9.3+); before, it listens on 0.0.0.0:PORT.
-func (r Release) PumaHasBind() bool { return r.AtLeast(2, 9, 3) }
+func (r Release) PumaHasBind() bool { return r.Version.AtLeast(PumaBindSince()) }
 
 // StreamingHasBind reports whether streaming reads BIND (2.1.0+); 1.6 listens on Node's any-address.
 func (r Release) StreamingHasBind() bool { return r.AtLeast(2, 1, 0) }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/internal/testenv"
+	"github.com/v6kit/v6kit/mastodon"
 )
 
 func runCLI(args ...string) (int, string, string) {
@@ -237,4 +238,27 @@ func TestCertRenewReloads(t *testing.T) {
 	code, out, _ = runCLI("--processes", "none", "--cert-renew-deploy-hook", "/usr/local/sbin/deploy-certs")
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "ExecStart=/usr/local/bin/v6-certs renew --deploy-hook /usr/local/sbin/deploy-certs\n")
+}
+
+// TestBindHelpNamesTheFamilysLoopback: --bind's help says what the default is, the
+// family's loopback as mastodon.Release.LoopbackBind picks it (::1 on IPv6-only from
+// the release whose puma reads BIND, else 127.0.0.1), and the default does that.
+func TestBindHelpNamesTheFamilysLoopback(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runCLI("--help")
+	require.Equal(t, 0, code, errs)
+	help := out + errs
+	i := strings.Index(help, "-bind ADDR")
+	require.GreaterOrEqual(t, i, 0, help)
+	line := help[i:]
+	line = line[:strings.Index(line, "\n  -")]
+	line = strings.Join(strings.Fields(line), " ")
+	assert.Contains(t, line, "default: the family's loopback: ::1 with --family ipv6-only from Mastodon "+mastodon.PumaBindSince().String()+", else 127.0.0.1")
+	assert.NotContains(t, line, ":: for other hosts")
+
+	for rel, want := range map[string]string{"2.9.3": "Environment=BIND=[::1]\n", "4.7": "Environment=BIND=[::1]\n"} {
+		code, out, errs := runCLI("--mastodon", rel)
+		require.Equal(t, 0, code, errs)
+		assert.Contains(t, out, want, rel)
+	}
 }

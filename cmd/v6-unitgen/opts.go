@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/units"
 )
 
@@ -37,7 +38,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, int) {
 	o.cmd = cli.New("v6-unitgen", "v6-unitgen [--mastodon VERSION] [--processes LIST] [--sidekiq QUEUES@N]... [--out DIR [--apply]] [flags]", stdout, stderr)
 	fs := o.cmd.Flags
 	o.cmd.Release(&d.Release)
-	o.cmd.FamilyFlag(&family, false, "the default --bind: ipv6-only ::1, dual-stack 127.0.0.1")
+	o.cmd.FamilyFlag(&family, false, "the default --bind: the family's loopback (ipv6-only ::1, dual-stack 127.0.0.1)")
 	fs.Func("processes", "`LIST` of processes this host runs: web,sidekiq,streaming (default all), or none", parseProcesses(d))
 	fs.StringVar((*string)(&d.Layout), "layout", "debian", "distribution layout: debian or rhel")
 	fs.StringVar(&d.User, "user", "mastodon", "Unix user that runs Mastodon")
@@ -48,7 +49,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.StringVar(&d.Paths.NPM, "npm", "", "npm, for streaming up to 2.7 (default /usr/bin/npm)")
 	fs.StringVar(&d.Paths.Certs, "certs", "", "v6-certs binary (default /usr/local/bin/v6-certs)")
 	fs.StringVar(&d.Paths.Jemalloc, "jemalloc", "", "LD_PRELOAD for 3.5+ (default libjemalloc.so.2; - disables)")
-	fs.StringVar(&bind, "bind", "", "`ADDR` web and streaming listen on, written in each process's form (default: ::1 for --family ipv6-only, 127.0.0.1 for dual-stack; :: for other hosts)")
+	fs.StringVar(&bind, "bind", "", "`ADDR` web and streaming listen on, written in each process's form (default: the family's loopback: ::1 with --family ipv6-only from Mastodon "+mastodon.PumaBindSince().String()+", else 127.0.0.1 (dual-stack, or an older release); pass :: on a web host a separate front reaches)")
 	fs.IntVar(&d.Web.Port, "web-port", 3000, "puma's PORT")
 	fs.IntVar(&d.Web.Workers, "web-workers", 2, "puma's WEB_CONCURRENCY")
 	fs.IntVar(&d.Web.Threads, "web-threads", 5, "puma's MAX_THREADS")
