@@ -269,9 +269,14 @@ func (s *Store) ReadMeta(name string) (Meta, error) {
 		}
 		return m, fileErr(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&m); err != nil {
-		return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, s.metaPath(name), err)
+	// json.Unmarshal first (one pass over the bytes, no Decoder buffer); only when it
+	// fails, the Decoder, which accepts what follows the first value as it always has.
+	if err := json.Unmarshal(b, &m); err != nil {
+		m = Meta{}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		if err := dec.Decode(&m); err != nil {
+			return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, s.metaPath(name), err)
+		}
 	}
 	if m.Format != 1 || len(m.Names) == 0 {
 		return m, fmt.Errorf("%w: %s: unknown format %d or no names", ErrCorrupt, s.metaPath(name), m.Format)
