@@ -100,9 +100,39 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 	}
 	wait := func(t *Tree) { t.NoWait, t.Waiting = lock.NoWait(), lock.Waiting }
 	if *diff {
-		return diffHost(h, *out, wait, stdout, stderr)
+		return diffHost(h, *out, wait, nameFlags, stdout, stderr)
 	}
-	return runHost(h, *out, wait, stdout, stderr)
+	return runHost(h, *out, wait, nameFlags, stdout, stderr)
+}
+
+// hostFlagPaths maps the paths under which Compose reports a Host value (its field, or
+// the setting of a file it reaches) to the flag of [HostFlags] that sets it.
+var hostFlagPaths = []struct{ path, flag string }{
+	{"acme_server", "acme-server"}, {"owner", "owner"}, {"email", "email"}, {"home", "home"},
+	{"letsencrypt", "letsencrypt"}, {"nginx_cache", "nginx-cache"},
+	{SitePath + ".cache_path", "nginx-cache"}, {SitePath + ".root", "home"},
+	{SitePath + ".cert", "letsencrypt"}, {SitePath + ".key", "letsencrypt"},
+	{SitePath + ".nginx_version", "nginx-version"},
+	{".connections", "max-connections"}, {".cpus", "cpus"},
+	{".env.production.LOCAL_DOMAIN", "domain"}, {".env.production.WEB_DOMAIN", "web-domain"},
+}
+
+// nameFlags renames the problems of a tree composed from [HostFlags] to the flag the
+// user typed (the CLI conventions: errors name the flag), keeping the place in the
+// message when it was a file's setting.
+func nameFlags(t *Tree) {
+	for i, p := range t.Problems {
+		for _, m := range hostFlagPaths {
+			if p.Path == m.path || (strings.HasPrefix(m.path, ".") && strings.HasSuffix(p.Path, m.path)) {
+				if p.Path != strings.ReplaceAll(m.flag, "-", "_") {
+					p.Message += " (in " + p.Path + ")"
+				}
+				p.Path = "--" + m.flag
+				t.Problems[i] = p
+				break
+			}
+		}
+	}
 }
 
 // DiffHost composes h and prints, for each file of the bundle, a unified diff against
@@ -110,14 +140,15 @@ func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 // secret file only as changed). It writes nothing and returns 0 when nothing would
 // change, 1 when something would or on problems.
 func DiffHost(h Host, out string, stdout, stderr io.Writer) int {
-	return diffHost(h, out, func(*Tree) {}, stdout, stderr)
+	return diffHost(h, out, func(*Tree) {}, func(*Tree) {}, stdout, stderr)
 }
 
-func diffHost(h Host, out string, wait func(*Tree), stdout, stderr io.Writer) int {
+func diffHost(h Host, out string, wait, composed func(*Tree), stdout, stderr io.Writer) int {
 	t := New("", out)
 	t.ReadOnly()
 	wait(t)
 	h.Compose(t)
+	composed(t)
 	return DiffTrees(stdout, stderr, t)
 }
 
@@ -173,13 +204,14 @@ func DiffTrees(stdout, stderr io.Writer, trees ...*Tree) int {
 // there is no error; then it prints what it wrote and the connection budget. It returns
 // the exit code: 0 written, 1 problems or a write error.
 func RunHost(h Host, out string, stdout, stderr io.Writer) int {
-	return runHost(h, out, func(*Tree) {}, stdout, stderr)
+	return runHost(h, out, func(*Tree) {}, func(*Tree) {}, stdout, stderr)
 }
 
-func runHost(h Host, out string, wait func(*Tree), stdout, stderr io.Writer) int {
+func runHost(h Host, out string, wait, composed func(*Tree), stdout, stderr io.Writer) int {
 	t := New("", out)
 	wait(t)
 	info := h.Compose(t)
+	composed(t)
 	head := []Line{
 		{"Mastodon", info.Release.String() + " (" + h.Family.String() + ")"},
 		{"LOCAL_DOMAIN / WEB_DOMAIN", h.LocalDomain + " / " + h.webDomain()},

@@ -236,3 +236,21 @@ func TestEgressBadInputWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestBadFlagErrorsNameTheFlag: each bad flag's error is reported under the flag the
+// user typed, not under a Host field or a file's setting.
+func TestBadFlagErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	for _, a := range [][]string{
+		{"--acme-server", "http://x"}, {"--nginx-cache", "rel/x"}, {"--home", "rel"}, {"--letsencrypt", "rel"},
+		{"--owner", "a b"}, {"--domain", "bad domain"}, {"--web-domain", "bad dom"}, {"--email", "x"},
+		{"--nginx-version", "9"}, {"--max-connections", "-1"}, {"--cpus", "-1"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		rc, _, stderr := bundletest.Run(run, append(a, "--out", out)...)
+		assert.Equal(t, 1, rc, "%v: %s", a, stderr)
+		assert.True(t, strings.HasPrefix(stderr, a[0]+": "), "%v: %s", a, stderr)
+		assert.Contains(t, stderr, a[1], a)
+		assert.NoDirExists(t, out, a)
+	}
+}

@@ -75,3 +75,13 @@ func TestRealValidators(t *testing.T) {
 	cert, key := example.CertPaths()
 	bundletest.Validate(t, out, mastodon.Newest(), [][2]string{{cert, key}}, example.CertNames()...)
 }
+
+// TestBadFlagErrorsNameTheFlag: each bad flag's error names the flag the user typed.
+func TestBadFlagErrorsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	for _, a := range [][]string{{"--acme-server", "http://x"}, {"--nginx-cache", "rel/x"}, {"--home", "rel"}, {"--cpus", "-1"}} {
+		rc, _, stderr := bundletest.Run(run, append(a, "--out", filepath.Join(t.TempDir(), "out"))...)
+		assert.Equal(t, 1, rc, "%v: %s", a, stderr)
+		assert.True(t, strings.HasPrefix(stderr, a[0]+": "), "%v: %s", a, stderr)
+	}
+}
