@@ -38,7 +38,7 @@ type procOut struct {
 
 func envgenProc(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "V6KIT_RUN_ENVGEN=1")
+	cmd.Env = append(os.Environ(), testenv.ChildGORACE(), "V6KIT_RUN_ENVGEN=1")
 	return cmd
 }
 
@@ -230,7 +230,7 @@ func TestFIFOsAreRefusedWithoutBlocking(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cmd := exec.CommandContext(ctx, os.Args[0], args...)
-		cmd.Env = append(os.Environ(), "V6KIT_RUN_ENVGEN=1")
+		cmd.Env = append(os.Environ(), testenv.ChildGORACE(), "V6KIT_RUN_ENVGEN=1")
 		r := runProc(cmd)
 		cancel()
 		assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)

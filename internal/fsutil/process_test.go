@@ -121,7 +121,8 @@ func childCmd(t *testing.T, env []string, uid int) *exec.Cmd {
 		require.NoError(t, os.WriteFile(bin, b, 0o755))
 	}
 	cmd := exec.Command(bin, "-test.run=^$")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0") // no idle second at exit under -race
+	cmd.Env = append(cmd.Env, env...)
 	if uid != os.Geteuid() {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	}

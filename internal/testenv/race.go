@@ -90,11 +90,23 @@ func RacePair(t testing.TB, a, b *exec.Cmd) [2]Proc {
 }
 
 // Self returns a command running this test binary with env added, which its TestMain
-// turns into the tool, with args.
+// turns into the tool, with args. Under -race the child runs without the race runtime's
+// one-second sleep at exit (GORACE atexit_sleep_ms, default 1000): it still reports a
+// race and exits 66, but 200 children no longer cost 200 idle seconds.
 func Self(env []string, args ...string) *exec.Cmd {
 	c := exec.Command(os.Args[0], args...)
-	c.Env = append(os.Environ(), env...)
+	c.Env = append(os.Environ(), ChildGORACE())
+	c.Env = append(c.Env, env...)
 	return c
+}
+
+// ChildGORACE is the GORACE setting for a test's child process: the parent's options with
+// atexit_sleep_ms=0 added.
+func ChildGORACE() string {
+	if g := os.Getenv("GORACE"); g != "" {
+		return "GORACE=" + g + " atexit_sleep_ms=0"
+	}
+	return "GORACE=atexit_sleep_ms=0"
 }
 
 // Rounds runs f for rounds 0…n-1, par at a time, and returns when all are done.
