@@ -22,10 +22,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/v6kit/v6kit/files"
 	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/internal/fsutil"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -96,6 +98,8 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return finish(0, nil)
 }
 
+func isFile(name string) bool { return name != "" && name != "-" }
+
 // emit writes the artifacts to their files, or stdout (or the JSON result).
 func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout io.Writer) error {
 	write := func(name string, data []byte, save func(string) (files.Result, error), field *string) error {
@@ -125,6 +129,23 @@ func (res *result) emit(o opts, c firewall.Config, ruleset, rtx []byte, stdout i
 		return nil
 	}
 	wo := firewall.WriteOptions{NoWait: o.lock.NoWait(), Waiting: o.lock.Waiting}
+	if isFile(o.out) && rtx != nil && isFile(o.routerOut) {
+		// The ruleset and the ACL are one set: all or nothing under one lock, so two runs
+		// with different flags never leave one's ruleset beside the other's ACL.
+		lo := fsutil.LockOptions{NoWait: wo.NoWait, Waiting: wo.Waiting}
+		opt := fsutil.Options{Mode: 0o644, KeepMode: true, MkdirAll: true}
+		out, err := fsutil.WriteSet(context.Background(), "v6-firewall-"+filepath.Base(o.out), filepath.Dir(o.out), lo, []fsutil.SetFile{
+			{Path: o.out, Data: ruleset, Opt: opt}, {Path: o.routerOut, Data: rtx, Opt: opt}})
+		if err != nil {
+			return fmt.Errorf("firewall: write %s and %s: %w", o.out, o.routerOut, err)
+		}
+		for i, name := range []string{o.out, o.routerOut} {
+			if err := write(name, nil, func(string) (files.Result, error) { return out[i], nil }, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if err := write(o.out, ruleset, func(name string) (files.Result, error) { return c.WriteFileOpts(name, wo) }, &res.Ruleset); err != nil {
 		return err
 	}
