@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/netip"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -72,28 +71,6 @@ func bashArgv(t *testing.T, lines []string) [][]string {
 	return res
 }
 
-// renderedCommands extracts from NEXT-STEPS.md the lines of the sh blocks and the
-// commands of the "Done when" checks.
-func renderedCommands(md string) (code, checks []string) {
-	in := false
-	check := regexp.MustCompile("^- `(.*?)` (succeeds|prints .*)$")
-	for _, l := range strings.Split(md, "\n") {
-		switch {
-		case l == "```sh":
-			in = true
-		case l == "```":
-			in = false
-		case in:
-			code = append(code, l)
-		default:
-			if m := check.FindStringSubmatch(l); m != nil {
-				checks = append(checks, m[1])
-			}
-		}
-	}
-	return code, checks
-}
-
 // expectedCommands is every command of the steps in NEXT-STEPS.md's order.
 func expectedCommands(h Host, info Info) (code, checks [][]string) {
 	for _, st := range info.Steps {
@@ -138,7 +115,7 @@ func TestNextStepsParseAsTheSteps(t *testing.T) {
 			require.NoError(t, tr.Problems.Err())
 			f, ok := tr.File(NextStepsPath)
 			require.True(t, ok)
-			code, checks := renderedCommands(string(f.Data))
+			code, checks := testenv.NextStepsCommands(string(f.Data))
 			wantCode, wantChecks := expectedCommands(h, info)
 			// the probe line's trailing comment is bash's: it does not reach argv
 			assert.Equal(t, wantCode, bashArgv(t, code))
