@@ -311,33 +311,7 @@ func runScenario(t *testing.T, sc scenario) {
 	// 7. Forced renewal while a client keeps requesting over IPv6: no request fails and
 	// the served certificate changes.
 	before := servedSerial(t, w, web, w.ServerAddr, pool, caFile)
-	var reqs, fails atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		cl := httpsClient(w, web, w.ServerAddr, caFile)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			resp, err := cl.Get("https://" + web + "/health")
-			reqs.Add(1)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					err = fmt.Errorf("status %d", resp.StatusCode)
-				}
-			}
-			if err != nil {
-				fails.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-			}
-		}
-	}()
+	load := startHealthLoad(w, web, caFile)
 	time.Sleep(300 * time.Millisecond)
 	renewStart := time.Now()
 	rrep, err := client.Renew(ctx, acme.RenewOptions{Force: true})
@@ -352,13 +326,58 @@ func runScenario(t *testing.T, sc scenario) {
 		after = servedSerial(t, w, web, w.ServerAddr, pool, caFile)
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	<-done
+	reqs, fails := load.stopAndCheck(t)
 	assert.NotEqual(t, before, after, "nginx serves the renewed certificate")
-	assert.Zero(t, fails.Load(), "requests failed during the renewal (first: %v)", firstErr.Load())
-	assert.Greater(t, reqs.Load(), int64(10))
 	t.Logf("%s end to end in %v (renewal %v, %d requests during it, %d failed, %d reloads)",
-		sc.example, time.Since(start), renewTook, reqs.Load(), fails.Load(), reloads.Load())
+		sc.example, time.Since(start), renewTook, reqs, fails, reloads.Load())
+}
+
+// healthLoad keeps requesting https://WEB/health from the IPv6-only client, each
+// request on a fresh connection (httpsClient), until stopped: the load a renewal's
+// nginx reload must not fail.
+type healthLoad struct {
+	reqs, fails atomic.Int64
+	firstErr    atomic.Value
+	stop, done  chan struct{}
+}
+
+func startHealthLoad(w *testenv.World, web, caFile string) *healthLoad {
+	l := &healthLoad{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		cl := httpsClient(w, web, w.ServerAddr, caFile)
+		for {
+			select {
+			case <-l.stop:
+				return
+			default:
+			}
+			resp, err := cl.Get("https://" + web + "/health")
+			l.reqs.Add(1)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				l.fails.Add(1)
+				l.firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}
+	}()
+	return l
+}
+
+// stopAndCheck stops the load and asserts no request failed and more than ten ran; it
+// returns the counts.
+func (l *healthLoad) stopAndCheck(t *testing.T) (reqs, fails int64) {
+	t.Helper()
+	close(l.stop)
+	<-l.done
+	assert.Zero(t, l.fails.Load(), "requests failed during the renewal (first: %v)", l.firstErr.Load())
+	assert.Greater(t, l.reqs.Load(), int64(10))
+	return l.reqs.Load(), l.fails.Load()
 }
 
 // parityRace reports the network package's parity race: a failed inbound.parity whose

@@ -29,7 +29,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,32 +198,7 @@ func TestNspawnInstall(t *testing.T) {
 	assert.Contains(t, out, "ran      pgsetup")
 
 	// 7. A forced renewal inside reloads nginx while a client keeps requesting over IPv6.
-	var reqs, fails atomic.Int64
-	var firstErr atomic.Value
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		cl := httpsClient(w, web, w.ServerAddr, caFile)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			resp, err := cl.Get("https://" + web + "/health")
-			reqs.Add(1)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					err = fmt.Errorf("status %d", resp.StatusCode)
-				}
-			}
-			if err != nil {
-				fails.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-			}
-		}
-	}()
+	load := startHealthLoad(w, web, caFile)
 	time.Sleep(300 * time.Millisecond)
 	renewStart := time.Now()
 	c.Run("v6-certs", "renew", "--force", "--reload-nginx")
@@ -235,14 +209,11 @@ func TestNspawnInstall(t *testing.T) {
 		after = servedSerial(t, w, web, w.ServerAddr, nil, caFile)
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	<-done
+	reqs, fails := load.stopAndCheck(t)
 	assert.NotEqual(t, serial, after, "nginx serves the renewed certificate")
-	assert.Zero(t, fails.Load(), "requests failed during the renewal (first: %v)", firstErr.Load())
-	assert.Greater(t, reqs.Load(), int64(10))
 	t.Logf("nspawn world: rootfs %v, boot %v, both --apply runs %v, renewal %v (%d requests, %d failed), whole test %v",
 		rootfsTook.Round(time.Millisecond), c.Booted.Round(time.Millisecond), applyTook.Round(time.Millisecond),
-		renewTook.Round(time.Millisecond), reqs.Load(), fails.Load(), time.Since(start).Round(time.Millisecond))
+		renewTook.Round(time.Millisecond), reqs, fails, time.Since(start).Round(time.Millisecond))
 }
 
 // buildV6Kit builds the named commands (static, CGO off) into a temp dir.
