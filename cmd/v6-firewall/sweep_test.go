@@ -19,11 +19,7 @@ import (
 
 // hostile are the value classes of issue 19's sweep, each appended to a good value (or,
 // for "empty", alone).
-var hostile = map[string]string{
-	"newline": "\n", "CR": "\r", "NUL": "\x00", "tab": "\t", "trailing backslash": `\`,
-	"semicolon": ";", "dollar": "$x", "backtick": "`id`", "single quote": "'", "double quote": `"`,
-	"hash": "#c", "brace": "}", "10 KB": strings.Repeat("a", 10<<10), "empty": "",
-}
+var hostile = testenv.HostileValues(map[string]string{"brace": "}"})
 
 // TestHostileFlags sends every hostile class through every value flag: each is refused
 // (exit 1 or 2) with the flag named and nothing written, or accepted and then the

@@ -63,11 +63,7 @@ func TestNextStepsParseAsTheSteps(t *testing.T) {
 func TestHostileEgressFlags(t *testing.T) {
 	t.Parallel()
 	flags := map[string]string{"egress-gateway": "2001:db8:1::1", "egress-clients": "2001:db8:1::/64", "egress-wan": "eth0", "egress-lan": "192.168.1.0/24"}
-	hostile := map[string]string{
-		"newline": "\n", "CR": "\r", "NUL": "\x00", "tab": "\t", "trailing backslash": `\`,
-		"semicolon": ";", "dollar": "$x", "backtick": "`id`", "single quote": "'", "double quote": `"`,
-		"hash": "#c", "10 KB": strings.Repeat("a", 10<<10), "empty": "",
-	}
+	hostile := testenv.HostileValues(nil)
 	var tried, refused, accepted atomic.Int64
 	t.Run("sweep", func(t *testing.T) {
 		for flag, good := range flags {

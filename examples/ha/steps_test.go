@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -52,11 +51,7 @@ func TestHostileFlags(t *testing.T) {
 	require.NoError(t, testenv.NetnsIP(ns, "link add eth1 type veth peer name eth1p", "link set eth1 up", "link set eth1p up"))
 	flags := map[string]string{"domain": "example.org", "web-domain": "social.example.org", "vip": "fd7a:6b69:7400:30::100",
 		"zone": "ha.internal", "max-connections": "100", "pool-size": "40", "mastodon": "4.7"}
-	hostile := map[string]string{
-		"newline": "\n", "CR": "\r", "NUL": "\x00", "tab": "\t", "trailing backslash": `\`,
-		"semicolon": ";", "dollar": "$x", "backtick": "`id`", "single quote": "'", "double quote": `"`,
-		"hash": "#c", "10 KB": strings.Repeat("a", 10<<10), "empty": "",
-	}
+	hostile := testenv.HostileValues(nil)
 	var tried, refused, accepted atomic.Int64
 	t.Run("sweep", func(t *testing.T) {
 		for flag, good := range flags {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/examples/internal/bundletest"
+	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/mastodon"
 )
 
@@ -79,11 +79,7 @@ func TestNextStepsParseAsTheSteps(t *testing.T) {
 
 // hostile are the value classes of the sweep (issue 19), each appended to a good value
 // (or, for "empty", alone).
-var hostile = map[string]string{
-	"newline": "\n", "CR": "\r", "NUL": "\x00", "tab": "\t", "trailing backslash": `\`,
-	"semicolon": ";", "dollar": "$x", "backtick": "`id`", "single quote": "'", "double quote": `"`,
-	"hash": "#c", "10 KB": strings.Repeat("a", 10<<10), "empty": "",
-}
+var hostile = testenv.HostileValues(nil)
 
 // TestHostileFlags sends every hostile class through every flag of the split: each is
 // refused (exit 1 or 2) with the flag named and nothing written, or accepted and then

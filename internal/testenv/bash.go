@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"maps"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -74,4 +75,18 @@ func NextStepsCommands(md string) (code, checks []string) {
 		}
 	}
 	return code, checks
+}
+
+// HostileValues returns the hostile-value classes every sweep sends through a tool's
+// flags (each appended to a valid value, or for "empty" alone): line breaks, NUL, tab,
+// a trailing backslash, shell syntax, quotes, a comment, 10 KB and empty, plus the
+// classes in extra (a sweep's own, such as "$(…)" or a brace).
+func HostileValues(extra map[string]string) map[string]string {
+	m := map[string]string{
+		"newline": "\n", "CR": "\r", "NUL": "\x00", "tab": "\t", "trailing backslash": `\`,
+		"semicolon": ";", "dollar": "$x", "backtick": "`id`", "single quote": "'", "double quote": `"`,
+		"hash": "#c", "10 KB": strings.Repeat("a", 10<<10), "empty": "",
+	}
+	maps.Copy(m, extra)
+	return m
 }
