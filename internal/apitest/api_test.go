@@ -98,8 +98,14 @@ func (w *walker) typ(t types.Type) {
 		for i := range t.TypeArgs().Len() {
 			w.typ(t.TypeArgs().At(i))
 		}
-		// A public type's own API is checked where it is declared; a type of another
-		// module or the standard library is not ours to judge.
+		// An exported public type's own API is checked where it is declared; a type of
+		// another module or the standard library is not ours to judge. An unexported type
+		// of a public package is not checked anywhere else, yet its exported fields and
+		// methods are API when an exported identifier reaches it (a func returning it, a
+		// struct embedding it, whose fields and methods are promoted): walk it here.
+		if o.Pkg() != nil && !o.Exported() {
+			w.named(t)
+		}
 	case *types.Pointer:
 		w.typ(t.Elem())
 	case *types.Slice:
@@ -159,30 +165,34 @@ func (w *walker) object(o types.Object) {
 			w.typ(o.Type())
 			return
 		}
-		named, ok := o.Type().(*types.Named)
-		if !ok {
-			return
-		}
-		w.typ(named.Underlying())
-		for i := range named.TypeParams().Len() {
-			w.typ(named.TypeParams().At(i))
-		}
-		for i := range named.NumMethods() {
-			if m := named.Method(i); m.Exported() {
-				w.typ(m.Type())
-			}
-		}
-		// Methods promoted from embedded fields are part of the API too.
-		for _, t := range []types.Type{named, types.NewPointer(named)} {
-			ms := types.NewMethodSet(t)
-			for i := range ms.Len() {
-				if m := ms.At(i).Obj(); m.Exported() {
-					w.typ(m.Type())
-				}
-			}
+		if named, ok := o.Type().(*types.Named); ok {
+			w.named(named)
 		}
 	default:
 		w.typ(o.Type())
+	}
+}
+
+// named checks a defined type's definition (fields, embedded types, interface methods),
+// its type parameters and the exported methods of its method set, promoted ones included.
+func (w *walker) named(named *types.Named) {
+	w.typ(named.Underlying())
+	for i := range named.TypeParams().Len() {
+		w.typ(named.TypeParams().At(i))
+	}
+	for i := range named.NumMethods() {
+		if m := named.Method(i); m.Exported() {
+			w.typ(m.Type())
+		}
+	}
+	// Methods promoted from embedded fields are part of the API too.
+	for _, t := range []types.Type{named, types.NewPointer(named)} {
+		ms := types.NewMethodSet(t)
+		for i := range ms.Len() {
+			if m := ms.At(i).Obj(); m.Exported() {
+				w.typ(m.Type())
+			}
+		}
 	}
 }
 
@@ -283,8 +293,15 @@ func (Method) Get() func() x.T { return nil }
 var Var x.T
 type Generic[P interface{ ~[]x.T }] struct{}
 type hidden struct{ F x.T }
-type Clean struct{ f x.T; G int }
+type Clean struct{ f x.T; G int; h hidden }
 func (Clean) unexported() x.T { return x.T{} }
+func ReturnsHidden() hidden { return hidden{} }
+type PromotesField struct{ hidden }
+type hiddenMethod struct{}
+func (hiddenMethod) Get() x.T { return x.T{} }
+type PromotesMethod struct{ *hiddenMethod }
+type hiddenAlias = x.T
+func ViaHiddenAlias() []hiddenAlias { return nil }
 `, importerFunc(func(string) (*types.Package, error) { return x, nil }))
 	var leaking []string
 	for _, name := range pub.Scope().Names() {
@@ -298,6 +315,32 @@ func (Clean) unexported() x.T { return x.T{} }
 			leaking = append(leaking, name)
 		}
 	}
-	require.Equal(t, []string{"Alias", "Embeds", "Field", "Func", "Generic", "Iface", "Method", "Param", "Var"}, leaking,
+	require.Equal(t, []string{"Alias", "Embeds", "Field", "Func", "Generic", "Iface", "Method", "Param", "PromotesField", "PromotesMethod", "ReturnsHidden", "Var", "ViaHiddenAlias"}, leaking,
 		"every exported identifier but Clean reaches x.T")
+}
+
+// TestExamplesInternalOnlyHelpsTests keeps examples/internal what it is meant to be:
+// helpers of the examples' tests. The composition a third party needs is public
+// (bundle); no program or library of the module may import examples/internal, only a
+// _test.go file.
+func TestExamplesInternalOnlyHelpsTests(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", module+"/...")
+	cmd.Dir = "../.."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, stderr.String())
+	var helpers int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		if strings.HasPrefix(fields[0], module+"/examples/internal/") {
+			helpers++
+		}
+		for _, imp := range fields[1:] {
+			if strings.HasPrefix(imp, module+"/examples/internal/") && !strings.HasPrefix(fields[0], module+"/examples/internal/") {
+				t.Errorf("%s imports %s outside its tests: move what it needs into a public package (bundle)", fields[0], imp)
+			}
+		}
+	}
+	t.Logf("%d helper packages under examples/internal, imported by tests only", helpers)
 }
