@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 
 	"github.com/v6kit/v6kit/firewall"
 	"github.com/v6kit/v6kit/internal/testenv"
@@ -149,8 +152,10 @@ func load(t *testing.T, w *testenv.FirewallWorld, nft string, ruleset []byte) {
 // TestWorld loads the rendered ruleset on the IPv6-only host of a namespace world with
 // a 1280-MTU hop and checks that the open ports are open, the internal ones closed to
 // the client and open to the app prefix, that path MTU discovery works (and fails when
-// a variant drops Packet Too Big), that NDP and the default route survive a reload,
-// and that the dual-stack variant filters IPv4 the same way.
+// a variant drops Packet Too Big), that NDP and the default route survive a reload
+// (the route learned from the router's advertisements, as on a SLAAC host; without the
+// ND rule it expires and the router cannot resolve the host), and that the dual-stack
+// variant filters IPv4 the same way.
 func TestWorld(t *testing.T) {
 	testenv.RequireRoot(t)
 	nft := testenv.Tool(t, "nft", "nftables")
@@ -238,6 +243,67 @@ func TestWorld(t *testing.T) {
 		assert.Regexp(t, `fd6e:7465:7374:f2::1 .*(REACHABLE|STALE|DELAY|PROBE)`, out, "NDP resolved the router")
 	})
 
+	t.Run("ra", func(t *testing.T) {
+		// A SLAAC host learns its default route from the router's advertisements, and
+		// its router's link-layer address from neighbour discovery: both must get through
+		// the ruleset, across reloads, and stop when the ND rule is left out.
+		ctx := context.Background()
+		const lifetime = 3 // seconds of router lifetime in each advertisement
+		require.NoError(t, testenv.NetnsSysctl(w.Host, "net.ipv6.conf.up0.accept_ra=1"))
+		_, err := w.Run(ctx, w.Host, "ip", "-6", "route", "del", "default")
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_ = testenv.NetnsSysctl(w.Host, "net.ipv6.conf.up0.accept_ra=0")
+			_, _ = w.Run(ctx, w.Host, "ip", "-6", "route", "replace", "default", "via", "fd6e:7465:7374:f2::1")
+		})
+		stop := sendRAs(t, w.Router, "fwh", lifetime)
+		t.Cleanup(stop)
+		// the route the host uses towards the client (an expired route may still be
+		// listed until the kernel's garbage collection, but is never used)
+		raRoute := func() string {
+			out, _ := w.Run(ctx, w.Host, "ip", "-6", "route", "get", w.ClientAddr.String())
+			return out
+		}
+		waitRoute := func(want bool, within time.Duration) bool {
+			for end := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+				if got := strings.Contains(raRoute(), " via fe80::"); got == want || time.Now().After(end) {
+					return got == want
+				}
+			}
+		}
+		require.True(t, waitRoute(true, 5*time.Second), "the host learns its default route from the router's advertisements")
+
+		load(t, w, nft, ruleset)
+		load(t, w, nft, ruleset)
+		time.Sleep((lifetime + 1) * time.Second) // past the lifetime: only fresh advertisements keep it
+		assert.Contains(t, raRoute(), " via fe80::", "the advertised default route survives the ruleset and its reload")
+		_, err = w.Run(ctx, w.Host, "ip", "-6", "neigh", "flush", "dev", "up0")
+		require.NoError(t, err)
+		_, err = w.Run(ctx, w.Router, "ip", "-6", "neigh", "flush", "dev", "fwh")
+		require.NoError(t, err)
+		w.FlushPMTU()
+		n, err := h.get(w.Client, w.HostAddr, 443, "/big", 15*time.Second)
+		require.NoError(t, err, "over the advertised route, after a neighbour flush, with the ruleset loaded")
+		assert.Equal(t, bigBody, n)
+
+		// the negative case: the same ruleset without its neighbour discovery rule
+		nd := regexp.MustCompile(`(?m)^\t\tip6 hoplimit 255 icmpv6 type .*\n`)
+		require.True(t, nd.Match(ruleset), "the ruleset has the ND rule")
+		noND := nd.ReplaceAll(ruleset, nil)
+		load(t, w, nft, noND)
+		t.Cleanup(func() { load(t, w, nft, ruleset) })
+		_, err = w.Run(ctx, w.Host, "ip", "-6", "neigh", "flush", "dev", "up0")
+		require.NoError(t, err)
+		_, err = w.Run(ctx, w.Router, "ip", "-6", "neigh", "flush", "dev", "fwh")
+		require.NoError(t, err)
+		_, err = h.get(w.Client, w.HostAddr, 80, "/", 3*time.Second)
+		assert.Error(t, err, "without the ND rule the router cannot resolve the host after a neighbour flush")
+		assert.True(t, waitRoute(false, (lifetime+3)*time.Second), "without the ND rule the advertisements are dropped and the default route expires:\n%s", raRoute())
+
+		load(t, w, nft, ruleset)
+		assert.True(t, waitRoute(true, 5*time.Second), "with the ruleset back the next advertisement restores the route")
+	})
+
 	t.Run("dual", func(t *testing.T) {
 		d := c
 		d.Family = firewall.DualStack
@@ -262,4 +328,54 @@ func TestWorld(t *testing.T) {
 		require.NoError(t, err, "large IPv4 transfer across the 1280 hop (fragmentation needed accepted)")
 		assert.Equal(t, bigBody, n)
 	})
+}
+
+// sendRAs advertises the router of namespace ns on its interface dev every 500 ms, as
+// radvd would: an ICMPv6 Router Advertisement to ff02::1 from the link-local address
+// with hop limit 255 and the given router lifetime (no prefix: the host's addresses are
+// static, only its default route is learned). The returned func stops it.
+func sendRAs(t *testing.T, ns, dev string, lifetime uint16) (stop func()) {
+	t.Helper()
+	var idx int
+	require.NoError(t, testenv.NetnsDo(ns, func() error {
+		ifi, err := net.InterfaceByName(dev)
+		if err == nil {
+			idx = ifi.Index
+		}
+		return err
+	}))
+	d := &testenv.NetnsDialer{Name: ns}
+	pc, err := d.ListenPacket(context.Background(), "ip6:ipv6-icmp", "::")
+	require.NoError(t, err)
+	p := ipv6.NewPacketConn(pc)
+	// cur hop limit 64, no flags, router lifetime, reachable time and retrans timer unset
+	body := []byte{64, 0, byte(lifetime >> 8), byte(lifetime), 0, 0, 0, 0, 0, 0, 0, 0}
+	ra, err := (&icmp.Message{Type: ipv6.ICMPTypeRouterAdvertisement, Body: &icmp.RawBody{Data: body}}).Marshal(nil)
+	require.NoError(t, err)
+	cm := &ipv6.ControlMessage{HopLimit: 255, IfIndex: idx}
+	dst := &net.IPAddr{IP: net.ParseIP("ff02::1")}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := p.WriteTo(ra, cm, dst); err != nil {
+				t.Logf("send RA: %v", err)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			_ = pc.Close()
+		})
+	}
 }
