@@ -254,6 +254,50 @@ func TestWorldNAT64(t *testing.T) {
 		assert.False(t, refused, "Mastodon does not look inside the NAT64 prefix")
 		assert.Zero(t, w.LANHits())
 	})
+	t.Run("mastodon-rules-per-release", func(t *testing.T) {
+		// each release's answer through the running gateway, with what the bundle renders
+		// for it: no check before 2.3 (nothing to allow), no ALLOWED_PRIVATE_ADDRESSES
+		// before 3.3 (the bundle refuses to render), then the prefix and only the prefix
+		followed := 0
+		for _, c := range []struct {
+			version string
+			render  bool // the bundle renders for this release
+			allow   bool // and writes ALLOWED_PRIVATE_ADDRESSES
+		}{{"2.2", true, false}, {"3.2", false, false}, {"3.3", true, true}, {"4.2", true, true}, {"4.3", true, true},
+			{"4.5.9", true, true}, {"4.5.10", true, true}, {"4.6", true, true}, {rel.Version.String(), true, true}} {
+			r := mastodon.MustLookup(c.version)
+			nr := n
+			nr.Release = r
+			_, ps := nr.Files()
+			if !c.render {
+				require.Error(t, ps.Err(), c.version)
+				assert.ErrorIs(t, ps.Err(), egress.ErrRelease, c.version)
+				continue
+			}
+			require.NoError(t, ps.Err(), c.version)
+			allow := parseAllowed(t, nr.Env())
+			if c.allow {
+				assert.Equal(t, []netip.Prefix{n.Prefix}, allow, c.version)
+			} else {
+				assert.Empty(t, allow, c.version)
+			}
+			t.Run(c.version, func(t *testing.T) {
+				m := mastodonClient{w: w, rel: r, allowed: allow}
+				follow(ctx, t, m)
+				followed++
+				if c.allow {
+					_, _, err := mastodonClient{w: w, rel: r}.get(ctx, w.WebfingerURL())
+					var pe privateNetworkAddressError
+					require.ErrorAs(t, err, &pe, "without the line the release refuses the peer itself")
+					assert.Equal(t, "fc00::/7", pe.entry)
+				}
+				_, _, err := m.get(ctx, "http://"+w.LANName+"/")
+				assert.True(t, errors.Is(err, syscall.ECONNREFUSED), "the gateway refuses the LAN for Mastodon %s: %v", r, err)
+			})
+		}
+		assert.Equal(t, 8, followed)
+		assert.Zero(t, w.LANHits())
+	})
 	t.Run("probe-working-path", func(t *testing.T) {
 		rep := probe(ctx, t, w, network.Options{Release: rel, AllowedPrivateAddresses: allowed})
 		c := requireCheck(t, rep, "outbound.path", network.OK, "")
@@ -388,6 +432,37 @@ func TestWorldProxy(t *testing.T) {
 		w.SetResolvConf(w.Host, "nameserver "+w.GatewayAddr.String()+"\n")
 		_, _, err := direct.get(ctx, w.WebfingerURL())
 		assert.Error(t, err)
+	})
+	t.Run("mastodon-rules-per-release", func(t *testing.T) {
+		// 2.3 reads no http_proxy: the bundle refuses to render; from 2.4 every release
+		// goes through squid and leaves the refusal to it
+		followed := 0
+		for _, v := range []string{"2.3", "2.4", "3.3", "4.2", "4.5.9", "4.6", rel.Version.String()} {
+			r := mastodon.MustLookup(v)
+			pr := p
+			pr.Release = r
+			_, ps := pr.Files()
+			if !r.ReadsHTTPProxy() {
+				assert.ErrorIs(t, ps.Err(), egress.ErrRelease, v)
+				continue
+			}
+			require.NoError(t, ps.Err(), v)
+			vars := pr.Env()
+			require.Len(t, vars, 1, v)
+			require.Equal(t, mastodon.HTTPProxyVar, vars[0].Key, v)
+			vu, err := url.Parse(vars[0].Value)
+			require.NoError(t, err)
+			t.Run(v, func(t *testing.T) {
+				m := mastodonClient{w: w, rel: r, proxy: vu}
+				follow(ctx, t, m)
+				followed++
+				resp, _, err := m.get(ctx, "http://"+w.LANName+"/")
+				require.NoError(t, err)
+				assert.Equal(t, http.StatusForbidden, resp.StatusCode, "squid refuses the LAN for Mastodon %s", r)
+			})
+		}
+		assert.Equal(t, 6, followed)
+		assert.Zero(t, w.LANHits())
 	})
 	t.Run("probe-working-path", func(t *testing.T) {
 		rep := probe(ctx, t, w, network.Options{Release: rel, Proxy: p.URL})

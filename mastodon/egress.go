@@ -41,8 +41,9 @@ func (r Release) ProxyProcesses() []string {
 }
 
 // BlocksLocalUseNAT64 reports whether the private address check also refuses RFC 8215's
-// local-use NAT64 prefix 64:ff9b:1::/48 and the documentation prefix 3fff::/20 (security
-// refactor, commit ec2a99341c: 4.5.10 on the 4.5 line, 4.6.0 on).
+// local-use NAT64 prefix 64:ff9b:1::/48, the documentation prefix 3fff::/20 and the
+// unspecified address ::/128 (security refactor, commit ec2a99341c: 4.5.10 on the 4.5
+// line, 4.6.0 on).
 func (r Release) BlocksLocalUseNAT64() bool {
 	return r.AtLeast(4, 6, 0) || (r.Version.Line() == V(4, 5, 0).Line() && r.Version.Patch >= 10)
 }

@@ -54,6 +54,15 @@ func TestRefusesAddress(t *testing.T) {
 		{"4.6.3", "::c0a8:4d0a", nil, ""},
 		{"4.7", "2a01:4f8:c2c:123f:64::cb00:710a", nil, ""},
 		{"4.7", "::1", nil, "::1/128"},
+		// the unspecified address (Linux connects it to loopback): listed only from the
+		// 4.5.10/4.6.0 refactor (ec2a99341c); IPAddr("::") is neither private?,
+		// loopback? nor link_local?, and neither the gem nor 4.3.0's list held ::/128
+		{"4.7", "::", nil, "::/128"},
+		{"4.5.10", "::", nil, "::/128"},
+		{"4.5.9", "::", nil, ""},
+		{"4.3", "::", nil, ""},
+		{"2.3", "::", nil, ""},
+		{"2.3", "64:ff9b::a00:1", nil, "64:ff9b::/96"}, // the gem's list (0.4.1) already held the WKP
 		{"2.2", "10.0.0.1", nil, ""},
 	} {
 		entry, refused := mastodon.MustLookup(c.version).RefusesAddress(netip.MustParseAddr(c.addr), c.allowed)

@@ -595,14 +595,21 @@ func (r Release) PrivateAddressCheck() bool { return r.AtLeast(2, 3, 0) }
 func (r Release) AllowedPrivateAddresses() bool { return r.AtLeast(3, 3, 0) }
 
 // BlockedIPv6Prefixes lists the IPv6 prefixes that Mastodon's PrivateAddressCheck
-// refuses, loopback, link-local and unique local included (4.3.0+ list, kept from the
-// gem's; 64:ff9b:1::/48 and 3fff::/20 only from 4.5.10 and 4.6.0, see
-// [Release.BlocksLocalUseNAT64]).
+// refuses, loopback, link-local and unique local included: the private_address_check
+// gem's list from 2.3.0 (0.4.1 and 0.5.0 both hold 64:ff9b::/96), kept by the in-tree
+// app/lib/private_address_check.rb of 4.3.0 (PR #30848, which leaves ::1, fe80::/10 and
+// fc00::/7 to IPAddr#loopback?, #link_local? and #private?). The unspecified address
+// ::/128, 64:ff9b:1::/48 and 3fff::/20 are refused only from 4.5.10 and 4.6.0 (commit
+// ec2a99341c, see [Release.BlocksLocalUseNAT64]); before, IPAddr("::") passed every test.
 func (r Release) BlockedIPv6Prefixes() []string {
 	if !r.PrivateAddressCheck() {
 		return nil
 	}
-	out := []string{"::/128", "64:ff9b::/96"}
+	var out []string
+	if r.BlocksLocalUseNAT64() {
+		out = append(out, "::/128")
+	}
+	out = append(out, "64:ff9b::/96")
 	if r.BlocksLocalUseNAT64() {
 		out = append(out, "64:ff9b:1::/48")
 	}
