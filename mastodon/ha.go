@@ -22,18 +22,19 @@ func (r Release) ReplicaPreparedStatements() bool { return r.AtLeast(4, 4, 0) }
 // db:migrate also runs against the replica, which a streaming standby refuses).
 func (r Release) ReplicaDBTasks() bool { return r.AtLeast(4, 4, 0) }
 
-// ReplicaHostAloneIgnored reports the 4.2.1 … 4.5.3 gate: replica_enabled? is
-// REPLICA_DB_NAME || REPLICA_DATABASE_URL (#27061), so REPLICA_DB_HOST alone leaves the
-// replica off. 4.2.0 had no gate; 4.5.4 and 4.6.0 added REPLICA_DB_HOST to it (#37240).
+// ReplicaHostAloneIgnored reports the 4.2.0 … 4.5.3 gate: reads go to the replica only when
+// REPLICA_DB_NAME or REPLICA_DATABASE_URL is set, so REPLICA_DB_HOST alone leaves the
+// replica off. 4.2.0 gated ApplicationRecord's reading role on the two (#26074), 4.2.1
+// moved the same test into DatabaseHelper.replica_enabled? (#27061), and 4.5.4 and 4.6.0
+// added REPLICA_DB_HOST to it (#37240).
 func (r Release) ReplicaHostAloneIgnored() bool {
-	return r.AtLeast(4, 2, 1) && r.Version.Before(V(4, 5, 4))
+	return r.AtLeast(4, 2, 0) && r.Version.Before(V(4, 5, 4))
 }
 
 // ReplicaEnabled reports whether this release routes reads to a replica given these
 // .env.production values (get returns a variable's value, "" when unset), following the
-// release's gate: none before 4.2.0, REPLICA_DB_NAME or REPLICA_DATABASE_URL from 4.2.1,
-// REPLICA_DB_HOST too from 4.5.4. 4.2.0 configured the replica whenever the block loaded,
-// which v6kit counts as on only when some REPLICA_* variable is set.
+// release's gate: none before 4.2.0, REPLICA_DB_NAME or REPLICA_DATABASE_URL from 4.2.0,
+// REPLICA_DB_HOST too from 4.5.4.
 func (r Release) ReplicaEnabled(get func(string) string) bool {
 	if !r.ReplicaEnv() {
 		return false
@@ -99,17 +100,21 @@ func (r Release) RedisSentinelsSplitOnColon() bool { return r.RedisSentinel() }
 const RedisSentinelsParser = "lib/mastodon/redis_configuration.rb (parse_sentinels: split(':')) and streaming/redis.js (split(':', 2))"
 
 // SplitSentinels parses REDIS_SENTINELS the way Mastodon does (4.3.0+): entries split on
-// ',' (blanks trimmed), each split at its first ':' into host and port, the port falling
-// back to defaultPort. An IPv6 literal comes out torn, as it does in Mastodon.
+// ',' (blanks kept: Mastodon does not trim them), each entry's host the text before its
+// first ':' and its port the text between the first and the second ':' (Rails'
+// split(':') and streaming's split(':', 2) keep only those two pieces), defaultPort when
+// the entry has no ':'. An IPv6 literal comes out torn, as in Mastodon: "fd00::1" is host
+// "fd00" with an empty port (Rails reads port 0). Empty entries are skipped (Mastodon
+// makes host-less sentinels of them).
 func SplitSentinels(value, defaultPort string) (hosts, ports []string) {
 	for _, e := range strings.Split(value, ",") {
-		e = strings.TrimSpace(e)
 		if e == "" {
 			continue
 		}
-		h, p, ok := strings.Cut(e, ":")
-		if !ok || p == "" {
-			p = defaultPort
+		h, rest, ok := strings.Cut(e, ":")
+		p := defaultPort
+		if ok {
+			p, _, _ = strings.Cut(rest, ":")
 		}
 		hosts, ports = append(hosts, h), append(ports, p)
 	}

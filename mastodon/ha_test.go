@@ -24,7 +24,7 @@ func TestReplicaGate(t *testing.T) {
 	}
 	for rel, want := range map[string][2]bool{
 		"4.1":   {false, false},
-		"4.2.0": {true, true},
+		"4.2.0": {false, true}, // reading: REPLICA_DB_NAME || REPLICA_DATABASE_URL ? :replica : :primary
 		"4.2.1": {false, true},
 		"4.5.3": {false, true},
 		"4.5.4": {true, true},
@@ -43,9 +43,11 @@ func TestReplicaGate(t *testing.T) {
 }
 
 func TestSplitSentinels(t *testing.T) {
-	h, p := mastodon.SplitSentinels("s1.example:26380, s2.example ,fd00::1", "26379")
-	assert.Equal(t, []string{"s1.example", "s2.example", "fd00"}, h)
-	assert.Equal(t, []string{"26380", "26379", ":1"}, p, "an IPv6 literal is torn at its first colon, as in Mastodon")
+	h, p := mastodon.SplitSentinels("s1.example:26380, s2.example ,fd00::1,[fd00::2]:26379,s4:1:2", "26379")
+	assert.Equal(t, []string{"s1.example", " s2.example ", "fd00", "[fd00", "s4"}, h, "blanks kept, as Mastodon keeps them")
+	// Ruby: "fd00::1".split(':') is ["fd00", "", "1"], port "".to_i == 0; streaming's
+	// split(':', 2) is ["fd00", ""]; "[fd00::2]:26379" gives host "[fd00" and port "".
+	assert.Equal(t, []string{"26380", "26379", "", "", "1"}, p, "an IPv6 literal is torn at its first colon, as in Mastodon")
 }
 
 // FuzzSplitSentinels: the parser never panics, pairs hosts with ports, and a list of
@@ -60,7 +62,7 @@ func FuzzSplitSentinels(f *testing.F) {
 			t.Fatalf("%d hosts, %d ports", len(hosts), len(ports))
 		}
 		for i, h := range hosts {
-			if strings.Contains(h, ":") || strings.Contains(h, ",") || ports[i] == "" {
+			if strings.Contains(h, ":") || strings.Contains(h, ",") || strings.ContainsAny(ports[i], ":,") {
 				t.Fatalf("entry %d: host %q port %q", i, h, ports[i])
 			}
 		}

@@ -6,7 +6,7 @@
 // replicas' prefix (scram-sha-256), the replica's primary_conninfo with the primary's
 // IPv6 address quoted twice over (once for libpq, once for postgresql.conf) and its
 // standby.signal, and REPLICA_DB_* variables that the target release actually reads —
-// none before 4.2.0, and from 4.2.1 to 4.5.3 REPLICA_DB_HOST alone does not turn the
+// none before 4.2.0, and from 4.2.0 to 4.5.3 REPLICA_DB_HOST alone does not turn the
 // replica on, so [Config.Env] always writes REPLICA_DB_NAME.
 //
 // [Config.PrimaryConf], [Config.HBA], [Config.SetupSQL] are for the primary;
@@ -253,7 +253,7 @@ type EnvVar struct {
 }
 
 // Env returns the REPLICA_* entries that route the release's reads to the replica:
-// REPLICA_DB_HOST, _PORT, _NAME (always: 4.2.1 … 4.5.3 ignore HOST alone), _USER, and
+// REPLICA_DB_HOST, _PORT, _NAME (always: 4.2.0 … 4.5.3 ignore HOST alone), _USER, and
 // REPLICA_PREPARED_STATEMENTS when set and read (4.4+). REPLICA_DB_PASS is left to
 // fall back to DB_PASS (same role on both). Before 4.2 it is [ErrRelease].
 func (c Config) Env() ([]EnvVar, report.Problems) {
