@@ -48,6 +48,9 @@ func (a ACL) Validate() report.Problems {
 		if d.Proto == "*" || !tokenRE.MatchString(d.Proto) || strings.ContainsAny(d.Proto, ",-") {
 			ps.Errorf(p+".proto", ErrSyntax, "%q: use tcp, udp or an RTX application name such as www", d.Proto)
 		}
+		if d.Syslog != "" && d.Syslog != "on" && d.Syslog != "off" {
+			ps.Errorf(p+".syslog", ErrSyntax, "syslog %q: use on, off or leave it out", d.Syslog)
+		}
 	}
 	for i, ap := range a.Apply {
 		p := fmt.Sprintf("apply[%d]", i)
@@ -128,7 +131,11 @@ func (a ACL) Bytes() ([]byte, error) {
 		fmt.Fprintf(&b, "ipv6 filter %d %s %s %s %s %s %s\n", f.Num, f.Action, matchString(f.Src), matchString(f.Dst), f.Proto, f.SrcPort, f.DstPort)
 	}
 	for _, d := range a.Dynamic {
-		fmt.Fprintf(&b, "ipv6 filter dynamic %d %s %s %s\n", d.Num, matchString(d.Src), matchString(d.Dst), d.Proto)
+		fmt.Fprintf(&b, "ipv6 filter dynamic %d %s %s %s", d.Num, matchString(d.Src), matchString(d.Dst), d.Proto)
+		if d.Syslog != "" {
+			fmt.Fprintf(&b, " syslog=%s", d.Syslog)
+		}
+		b.WriteByte('\n')
 	}
 	tunnel := 0
 	for _, ap := range a.Apply {
@@ -182,7 +189,8 @@ func (a ACL) WriteFileOpts(name string, o WriteOptions) (files.Result, error) {
 }
 
 // ParseACL reads the RTX lines [ACL.Write] prints: `ipv6 filter` (trailing fields may be
-// left out and read as *), `ipv6 filter dynamic`, `tunnel select N|none` and
+// left out and read as *), `ipv6 filter dynamic` (with an optional `syslog=on|off`, as
+// a router's own configuration has it), `tunnel select N|none` and
 // `ipv6 IFACE|tunnel secure filter in|out`. Blank lines and # comments are skipped;
 // any other line is an error naming its line number, as is an ACL that does not validate.
 func ParseACL(r io.Reader) (ACL, error) {
@@ -214,8 +222,16 @@ func ParseACL(r io.Reader) (ACL, error) {
 			}
 			tunnel = n
 		case len(f) >= 3 && f[0] == "ipv6" && f[1] == "filter" && f[2] == "dynamic":
-			if len(f) != 7 {
-				bad("want ipv6 filter dynamic NUM SRC DST PROTO")
+			syslog := ""
+			if len(f) == 8 {
+				v, ok := strings.CutPrefix(f[7], "syslog=")
+				if !ok || (v != "on" && v != "off") {
+					bad("the only option v6kit reads after PROTO is syslog=on or syslog=off")
+					break
+				}
+				syslog = v
+			} else if len(f) != 7 {
+				bad("want ipv6 filter dynamic NUM SRC DST PROTO [syslog=on|off]")
 				break
 			}
 			n, err := strconv.Atoi(f[3])
@@ -225,7 +241,7 @@ func ParseACL(r io.Reader) (ACL, error) {
 				bad("want a number and two addresses, prefixes or *")
 				break
 			}
-			a.Dynamic = append(a.Dynamic, Dynamic{Num: n, Src: src, Dst: dst, Proto: f[6]})
+			a.Dynamic = append(a.Dynamic, Dynamic{Num: n, Src: src, Dst: dst, Proto: f[6], Syslog: syslog})
 		case len(f) >= 5 && f[0] == "ipv6" && f[1] == "filter":
 			if len(f) > 9 {
 				bad("want ipv6 filter NUM ACTION SRC [DST [PROTO [SRCPORT [DSTPORT]]]]")

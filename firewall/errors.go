@@ -28,9 +28,9 @@ var (
 	ErrTable = errors.New("table name must be 1-32 letters, digits or underscores, starting with a letter")
 	// ErrHost: a router ACL without the host's global IPv6 address.
 	ErrHost = errors.New("the router ACL needs the host's IPv6 address (no zone, not IPv4-mapped)")
-	// ErrRange: a filter number range that is empty, out of 1-65535, too small for the
+	// ErrRange: a filter number range that is empty, out of 1-2147483647, too small for the
 	// rules, or overlapping the router's existing filters.
-	ErrRange = errors.New("filter numbers must be a range inside 1-65535 that holds every rule and overlaps no existing filter")
+	ErrRange = errors.New("filter numbers must be a range inside 1-2147483647 that holds every rule and overlaps no existing filter")
 	// ErrInterface: a router interface name that is not like lan2 or pp1, or a tunnel
 	// number out of range.
 	ErrInterface = errors.New("interface must be a name like lan2, pp1 or bridge1, or a tunnel number 1-3000")

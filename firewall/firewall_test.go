@@ -197,8 +197,52 @@ func TestParseRange(t *testing.T) {
 	r, err = firewall.ParseRange("7")
 	require.NoError(t, err)
 	assert.Equal(t, firewall.Range{First: 7, Last: 7}, r)
-	for _, bad := range []string{"", "0-3", "5-4", "1-65536", "a-b", "-"} {
+	for _, bad := range []string{"", "0-3", "5-4", "1-2147483648", "a-b", "-"} {
 		_, err := firewall.ParseRange(bad)
 		assert.ErrorIs(t, err, firewall.ErrRange, bad)
 	}
+}
+
+// TestRealRouterNumbers: an RTX's configuration uses filter numbers far above 65535
+// (Yamaha's IPv6 IPoE sample: 101000-101099, dynamic filters with syslog=off); those
+// lines parse and round-trip, and such a range can be named as existing (and avoided).
+func TestRealRouterNumbers(t *testing.T) {
+	in := "ipv6 filter 101000 pass * * icmp6 * *\n" +
+		"ipv6 filter 101002 pass * * udp * 546\n" +
+		"ipv6 filter 101099 pass * * * * *\n" +
+		"ipv6 filter 402100 pass * * * * *\n" +
+		"ipv6 filter dynamic 101080 * * ftp syslog=off\n" +
+		"ipv6 filter dynamic 101081 * * domain\n" +
+		"ipv6 filter dynamic 101098 * * tcp syslog=on\n" +
+		"ipv6 lan2 secure filter in 101000 101002\n" +
+		"ipv6 lan2 secure filter out 101099 dynamic 101080 101081 101098\n"
+	acl, err := firewall.ParseACL(strings.NewReader(in))
+	require.NoError(t, err)
+	require.Len(t, acl.Dynamic, 3)
+	assert.Equal(t, firewall.Dynamic{Num: 101080, Proto: "ftp", Syslog: "off"}, acl.Dynamic[0])
+	assert.Empty(t, acl.Dynamic[1].Syslog)
+	var b bytes.Buffer
+	require.NoError(t, acl.Write(&b))
+	for _, l := range strings.Split(strings.TrimSpace(in), "\n") {
+		assert.Contains(t, b.String(), l+"\n", "written back as read")
+	}
+	back, err := firewall.ParseACL(&b)
+	require.NoError(t, err)
+	assert.Equal(t, acl, back)
+	_, err = firewall.ParseACL(strings.NewReader("ipv6 filter dynamic 1 * * tcp syslog=maybe\n"))
+	assert.ErrorIs(t, err, firewall.ErrSyntax)
+
+	r, err := firewall.ParseRange("101000-101099")
+	require.NoError(t, err)
+	c := base()
+	c.Router.Existing = []firewall.Range{r, {First: 402100, Last: 402100}}
+	require.NoError(t, c.Validate().Err(), "the sample's ranges are existing filters, not an error")
+	c.Router.Numbers = firewall.Range{First: 101050, Last: 101149}
+	ps := c.Validate()
+	require.ErrorIs(t, ps.Err(), firewall.ErrRange)
+	assert.Contains(t, ps.Err().Error(), "overlaps the existing filters 101000-101099")
+	c.Router.Numbers = firewall.Range{First: 200000, Last: 200099}
+	acl2, err := c.RouterACL()
+	require.NoError(t, err)
+	assert.Equal(t, 200000, acl2.Filters[0].Num)
 }

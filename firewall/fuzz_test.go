@@ -30,6 +30,7 @@ func FuzzParseACL(f *testing.F) {
 	f.Add("ipv6 filter 1 pass-log * * icmp6 2\nipv6 lan2 secure filter in 1 6 11 dynamic 6 31\n")
 	f.Add("tunnel select 6\nipv6 tunnel secure filter in 300\ntunnel select none\n")
 	f.Add("ipv6 filter dynamic 100 * * www\n")
+	f.Add("ipv6 filter 101000 pass * * icmp6 * *\nipv6 filter dynamic 101080 * * ftp syslog=off\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		acl, err := firewall.ParseACL(strings.NewReader(in))
 		if err != nil {

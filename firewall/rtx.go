@@ -41,8 +41,11 @@ type Range struct {
 // DefaultNumbers is the range a zero [RTX.Numbers] means.
 var defaultNumbers = Range{First: 40000, Last: 40099}
 
-// MaxFilter is the largest RTX filter number.
-const MaxFilter = 65535
+// MaxFilter is the largest RTX filter number v6kit accepts. RTX configurations use
+// numbers far above 65535 (Yamaha's IPv6 IPoE sample has filters 101000-101099), so
+// the limit is the signed 32-bit one; a router whose firmware takes fewer refuses the
+// line when it is entered.
+const MaxFilter = 2147483647
 
 // String writes "FIRST-LAST".
 func (r Range) String() string { return fmt.Sprintf("%d-%d", r.First, r.Last) }
@@ -159,6 +162,8 @@ type Dynamic struct {
 	Src, Dst netip.Prefix
 	// Proto is tcp, udp or one of RTX's application names (domain, www, ftp, …).
 	Proto string `json:"proto"`
+	// Syslog is the line's syslog=on|off option as read, or "" (not written).
+	Syslog string `json:"syslog,omitempty"`
 }
 
 // Apply is `ipv6 IFACE secure filter DIR STATIC… [dynamic DYNAMIC…]`, or with Tunnel
