@@ -278,7 +278,8 @@ func (p Proxy) Env() []EnvVar {
 		Key:   mastodon.HTTPProxyVar,
 		Value: p.URL,
 		Comment: []string{
-			fmt.Sprintf("Egress proxy for outgoing HTTP, read by %s (lowercase only, Mastodon 2.4+); streaming makes no outgoing HTTP requests.", strings.Join(p.Release.ProxyProcesses(), " and ")),
+			fmt.Sprintf("Egress proxy for outgoing HTTP, read by %s (lowercase only, Mastodon 2.4+).", strings.Join(p.Release.ProxyProcesses(), " and ")),
+			"Streaming loads this file too but makes no HTTP requests (only PostgreSQL and Redis), so the line changes nothing there.",
 			"With it set Mastodon skips its own private address check: the proxy refuses private destinations instead.",
 		},
 	}}

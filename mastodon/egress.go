@@ -32,7 +32,9 @@ func (r Release) ProxySkipsPrivateCheck() bool { return r.ReadsHTTPProxy() }
 
 // ProxyProcesses names the processes whose outgoing HTTP (federation, link previews,
 // media) honours http_proxy: web (puma) and sidekiq. Streaming makes no outgoing HTTP
-// requests (only PostgreSQL and Redis), all versions.
+// requests (only PostgreSQL and Redis; no fetch, http or https client in streaming/ at
+// 4.7.0), all versions. It loads .env.production through dotenv as well, so an
+// http_proxy line there reaches its environment and is never used.
 func (r Release) ProxyProcesses() []string {
 	if !r.ReadsHTTPProxy() {
 		return nil

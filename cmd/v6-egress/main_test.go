@@ -39,16 +39,32 @@ func TestProxyJSON(t *testing.T) {
 }
 
 func TestBadInputWritesNothing(t *testing.T) {
-	for name, args := range map[string][]string{
-		"prefix length":   {"nat64", "--prefix", "64:ff9b::/80", "--dns64", "2001:db8:1::1", "--clients", "2001:db8:1::/64"},
-		"unbracketed url": {"proxy", "--url", "http://2001:db8:1::3:3128", "--clients", "2001:db8:1::/64"},
-		"empty allow":     {"proxy", "--url", "http://[2001:db8:1::3]:3128"},
+	for name, c := range map[string]struct {
+		args []string
+		code int
+		want []string // in stderr: the flag, the value and the fix
+	}{
+		"prefix length": {[]string{"nat64", "--prefix", "64:ff9b::/80", "--dns64", "2001:db8:1::1", "--clients", "2001:db8:1::/64"}, 1,
+			[]string{"--prefix: ", "64:ff9b::/80", "length 32, 40, 48, 56, 64 or 96", "e.g. 64:ff9b::/96", "nothing written"}},
+		"prefix /97": {[]string{"nat64", "--prefix", "64:ff9b::/97", "--dns64", "2001:db8:1::1", "--clients", "2001:db8:1::/64"}, 1,
+			[]string{"--prefix: ", "64:ff9b::/97", "RFC 6052", "nothing written"}},
+		"unbracketed url": {[]string{"proxy", "--url", "http://2001:db8:1::3:3128", "--clients", "2001:db8:1::/64"}, 1,
+			[]string{"--url: ", "http://2001:db8:1::3:3128", "needs brackets, e.g. http://[2001:db8:1::3]:3128", "nothing written"}},
+		"empty allow": {[]string{"proxy", "--url", "http://[2001:db8:1::3]:3128"}, 1,
+			[]string{"--clients: ", "clients is empty", "e.g. 2001:db8:1::/64", "nothing written"}},
+		"empty allow value": {[]string{"proxy", "--url", "http://[2001:db8:1::3]:3128", "--clients", ""}, 2,
+			[]string{"--clients", "empty value"}},
+		"nat64 empty allow": {[]string{"nat64", "--dns64", "2001:db8:1::1"}, 1,
+			[]string{"--clients: ", "clients is empty", "nothing written"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			var so, se bytes.Buffer
-			assert.Equal(t, 1, run(append(args, "--out", out), &so, &se))
-			assert.Contains(t, se.String(), "nothing written")
+			assert.Equal(t, c.code, run(append(c.args, "--out", out), &so, &se), se.String())
+			for _, w := range c.want {
+				assert.Contains(t, se.String(), w)
+			}
+			assert.Empty(t, so.String())
 			assert.NoDirExists(t, out)
 		})
 	}

@@ -208,7 +208,21 @@ func TestGoldenEgress(t *testing.T) {
 			case "proxy":
 				secs = append(secs, [2]string{"gateway/etc/squid/squid.conf", string(snap["gateway/etc/squid/squid.conf"].Data)})
 				assert.Contains(t, env, "http_proxy=http://[2001:db8:1::1]:3128\n")
+				assert.Equal(t, 1, strings.Count(env, "http_proxy="), "one line, read by web and sidekiq through dotenv")
+				assert.NotContains(t, env, "HTTP_PROXY", "Mastodon reads only the lowercase name")
 				assert.NotContains(t, env, "ALLOWED_PRIVATE_ADDRESSES", "with a proxy Mastodon checks nothing: no prefix to allow")
+				// the units add nothing: no unit sets a proxy (streaming least of all),
+				// and web and sidekiq get it from .env.production like every setting
+				units := 0
+				for name, e := range snap {
+					if !strings.HasPrefix(name, "etc/systemd/system/mastodon-") {
+						continue
+					}
+					units++
+					assert.NotContains(t, strings.ToLower(string(e.Data)), "proxy", name)
+				}
+				assert.GreaterOrEqual(t, units, 4, "web, sidekiq, streaming and streaming@")
+				assert.Contains(t, string(snap["gateway/NEXT-STEPS.md"].Data), "read by web and sidekiq")
 			}
 			bundletest.Golden(t, "testdata/egress-"+path+".txtar",
 				"go run ./examples/allinone --out OUT --egress "+path+": the host plus its "+path+" gateway as a second tree.", secs)
