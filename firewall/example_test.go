@@ -66,6 +66,7 @@ func ExampleConfig_Write() {
 	}
 	// Output:
 	// icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept comment "RFC 4890 errors, incl. Packet Too Big"
+	// ip6 saddr fe80::/10 ip6 daddr fe80::/10 udp sport 547 udp dport 546 accept comment "DHCPv6 client"
 	// meta nfproto ipv6 tcp dport { 80, 443 } accept comment "nginx"
 	// meta nfproto ipv6 tcp dport 22 accept comment "ssh"
 }

@@ -51,6 +51,9 @@ func (c Config) nft() []byte {
 	rule("icmpv6 type "+set(icmp6Echo)+" accept", "echo")
 	rule("ip6 hoplimit 255 icmpv6 type "+set(icmp6ND)+" accept", "neighbour discovery")
 	rule("ip6 saddr fe80::/10 icmpv6 type "+set(icmp6MLD)+" accept", "MLD")
+	b.WriteString("\n\t\t# A DHCPv6 server answers from its link-local address, which the client's request\n")
+	b.WriteString("\t\t# to ff02::1:2 did not name, so conntrack does not see a reply (ufw has the same rule).\n")
+	rule("ip6 saddr fe80::/10 ip6 daddr fe80::/10 udp sport 547 udp dport 546 accept", "DHCPv6 client")
 	if c.Family == DualStack {
 		b.WriteString("\n\t\t# ICMPv4 essentials: fragmentation needed is a destination-unreachable code.\n")
 		rule("icmp type "+set(icmp4)+" accept", "ICMPv4")

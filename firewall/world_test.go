@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -154,7 +155,8 @@ func load(t *testing.T, w *testenv.FirewallWorld, nft string, ruleset []byte) {
 // the client and open to the app prefix, that path MTU discovery works (and fails when
 // a variant drops Packet Too Big), that NDP and the default route survive a reload
 // (the route learned from the router's advertisements, as on a SLAAC host; without the
-// ND rule it expires and the router cannot resolve the host), and that the dual-stack
+// ND rule it expires and the router cannot resolve the host), that a DHCPv6 server's
+// link-local reply gets in (and not without the DHCPv6 rule), and that the dual-stack
 // variant filters IPv4 the same way.
 func TestWorld(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -302,6 +304,61 @@ func TestWorld(t *testing.T) {
 
 		load(t, w, nft, ruleset)
 		assert.True(t, waitRoute(true, 5*time.Second), "with the ruleset back the next advertisement restores the route")
+	})
+
+	t.Run("dhcpv6", func(t *testing.T) {
+		// A DHCPv6 server's reply comes from its link-local address to the client's port
+		// 546: conntrack never saw that pair (the request went to ff02::1:2), so only the
+		// ruleset's DHCPv6 rule lets it in; without it a DHCPv6 host loses its address.
+		ll := func(ns, dev string) (netip.Addr, int) {
+			var a netip.Addr
+			var idx int
+			require.NoError(t, testenv.NetnsDo(ns, func() error {
+				ifi, err := net.InterfaceByName(dev)
+				if err != nil {
+					return err
+				}
+				idx = ifi.Index
+				addrs, err := ifi.Addrs()
+				for _, x := range addrs {
+					if p, perr := netip.ParsePrefix(x.String()); perr == nil && p.Addr().IsLinkLocalUnicast() {
+						a = p.Addr()
+					}
+				}
+				return err
+			}))
+			require.True(t, a.IsValid(), "%s has a link-local address on %s", ns, dev)
+			return a, idx
+		}
+		hostLL, _ := ll(w.Host, "up0")
+		routerLL, ridx := ll(w.Router, "fwh")
+		client, err := (&testenv.NetnsDialer{Name: w.Host}).ListenPacket(context.Background(), "udp6", "[::]:546")
+		require.NoError(t, err)
+		defer client.Close()
+		server, err := (&testenv.NetnsDialer{Name: w.Router}).ListenPacket(context.Background(), "udp6",
+			net.JoinHostPort(routerLL.String()+"%"+strconv.Itoa(ridx), "547"))
+		require.NoError(t, err)
+		defer server.Close()
+		to := &net.UDPAddr{IP: hostLL.AsSlice(), Port: 546, Zone: strconv.Itoa(ridx)}
+		reply := func() error {
+			if _, err := server.WriteTo([]byte("\x07dhcpv6 reply"), to); err != nil {
+				return err
+			}
+			_ = client.SetReadDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 64)
+			n, _, err := client.ReadFrom(buf)
+			if err == nil && string(buf[:n]) != "\x07dhcpv6 reply" {
+				err = fmt.Errorf("read %q", buf[:n])
+			}
+			return err
+		}
+		require.NoError(t, reply(), "the ruleset lets the server's link-local reply reach port 546")
+
+		rule := regexp.MustCompile(`(?m)^\t\tip6 saddr fe80::/10 ip6 daddr fe80::/10 udp sport 547 udp dport 546 accept .*\n`)
+		require.True(t, rule.Match(ruleset), "the ruleset has the DHCPv6 rule")
+		load(t, w, nft, rule.ReplaceAll(ruleset, nil))
+		t.Cleanup(func() { load(t, w, nft, ruleset) })
+		assert.Error(t, reply(), "without the DHCPv6 rule the reply is dropped")
 	})
 
 	t.Run("dual", func(t *testing.T) {
