@@ -404,6 +404,11 @@ func TestValidatePitfalls(t *testing.T) {
 		{"4.7", map[string]string{"TRUSTED_PROXY_IP": "fd00::/64,not-an-ip"}, Options{}, ErrPrefix, report.Error},
 		{"4.7", map[string]string{"ALLOWED_PRIVATE_ADDRESSES": "fd00::/8"}, Options{NAT64: netipPrefix("64:ff9b::/96")}, ErrNAT64, report.Warning},
 		{"3.2", nil, Options{NAT64: netipPrefix("64:ff9b::/96")}, ErrNAT64, report.Warning},
+		{"4.4", map[string]string{"REDIS_SENTINELS": "s1.example:26379,fd00::5"}, Options{}, ErrSentinelLiteral, report.Error},
+		{"4.7", map[string]string{"SIDEKIQ_REDIS_SENTINELS": "[fd00::5]:26379"}, Options{}, ErrSentinelLiteral, report.Error},
+		{"4.1", map[string]string{"REPLICA_DB_NAME": "mastodon_production"}, Options{}, ErrReplica, report.Warning},
+		{"4.2.0", map[string]string{"REPLICA_DB_HOST": "fd00::12"}, Options{}, ErrReplica, report.Warning},
+		{"4.5.3", map[string]string{"REPLICA_DB_HOST": "fd00::12"}, Options{}, ErrReplica, report.Warning},
 	} {
 		f := base.Clone()
 		for k, v := range tc.set {
@@ -425,6 +430,27 @@ func TestValidatePitfalls(t *testing.T) {
 	f := base.Clone()
 	f.Set("ALLOWED_PRIVATE_ADDRESSES", "fd00::/8, 64:ff9b::/32")
 	assert.Empty(t, f.Validate(Options{NAT64: netipPrefix("64:ff9b::/96")}))
+	// Named (or IPv4) sentinels and a replica the release turns on pass.
+	for _, tc := range []struct {
+		version string
+		set     map[string]string
+	}{
+		{"4.4", map[string]string{"REDIS_SENTINELS": "s1.example:26379,s2.example,10.0.0.5:26380"}},
+		{"4.5.4", map[string]string{"REPLICA_DB_HOST": "fd00::12"}},
+		{"4.5.3", map[string]string{"REPLICA_DB_HOST": "fd00::12", "REPLICA_DB_NAME": "mastodon_production"}},
+	} {
+		f := base.Clone()
+		for k, v := range tc.set {
+			f.Set(k, v)
+		}
+		for _, p := range f.Validate(Options{Release: mastodon.MustLookup(tc.version)}) {
+			assert.NotErrorIs(t, p, ErrSentinelLiteral, "%s %v", tc.version, tc.set)
+			assert.NotErrorIs(t, p, ErrReplica, "%s %v", tc.version, tc.set)
+		}
+	}
+	f = base.Clone()
+	f.Set("REDIS_SENTINELS", "fd00::5")
+	assert.Contains(t, f.Validate(Options{Release: mastodon.MustLookup("4.4")}).Err().Error(), "redis_configuration.rb", "names Mastodon's parser")
 	// REDIS_PASSWORD is pasted raw into a URL only before 4.3, and only when REDIS_URL is unset.
 	for _, tc := range []struct{ version, url string }{{"4.3", ""}, {"4.7", ""}, {"4.2", "redis://:p%40ss@127.0.0.1:6379/0"}} {
 		f := base.Clone()

@@ -27,7 +27,10 @@ import (
 //   - the IPv6 pitfalls: DB_HOST starting with ':' or bracketed, a bracketed DATABASE_URL
 //     on 4.2+, DB_SSLMODE=prefer on 4.2+, an IPv6 REDIS_HOST, a bracketed REDIS_URL
 //     before 4.2, BIND with IPv6 before 4.3 (or without brackets from 4.3), and an IPv6-only site behind NAT64
-//     (Options.NAT64) whose ALLOWED_PRIVATE_ADDRESSES lacks the prefix.
+//     (Options.NAT64) whose ALLOWED_PRIVATE_ADDRESSES lacks the prefix;
+//   - an IPv6 literal in REDIS_SENTINELS (any prefix: Mastodon splits entries on ':'),
+//     REPLICA_* before 4.2 and REPLICA_DB_HOST without REPLICA_DB_NAME on 4.2.0 … 4.5.3
+//     (warnings: the replica stays off).
 //
 // Secret values never appear in the messages.
 func (f *File) Validate(opt Options) report.Problems {
@@ -40,6 +43,7 @@ func (f *File) Validate(opt Options) report.Problems {
 	f.checkRemoved(&ps, rel)
 	f.checkDomains(&ps)
 	f.checkNetwork(&ps, rel, opt)
+	f.checkHA(&ps, rel)
 	f.checkYAML(&ps, rel)
 	return ps
 }
