@@ -116,6 +116,8 @@ const (
 
 // Info is what Compose decided, for the summary, NEXT-STEPS.md and tests.
 type Info struct {
+	// Release is the exact release composed (Host.Release, or mastodon.Newest when
+	// that is zero): never zero.
 	Release mastodon.Release
 	// Deployment, Site, Redis, PG and Tuning are the typed configs the files came from.
 	Deployment units.Deployment
@@ -386,10 +388,10 @@ func (h Host) CertNames() []string {
 
 // SplitSidekiq is the split set of sidekiq processes for a release: default and ingress
 // (and any queue not named below) with 25 threads, push and pull with 10, mailers with
-// 5, and the one scheduler process with 5.
+// 5, and the one scheduler process with 5. Zero rel: [mastodon.Newest].
 func SplitSidekiq(rel mastodon.Release) []units.Sidekiq {
 	groups := []units.Sidekiq{{Concurrency: 25}, {Concurrency: 10}, {Concurrency: 5}, {Concurrency: 5}}
-	for _, q := range rel.Queues() {
+	for _, q := range rel.OrNewest().Queues() {
 		uq := units.Queue{Name: q.Name}
 		if q.Weight > 1 {
 			uq.Weight = q.Weight

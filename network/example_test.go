@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/network"
 )
 
@@ -14,7 +15,7 @@ func sampleReport() *network.Report {
 	t0 := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
 	a := netip.MustParseAddr("2001:db8::1")
 	r := &network.Report{
-		Domain: "social.example.org", WebDomain: "social.example.org", Family: network.V6Only, Mastodon: "4.5.15",
+		Domain: "social.example.org", WebDomain: "social.example.org", Family: network.V6Only, Release: mastodon.MustLookup("4.5.15"),
 		Started: t0, Duration: 212 * time.Millisecond,
 		Checks: []network.Check{
 			{ID: "dns.aaaa.local", Group: network.GroupDNS, Title: "AAAA for LOCAL_DOMAIN", Required: true, State: network.OK,

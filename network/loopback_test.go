@@ -476,7 +476,7 @@ func TestLoopbackOldRelease(t *testing.T) {
 	assert.False(t, c.Required)
 	assert.Contains(t, c.Detail, "has no /health")
 	assert.True(t, rep.OK(), rep.Verdict())
-	assert.Equal(t, "2.9.4", rep.Mastodon)
+	assert.Equal(t, "2.9.4", rep.Release.String())
 }
 
 // TestLoopbackLocalRedisDownHint: with nothing on Redis's port, the hint gives what works

@@ -283,11 +283,13 @@ type Diagnosis struct {
 
 // Report is the result of [Probe].
 type Report struct {
-	Domain    string    `json:"domain"`
-	WebDomain string    `json:"web_domain"`
-	Family    Family    `json:"family"`
-	Mastodon  string    `json:"mastodon"`
-	Started   time.Time `json:"started"`
+	Domain    string `json:"domain"`
+	WebDomain string `json:"web_domain"`
+	Family    Family `json:"family"`
+	// Release is the exact Mastodon release whose rules the probe applied
+	// (Options.Release, or mastodon.Newest when that was zero): never zero.
+	Release mastodon.Release `json:"mastodon"`
+	Started time.Time        `json:"started"`
 	// Duration is the wall time of the whole probe.
 	Duration time.Duration `json:"duration_ns"`
 	// Checks is the ladder, in plan order.

@@ -31,7 +31,7 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 	start := o.Now()
 	r.execute(ctx)
 	rep := &Report{
-		Domain: o.Domain, WebDomain: o.WebDomain, Family: o.Family, Mastodon: o.Release.String(),
+		Domain: o.Domain, WebDomain: o.WebDomain, Family: o.Family, Release: o.Release,
 		Started: start, Checks: r.collect(),
 	}
 	rep.Diagnoses = Diagnose(rep)

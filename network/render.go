@@ -69,7 +69,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if web != r.Domain {
 		web = r.Domain + " (web " + r.WebDomain + ")"
 	}
-	fmt.Fprintf(bw, "v6-probe %s, %s, Mastodon %s, %d ms\n", web, familyWords(r.Family), r.Mastodon, r.Duration.Milliseconds())
+	fmt.Fprintf(bw, "v6-probe %s, %s, Mastodon %s, %d ms\n", web, familyWords(r.Family), r.Release, r.Duration.Milliseconds())
 	fmt.Fprintf(bw, "%s\n", r.Verdict())
 	for _, g := range Groups() {
 		var cs []Check

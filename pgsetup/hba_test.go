@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/internal/golden"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 )
 
@@ -329,7 +330,7 @@ func TestCheckVersion(t *testing.T) {
 		num, min int
 		ok       bool
 	}{{150018, 14, true}, {140000, 14, true}, {130020, 14, false}, {90624, 12, false}, {90624, 9, true}, {90423, 9, false}, {100000, 9, true}, {90423, 0, true}} {
-		ps := CheckVersion(ServerInfo{VersionNum: tc.num, Major: tc.num / 10000, Version: fmt.Sprint(tc.num)}, tc.min, "4.5.15")
+		ps := CheckVersion(ServerInfo{VersionNum: tc.num, Major: tc.num / 10000, Version: fmt.Sprint(tc.num)}, tc.min, mastodon.MustLookup("4.5.15"))
 		assert.Equal(t, !tc.ok, ps.HasErrors(), "%d vs %d", tc.num, tc.min)
 		if !tc.ok {
 			assert.ErrorIs(t, ps.Err(), ErrServerTooOld)

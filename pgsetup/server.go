@@ -22,6 +22,7 @@ import (
 
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/internal/pgconnect"
+	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
 )
@@ -75,8 +76,10 @@ func Inspect(ctx context.Context, conn *pgx.Conn) (ServerInfo, error) {
 }
 
 // CheckVersion reports an error when the server's major version is below min (0: no
-// minimum). mastodonVersion names the release in the message.
-func CheckVersion(s ServerInfo, min int, mastodonVersion string) report.Problems {
+// minimum; [Config.MinPostgresMajor] is the release's minimum or its override). rel
+// names the release in the message; zero: [mastodon.Newest].
+func CheckVersion(s ServerInfo, min int, rel mastodon.Release) report.Problems {
+	mastodonVersion := rel.OrNewest().String()
 	var ps report.Problems
 	if min == 0 {
 		ps.Infof("server_version", "Mastodon %s has no PostgreSQL minimum; the server runs %s", mastodonVersion, s.Version)
@@ -555,7 +558,7 @@ func Run(ctx context.Context, c Config, dryRun bool) (*Result, error) {
 	if !res.Server.Superuser {
 		return res, fmt.Errorf("pgsetup: %w", ErrNotSuperuser)
 	}
-	vp := CheckVersion(res.Server, c.MinPostgresMajor(), c.release().String())
+	vp := CheckVersion(res.Server, c.MinPostgresMajor(), c.release())
 	res.Problems = append(res.Problems, vp...)
 	if err := vp.Err(); err != nil {
 		return res, err

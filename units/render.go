@@ -63,7 +63,8 @@ func (f File) MarshalJSON() ([]byte, error) {
 // Plan is a rendered deployment: the unit files, what to enable and start, and the
 // connection budget.
 type Plan struct {
-	// Release is the exact release the units are rendered for.
+	// Release is the exact release the units are rendered for (Deployment.Release, or
+	// mastodon.Newest when that is zero): never zero.
 	Release mastodon.Release `json:"mastodon"`
 	// Files are the unit files, in a stable order.
 	Files []File `json:"files"`

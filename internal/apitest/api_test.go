@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -343,4 +344,92 @@ func TestExamplesInternalOnlyHelpsTests(t *testing.T) {
 		}
 	}
 	t.Logf("%d helper packages under examples/internal, imported by tests only", helpers)
+}
+
+// TestOneReleaseConvention holds every public package to one way of naming the target
+// Mastodon release: a struct field of type mastodon.Release is called Release and its
+// doc says the zero value means the newest line; no exported field or parameter names
+// the release as a string or under another name. (The zero value's behaviour is
+// proved by TestZeroReleaseIsNewest.)
+func TestOneReleaseConvention(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{.Name}} {{.Dir}}", module+"/...")
+	cmd.Dir = "../.."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, stderr.String())
+	// An input says its zero value means the newest line; a result says it is never
+	// zero, and why (the input's zero resolved to the newest line).
+	zeroNewest := regexp.MustCompile(`(?is)\bzero\b.*\bnewest\b|\bnewest\b.*\bzero\b`)
+	stringy := regexp.MustCompile(`(?i)^(rel|release|mastodon\w*|version|mastodonversion)$`)
+	fset := token.NewFileSet()
+	var fields, params int
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, rest, _ := strings.Cut(line, " ")
+		name, dir, _ := strings.Cut(rest, " ")
+		if !public(path) || name == "main" {
+			continue
+		}
+		isRelease := func(e ast.Expr) bool {
+			if s, ok := e.(*ast.SelectorExpr); ok {
+				x, ok := s.X.(*ast.Ident)
+				return ok && x.Name == "mastodon" && s.Sel.Name == "Release"
+			}
+			id, ok := e.(*ast.Ident)
+			return ok && name == "mastodon" && id.Name == "Release"
+		}
+		isString := func(e ast.Expr) bool { id, ok := e.(*ast.Ident); return ok && id.Name == "string" }
+		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
+		require.NoError(t, err, dir)
+		for _, pkg := range pkgs {
+			for _, f := range pkg.Files {
+				ast.Inspect(f, func(n ast.Node) bool {
+					switch n := n.(type) {
+					case *ast.TypeSpec:
+						st, ok := n.Type.(*ast.StructType)
+						if !ok || !n.Name.IsExported() {
+							return true
+						}
+						for _, fl := range st.Fields.List {
+							for _, id := range fl.Names {
+								if !id.IsExported() {
+									continue
+								}
+								at := fmt.Sprintf("%s.%s.%s (%s)", path, n.Name.Name, id.Name, fset.Position(id.Pos()))
+								switch {
+								case isRelease(fl.Type):
+									fields++
+									if id.Name != "Release" {
+										t.Errorf("%s: a mastodon.Release field is called Release", at)
+									}
+									if doc := fl.Doc.Text() + fl.Comment.Text(); !zeroNewest.MatchString(doc) {
+										t.Errorf("%s: its doc must say what zero means (the newest line, [mastodon.Newest]): %q", at, doc)
+									}
+								case id.Name == "Release" || (isString(fl.Type) && stringy.MatchString(id.Name) && id.Name != "Version"):
+									t.Errorf("%s: the release is a field Release of type mastodon.Release", at)
+								}
+							}
+						}
+					case *ast.FuncDecl:
+						if !n.Name.IsExported() {
+							return false
+						}
+						for _, fl := range n.Type.Params.List {
+							for _, id := range fl.Names {
+								if isRelease(fl.Type) {
+									params++
+								} else if isString(fl.Type) && stringy.MatchString(id.Name) && id.Name != "version" {
+									t.Errorf("%s.%s (%s): parameter %s names the release as a string: take a mastodon.Release", path, n.Name.Name, fset.Position(id.Pos()), id.Name)
+								}
+							}
+						}
+						return false
+					}
+					return true
+				})
+			}
+		}
+	}
+	t.Logf("%d mastodon.Release fields, %d mastodon.Release parameters", fields, params)
+	require.GreaterOrEqual(t, fields, 12, "the walk found too few Release fields to prove anything")
 }
