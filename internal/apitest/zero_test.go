@@ -122,8 +122,8 @@ func TestZeroReleaseIsNewest(t *testing.T) {
 		}},
 		{"sentinel.Config.Release", "4.2", func(t *testing.T, rel mastodon.Release) string {
 			c := sentinel.Config{Release: rel,
-				Redis:     []sentinel.Node{{"redis1.example.net", a("fd00:5::31")}, {"redis2.example.net", a("fd00:5::32")}},
-				Sentinels: []sentinel.Node{{"s1.example.net", a("fd00:5::31")}, {"s2.example.net", a("fd00:5::32")}, {"s3.example.net", a("fd00:5::33")}},
+				Redis:     []sentinel.Node{{Name: "redis1.example.net", Addr: a("fd00:5::31")}, {Name: "redis2.example.net", Addr: a("fd00:5::32")}},
+				Sentinels: []sentinel.Node{{Name: "s1.example.net", Addr: a("fd00:5::31")}, {Name: "s2.example.net", Addr: a("fd00:5::32")}, {Name: "s3.example.net", Addr: a("fd00:5::33")}},
 				Password:  "redis-password-0123456789"}
 			env, ps := c.Env()
 			return render(env, ps, c.Validate())
