@@ -17,7 +17,9 @@
 //   - Symlinks: a link at a target is followed only when it is owned by root or by the
 //     user running v6kit and points at an existing regular file; the link stays, the file
 //     it points to is replaced (Debian's sites-enabled → sites-available, a release's
-//     .env.production → shared/). A link owned by anyone else is refused, and a dangling
+//     .env.production → shared/). A link owned by anyone else is refused, at every step
+//     of a chain (a second link, or a directory swapped for a link, on the way from the
+//     first link to the file) as at the first, and a dangling
 //     link (an unmounted volume) or a target that exists but cannot be read is an error
 //     naming it: never a new file, never new secrets. Names v6kit creates itself (lock
 //     files, markers, backups, the backup directory) are never followed if they are links.

@@ -227,6 +227,10 @@ func TestFIFOsAreRefusedWithoutBlocking(t *testing.T) {
 	for _, args := range [][]string{
 		{"--domain", "social.example.org", "--out", fifo},
 		{"--domain", "social.example.org", "--out", filepath.Join(dir, "env"), "--db-password-file", fifo},
+		{"--domain", "social.example.org", "--out", filepath.Join(dir, "env"), "--redis-password-file", fifo},
+		{"--domain", "social.example.org", "--out", filepath.Join(dir, "env"), "--smtp-server", "smtp.example.org", "--smtp-password-file", fifo},
+		{"--out", fifo, "--check"},
+		{"--out", fifo, "--diff"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cmd := exec.CommandContext(ctx, os.Args[0], args...)
@@ -235,5 +239,55 @@ func TestFIFOsAreRefusedWithoutBlocking(t *testing.T) {
 		cancel()
 		assert.Equal(t, 1, r.code, "%v: %s", args, r.stderr)
 		assert.Contains(t, r.stderr, "FIFO", "%v", args)
+	}
+}
+
+// TestSymlinkChainIsRefused (issue 20): root's own link .env.production →
+// ../shared/.env.production, where the mastodon user (here nobody) owns shared/ and
+// put its own link to a dotenv-looking file elsewhere: nothing is generated, the file
+// is not overwritten nor chmodded.
+func TestSymlinkChainIsRefused(t *testing.T) {
+	testenv.RequireRoot(t)
+	t.Parallel()
+	dir := t.TempDir()
+	for _, d := range []string{"live", "shared", "etc"} {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, d), 0o755))
+	}
+	require.NoError(t, os.Chown(filepath.Join(dir, "shared"), 65534, 65534))
+	victim := filepath.Join(dir, "etc", "victim.env")
+	require.NoError(t, os.WriteFile(victim, []byte("FOO=bar\n"), 0o644))
+	out := filepath.Join(dir, "live", ".env.production")
+	require.NoError(t, os.Symlink("../shared/.env.production", out))
+	hop := filepath.Join(dir, "shared", ".env.production")
+	require.NoError(t, os.Symlink("../etc/victim.env", hop))
+	require.NoError(t, os.Lchown(hop, 65534, 65534))
+	code, stdout, stderr := runCLI(t, "--domain", "social.example.org", "--out", out)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, hop+" is a symlink to ../etc/victim.env owned by uid 65534")
+	assert.NotContains(t, stdout+stderr, "generated")
+	got, _ := os.ReadFile(victim)
+	assert.Equal(t, "FOO=bar\n", string(got))
+	fi, _ := os.Stat(victim)
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
+}
+
+// TestSummarySaysTheRealMode (issue 20): the summary line names the mode the file has
+// after the write (kept 0400, tightened 0644 → 0640), not a fixed 0600.
+func TestSummarySaysTheRealMode(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), ".env.production")
+	code, stdout, stderr := runCLI(t, "--domain", "social.example.org", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "(mode 0600; generated ")
+	for _, c := range []struct {
+		before, after os.FileMode
+		port          string
+	}{{0o400, 0o400, "465"}, {0o644, 0o640, "2525"}} {
+		require.NoError(t, os.Chmod(out, c.before))
+		code, stdout, stderr = runCLI(t, "--out", out, "--smtp-server", "smtp.example.org", "--smtp-port", c.port)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, fmt.Sprintf("(mode %04o)", c.after), "was %04o", c.before)
+		fi, _ := os.Stat(out)
+		assert.Equal(t, c.after, fi.Mode().Perm())
 	}
 }

@@ -157,6 +157,9 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return res.finish(code, nil, asJSON, strict, stdout, stderr)
 	}
 	res.Written, res.Changed, res.Backup = true, w.Changed, w.Backup
+	if fi, err := os.Stat(out); err == nil { // the mode kept or tightened, not a fixed 0600
+		res.mode = fi.Mode().Perm()
+	}
 	return res.finish(0, nil, asJSON, strict, stdout, stderr)
 }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/cli"
@@ -24,7 +25,8 @@ type result struct {
 	Diff      string          `json:"diff,omitempty"`
 	Error     string          `json:"error,omitempty"`
 
-	cmd *cli.Command
+	cmd  *cli.Command
+	mode fs.FileMode // the written file's mode, for the summary line
 }
 
 // code is 1 when the problems hold an error (or, under --strict, a warning), else 0.
@@ -64,11 +66,18 @@ func (r *result) finish(code int, err error, asJSON, strict bool, stdout, stderr
 	case code != 0:
 		fmt.Fprintf(stderr, "v6-envgen: %d error(s): %s left unchanged\n", len(r.Problems.Errors()), r.File)
 	case r.Written && r.Changed:
-		gen := ""
-		if len(r.Generated) > 0 {
-			gen = "; generated " + strings.Join(r.Generated, ", ")
+		var what []string
+		if r.mode != 0 { // the mode the file has now; not stat'ed: no guess
+			what = append(what, fmt.Sprintf("mode %04o", r.mode))
 		}
-		fmt.Fprintf(stdout, "wrote %s for Mastodon %s (mode 0600%s)\n", r.File, r.Mastodon, gen)
+		if len(r.Generated) > 0 {
+			what = append(what, "generated "+strings.Join(r.Generated, ", "))
+		}
+		line := fmt.Sprintf("wrote %s for Mastodon %s", r.File, r.Mastodon)
+		if len(what) > 0 {
+			line += " (" + strings.Join(what, "; ") + ")"
+		}
+		fmt.Fprintln(stdout, line)
 		if r.Backup != "" {
 			fmt.Fprintf(stdout, "previous content kept in %s\n", r.Backup)
 		}

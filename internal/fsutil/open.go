@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -71,10 +72,11 @@ func trustedOwner(uid int) bool { return uid == 0 || uid == os.Geteuid() }
 //   - nothing there: a new file will be created at name;
 //   - a regular file: it is the target;
 //   - a symlink owned by root or by the user running v6kit, pointing (through any
-//     number of links) at an existing regular file: that file is the target and the link
-//     stays (Debian's sites-enabled → sites-available, a release's .env.production →
-//     shared/); any other symlink is refused ([ErrSymlink]), a dangling one included
-//     ([ErrDangling]): never a new file in its place;
+//     number of links, each of them owned by root or that user too, directories on
+//     the way included) at an existing regular file: that file is the target and the
+//     link stays (Debian's sites-enabled → sites-available, a release's .env.production
+//     → shared/); any other symlink is refused ([ErrSymlink]), and a dangling one is an
+//     error ([ErrDangling]): never a new file in its place;
 //   - anything else (FIFO, socket, device, directory): refused ([ErrNotRegular]).
 func Resolve(name string) (Target, error) {
 	t := Target{Name: name, Path: name}
@@ -91,8 +93,11 @@ func Resolve(name string) (Target, error) {
 		if !trustedOwner(uid) {
 			return t, fmt.Errorf("%w: %s is a symlink to %s owned by uid %d; v6kit follows only links owned by root or by the user running it (uid %d), so another user cannot aim this write at a file of their choosing: name the real file instead", ErrSymlink, name, link, uid, os.Geteuid())
 		}
-		real, err := filepath.EvalSymlinks(name)
+		real, err := followTrusted(name)
 		if err != nil {
+			if errors.Is(err, ErrSymlink) {
+				return t, fmt.Errorf("%w (followed from %s)", err, name)
+			}
 			if errors.Is(err, fs.ErrNotExist) {
 				return t, fmt.Errorf("%w: %s is a symlink to %s, which does not exist (an unmounted volume?): nothing was written; mount it, or remove the link to start a new file", ErrDangling, name, link)
 			}
@@ -112,6 +117,64 @@ func Resolve(name string) (Target, error) {
 		t.dev, t.ino = uint64(st.Dev), st.Ino
 	}
 	return t, nil
+}
+
+// maxLinks bounds the links followed from one target, as the kernel's 40.
+const maxLinks = 40
+
+// followTrusted follows the link at name to the file it finally names, holding every
+// link met on the way to the rule of the first: owned by root or by the user running
+// v6kit. The directory part of name is the path the admin gave and is resolved as
+// given; from there on every component is examined with lstat, so a link another user
+// put on the way (a second hop in a directory they own, or a directory of theirs
+// swapped for a link) cannot aim the write elsewhere.
+func followTrusted(name string) (string, error) {
+	dest, err := filepath.EvalSymlinks(filepath.Dir(name))
+	if err != nil {
+		return "", err
+	}
+	rest, links := filepath.Base(name), 0
+	for rest != "" {
+		comp, more, _ := strings.Cut(rest, "/")
+		rest = more
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			dest = filepath.Join(dest, "..") // dest holds no links: lexical is right
+			continue
+		}
+		next := filepath.Join(dest, comp)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			if rest != "" && !fi.IsDir() {
+				return "", &fs.PathError{Op: "lstat", Path: next, Err: syscall.ENOTDIR}
+			}
+			dest = next
+			continue
+		}
+		link, err := os.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if uid, _ := owner(fi); !trustedOwner(uid) {
+			return "", fmt.Errorf("%w: %s is a symlink to %s owned by uid %d; v6kit follows only links owned by root or by the user running it (uid %d), at every step, so another user cannot aim this write at a file of their choosing: name the real file instead", ErrSymlink, next, link, uid, os.Geteuid())
+		}
+		if links++; links > maxLinks {
+			return "", &fs.PathError{Op: "follow", Path: name, Err: syscall.ELOOP}
+		}
+		if filepath.IsAbs(link) {
+			dest = "/"
+		}
+		if rest != "" {
+			link += "/" + rest
+		}
+		rest = strings.TrimPrefix(link, "/")
+	}
+	return dest, nil
 }
 
 // Read returns the content of the existing target, opened without following a link

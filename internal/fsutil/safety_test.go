@@ -114,6 +114,91 @@ func TestSymlinkRule(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
 }
 
+// TestSymlinkChainRule (issue 20): every link met while following a target's link is
+// held to the rule, not only the first. Root's own link live/.env.production →
+// ../shared/.env.production is a release's layout; the mastodon user owns shared/ and
+// puts a link of its own there (or swaps a directory on the way for one): root's run
+// must not write through it to the file it names. A chain of root's own links, and
+// another user's directory link in the name the admin gave, are still followed.
+func TestSymlinkChainRule(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	dir := t.TempDir()
+	for _, d := range []string{"live", "shared", "etc", "other/conf"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	require.NoError(t, os.Chown(filepath.Join(dir, "shared"), nobody, nobody))
+	victim := filepath.Join(dir, "etc", "victim.env")
+	require.NoError(t, os.WriteFile(victim, []byte("KEEP=1\n"), 0o644))
+	target := filepath.Join(dir, "live", ".env.production")
+	require.NoError(t, os.Symlink("../shared/.env.production", target)) // root's
+
+	// 1. The second hop is nobody's link.
+	hop := filepath.Join(dir, "shared", ".env.production")
+	require.NoError(t, os.Symlink("../etc/victim.env", hop))
+	require.NoError(t, os.Lchown(hop, nobody, nobody))
+	for _, write := range []func() error{
+		func() error {
+			_, err := WriteFile(target, []byte("SECRET=x\n"), Options{Mode: 0o600, Secret: true})
+			return err
+		},
+		func() error {
+			_, err := Update(context.Background(), target, Options{Mode: 0o600, Secret: true, BackupDir: true},
+				func([]byte, bool) ([]byte, error) { return []byte("SECRET=x\n"), nil })
+			return err
+		},
+		func() error { _, _, err := ReadExisting(target); return err },
+	} {
+		err := write()
+		require.ErrorIs(t, err, ErrSymlink)
+		assert.Contains(t, err.Error(), hop)
+		assert.Contains(t, err.Error(), "uid 65534")
+	}
+	got, _ := os.ReadFile(victim)
+	assert.Equal(t, "KEEP=1\n", string(got))
+	st, _ := os.Stat(victim)
+	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+	assert.NoDirExists(t, filepath.Join(dir, "etc", BackupDirName))
+
+	// 2. A directory on the way is nobody's link: root's link names
+	// ../shared/conf/.env.production, and nobody made shared/conf a link to etc/.
+	require.NoError(t, os.Remove(hop))
+	require.NoError(t, os.Remove(target))
+	require.NoError(t, os.Symlink("../shared/conf/victim.env", target))
+	conf := filepath.Join(dir, "shared", "conf")
+	require.NoError(t, os.Symlink("../etc", conf))
+	require.NoError(t, os.Lchown(conf, nobody, nobody))
+	_, err := WriteFile(target, []byte("SECRET=x\n"), Options{Mode: 0o600, Secret: true})
+	require.ErrorIs(t, err, ErrSymlink)
+	assert.Contains(t, err.Error(), conf)
+	got, _ = os.ReadFile(victim)
+	assert.Equal(t, "KEEP=1\n", string(got))
+
+	// 3. Root's own chain (two links, one of them a directory link) is followed to the
+	// real file, which is replaced; both links stay.
+	require.NoError(t, os.Remove(conf))
+	require.NoError(t, os.Symlink("../other/conf", conf))
+	real := filepath.Join(dir, "other", "conf", "victim.env")
+	require.NoError(t, os.WriteFile(real, []byte("A=1\n"), 0o600))
+	res, err := WriteFile(target, []byte("A=2\n"), Options{Mode: 0o600, KeepMode: true, Secret: true})
+	require.NoError(t, err)
+	assert.Equal(t, real, res.Target)
+	got, _ = os.ReadFile(real)
+	assert.Equal(t, "A=2\n", string(got))
+
+	// 4. The name the admin gave may pass through another user's directory link (a
+	// deploy user's current → releases/N): that path is the admin's choice.
+	rel := filepath.Join(dir, "releases", "7")
+	require.NoError(t, os.MkdirAll(rel, 0o755))
+	current := filepath.Join(dir, "current")
+	require.NoError(t, os.Symlink("releases/7", current))
+	require.NoError(t, os.Lchown(current, nobody, nobody))
+	_, err = WriteFile(filepath.Join(current, "site"), []byte("x\n"), Options{Mode: 0o644})
+	require.NoError(t, err)
+	got, _ = os.ReadFile(filepath.Join(rel, "site"))
+	assert.Equal(t, "x\n", string(got))
+}
+
 func TestRewriteKeepsOwnerGroupMode(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
