@@ -150,6 +150,16 @@ func load(t *testing.T, w *testenv.FirewallWorld, nft string, ruleset []byte) {
 	require.NoError(t, err)
 }
 
+// flushNeighbours makes the host and the router forget each other's link-layer address,
+// so the next packet between them needs neighbour discovery through the ruleset.
+func flushNeighbours(t *testing.T, w *testenv.FirewallWorld) {
+	t.Helper()
+	_, err := w.Run(context.Background(), w.Host, "ip", "-6", "neigh", "flush", "dev", "up0")
+	require.NoError(t, err)
+	_, err = w.Run(context.Background(), w.Router, "ip", "-6", "neigh", "flush", "dev", "fwh")
+	require.NoError(t, err)
+}
+
 // TestWorld loads the rendered ruleset on the IPv6-only host of a namespace world with
 // a 1280-MTU hop and checks that the open ports are open, the internal ones closed to
 // the client and open to the app prefix, that path MTU discovery works (and fails when
@@ -232,10 +242,7 @@ func TestWorld(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 1, strings.Count(out, "table inet v6kit"), "one table after reloads:\n%s", out)
 		// neighbour discovery works under the filter: forget the router, then talk again
-		_, err = w.Run(ctx, w.Host, "ip", "-6", "neigh", "flush", "dev", "up0")
-		require.NoError(t, err)
-		_, err = w.Run(ctx, w.Router, "ip", "-6", "neigh", "flush", "dev", "fwh")
-		require.NoError(t, err)
+		flushNeighbours(t, w)
 		w.FlushPMTU()
 		n, err := h.get(w.Client, w.HostAddr, 443, "/big", 15*time.Second)
 		require.NoError(t, err, "after the reload and a neighbour flush")
@@ -279,10 +286,7 @@ func TestWorld(t *testing.T) {
 		load(t, w, nft, ruleset)
 		time.Sleep((lifetime + 1) * time.Second) // past the lifetime: only fresh advertisements keep it
 		assert.Contains(t, raRoute(), " via fe80::", "the advertised default route survives the ruleset and its reload")
-		_, err = w.Run(ctx, w.Host, "ip", "-6", "neigh", "flush", "dev", "up0")
-		require.NoError(t, err)
-		_, err = w.Run(ctx, w.Router, "ip", "-6", "neigh", "flush", "dev", "fwh")
-		require.NoError(t, err)
+		flushNeighbours(t, w)
 		w.FlushPMTU()
 		n, err := h.get(w.Client, w.HostAddr, 443, "/big", 15*time.Second)
 		require.NoError(t, err, "over the advertised route, after a neighbour flush, with the ruleset loaded")
@@ -294,10 +298,7 @@ func TestWorld(t *testing.T) {
 		noND := nd.ReplaceAll(ruleset, nil)
 		load(t, w, nft, noND)
 		t.Cleanup(func() { load(t, w, nft, ruleset) })
-		_, err = w.Run(ctx, w.Host, "ip", "-6", "neigh", "flush", "dev", "up0")
-		require.NoError(t, err)
-		_, err = w.Run(ctx, w.Router, "ip", "-6", "neigh", "flush", "dev", "fwh")
-		require.NoError(t, err)
+		flushNeighbours(t, w)
 		_, err = h.get(w.Client, w.HostAddr, 80, "/", 3*time.Second)
 		assert.Error(t, err, "without the ND rule the router cannot resolve the host after a neighbour flush")
 		assert.True(t, waitRoute(false, (lifetime+3)*time.Second), "without the ND rule the advertisements are dropped and the default route expires:\n%s", raRoute())
