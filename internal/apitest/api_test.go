@@ -320,19 +320,26 @@ func ViaHiddenAlias() []hiddenAlias { return nil }
 		"every exported identifier but Clean reaches x.T")
 }
 
-// TestExamplesInternalOnlyHelpsTests keeps examples/internal what it is meant to be:
-// helpers of the examples' tests. The composition a third party needs is public
-// (bundle); no program or library of the module may import examples/internal, only a
-// _test.go file.
-func TestExamplesInternalOnlyHelpsTests(t *testing.T) {
-	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", module+"/...")
+// listPackages runs go list -f format over every package of the module, a line each.
+func listPackages(t *testing.T, format string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", format, module+"/...")
 	cmd.Dir = "../.."
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, stderr.String())
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// TestExamplesInternalOnlyHelpsTests keeps examples/internal what it is meant to be:
+// helpers of the examples' tests. The composition a third party needs is public
+// (bundle); no program or library of the module may import examples/internal, only a
+// _test.go file.
+func TestExamplesInternalOnlyHelpsTests(t *testing.T) {
+	lines := listPackages(t, "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}")
 	var helpers int
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range lines {
 		fields := strings.Fields(line)
 		if strings.HasPrefix(fields[0], module+"/examples/internal/") {
 			helpers++
@@ -352,19 +359,14 @@ func TestExamplesInternalOnlyHelpsTests(t *testing.T) {
 // the release as a string or under another name. (The zero value's behaviour is
 // proved by TestZeroReleaseIsNewest.)
 func TestOneReleaseConvention(t *testing.T) {
-	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{.Name}} {{.Dir}}", module+"/...")
-	cmd.Dir = "../.."
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, stderr.String())
+	lines := listPackages(t, "{{.ImportPath}} {{.Name}} {{.Dir}}")
 	// An input says its zero value means the newest line; a result says it is never
 	// zero, and why (the input's zero resolved to the newest line).
 	zeroNewest := regexp.MustCompile(`(?is)\bzero\b.*\bnewest\b|\bnewest\b.*\bzero\b`)
 	stringy := regexp.MustCompile(`(?i)^(rel|release|mastodon\w*|version|mastodonversion)$`)
 	fset := token.NewFileSet()
 	var fields, params int
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range lines {
 		path, rest, _ := strings.Cut(line, " ")
 		name, dir, _ := strings.Cut(rest, " ")
 		if !public(path) || name == "main" {
