@@ -25,11 +25,15 @@ func (f *File) checkHA(ps *report.Problems, rel mastodon.Release) {
 			continue
 		}
 		for _, e := range strings.Split(l.Value, ",") {
-			// Only IPv6 breaks: "10.0.0.5:26379" splits fine, "fd00::5" and "[fd00::5]:26379" do not.
-			if e = strings.TrimSpace(e); strings.Count(e, ":") > 1 {
-				host, _, _ := strings.Cut(e, ":")
-				ps.Errorf(f.where(l), ErrSentinelLiteral, "%sREDIS_SENTINELS entry %q is an IPv6 literal, which Mastodon reads as host %q: %v", p, e, host, ErrSentinelLiteral)
+			// Read each entry as Mastodon does (the catalogue's splitter): only an entry it
+			// tears apart is wrong. "10.0.0.5:26379" and "s1.example" come back whole;
+			// "fd00::5" and "[fd00::5]:26379" do not.
+			e = strings.TrimSpace(e)
+			hosts, ports := mastodon.SplitSentinels(e, "")
+			if len(hosts) != 1 || hosts[0] == e || hosts[0]+":"+ports[0] == e {
+				continue
 			}
+			ps.Errorf(f.where(l), ErrSentinelLiteral, "%sREDIS_SENTINELS entry %q is an IPv6 literal, which Mastodon reads as host %q port %q: %v", p, e, hosts[0], ports[0], ErrSentinelLiteral)
 		}
 	}
 	var replica []string
