@@ -57,7 +57,8 @@ type Problem struct {
 	Err error `json:"-"`
 }
 
-// Error formats the problem as "path: severity: message".
+// Error formats the problem as "path: message" for an error and "path: severity:
+// message" for a warning or a note.
 func (p Problem) Error() string {
 	var b strings.Builder
 	if p.Path != "" {
