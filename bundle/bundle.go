@@ -16,6 +16,11 @@
 // envfile.Merge (secrets are never regenerated), a pg_hba.conf already in the tree
 // gets its managed block replaced in place, and every other file is rendered
 // deterministically and skipped when its bytes and mode are unchanged.
+//
+// The install steps ([Host.Steps], [Step]) are data that v6-install checks before it
+// runs anything ([CheckSteps]). A step that restarts or reloads a daemon is done only
+// while the daemon (re)started after the files it reads last changed ([StartedAfter],
+// [ReloadedAfter]): a running daemon with an older config is a step to do again.
 package bundle
 
 import (

@@ -200,27 +200,33 @@ func (h Host) GatewaySteps(gw *Tree) []Step {
 	switch h.Egress.Path {
 	case egress.ViaNAT64:
 		unit := path.Base(egress.NAT64UnitPath)
+		nat64 := treeFiles(gw, egress.NAT64UnitPath, "etc/tayga/", "etc/nftables.d/")
+		dns64 := treeFiles(gw, "etc/unbound/")
 		s = append(s,
 			Step{ID: "nat64", Section: svc, Title: "TAYGA and its nftables table, enabled and running (" + unit + ")",
 				Changes: "reloads systemd, enables and (re)starts " + unit,
-				Check: []Cmd{{Args: []string{"systemctl", "is-enabled", "--quiet", unit}},
-					{Args: []string{"systemctl", "show", "-P", "NeedDaemonReload", unit}, Want: "no"},
-					{Args: []string{"systemctl", "is-active", "--quiet", unit}}},
+				Check: append(Installed(nat64...), Cmd{Args: []string{"systemctl", "is-enabled", "--quiet", unit}},
+					Cmd{Args: []string{"systemctl", "show", "-P", "NeedDaemonReload", unit}, Want: "no"},
+					Cmd{Args: []string{"systemctl", "is-active", "--quiet", unit}},
+					StartedAfter(unit, nat64...)),
 				Run: []Cmd{{Args: []string{"systemctl", "daemon-reload"}},
 					{Args: []string{"systemctl", "enable", "--quiet", unit}},
 					{Args: []string{"systemctl", "restart", unit}}},
 				Fix: "journalctl -u " + unit + " says which command failed (tayga, ip or nft)"},
 			Step{ID: "dns64", Section: svc, Title: "unbound answering with the DNS64 snippet",
 				Changes: "restarts unbound",
-				Check: []Cmd{{Args: []string{"unbound-checkconf"}},
-					{Args: []string{"systemctl", "is-active", "--quiet", "unbound.service"}}},
+				Check: append(Installed(dns64...), Cmd{Args: []string{"unbound-checkconf"}},
+					Cmd{Args: []string{"systemctl", "is-active", "--quiet", "unbound.service"}},
+					StartedAfter("unbound.service", dns64...)),
 				Run: []Cmd{{Args: []string{"unbound-checkconf"}}, {Args: []string{"systemctl", "restart", "unbound.service"}}},
 				Fix: "unbound-checkconf names the line it refused; journalctl -u unbound says why it did not start"})
 	case egress.ViaProxy:
+		squid := treeFiles(gw, "etc/squid/")
 		s = append(s, Step{ID: "squid", Section: svc, Title: "squid running with the rendered squid.conf",
 			Changes: "restarts squid",
-			Check: []Cmd{{Args: []string{"squid", "-k", "parse"}},
-				{Args: []string{"systemctl", "is-active", "--quiet", "squid.service"}}},
+			Check: append(Installed(squid...), Cmd{Args: []string{"squid", "-k", "parse"}},
+				Cmd{Args: []string{"systemctl", "is-active", "--quiet", "squid.service"}},
+				StartedAfter("squid.service", squid...)),
 			Run: []Cmd{{Args: []string{"squid", "-k", "parse"}}, {Args: []string{"systemctl", "restart", "squid.service"}}},
 			Fix: "squid -k parse names the line it refused; journalctl -u squid says why it did not start"})
 	}

@@ -149,11 +149,10 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 			Check:   []Cmd{{Args: []string{"grep", "-qxF", "--", inc, "/etc/redis/redis.conf"}}},
 			Run:     []Cmd{{Args: []string{"sed", "-i", "$a " + inc, "/etc/redis/redis.conf"}}},
 			Fix:     "/etc/redis/redis.conf must exist (Debian's redis-server package)"})
-		// Redis (re)started after the snippet and the include were installed: Debian's
-		// redis-server writes its pid file at start. This holds with a password too, which
-		// never goes on a command line (redis-cli would need it to read CONFIG).
-		check := []Cmd{{Args: []string{"test", RedisPidFile, "-nt", "/" + RedisPath}},
-			{Args: []string{"test", RedisPidFile, "-nt", "/etc/redis/redis.conf"}}}
+		// Redis (re)started after the snippet and the include were installed (with a
+		// password too, which never goes on a command line: redis-cli would need it to
+		// read CONFIG).
+		check := append(Installed("/"+RedisPath), StartedAfter("redis-server.service", "/"+RedisPath, "/etc/redis/redis.conf"))
 		if bind := confValue(rf.Data, "bind"); bind != "" && info.Redis.Password == "" {
 			port := strconv.Itoa(cmp.Or(info.Redis.Port, 6379))
 			host := strings.Fields(bind)[0]
@@ -166,10 +165,15 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 				Fix: "journalctl -u redis-server says why Redis did not start with the snippet"})
 		}
 	}
+	pgConf := treeFiles(t, PGDir+"/conf.d/")
 	add(Step{ID: "postgresql-restart", Section: files, Title: "PostgreSQL runs with the conf.d snippets (listen_addresses, tuning)",
 		Changes: "restarts postgresql",
-		Check: []Cmd{psql("", "SELECT count(*) FROM pg_file_settings f WHERE error IS NOT NULL OR (NOT applied AND seqno = "+
-			"(SELECT max(seqno) FROM pg_file_settings g WHERE g.name = f.name))", "0")},
+		Check: append(Installed(pgConf...), psql("", "SELECT count(*) FROM pg_file_settings f WHERE error IS NOT NULL OR (NOT applied AND seqno = "+
+			"(SELECT max(seqno) FROM pg_file_settings g WHERE g.name = f.name))", "0"),
+			// and restarted after the snippets were installed: pg_file_settings reads the
+			// files as they are now, and marks a setting a reload would take (work_mem)
+			// applied before any reload
+			StartedAfter("postgresql.service", pgConf...)),
 		Run: []Cmd{{Args: []string{"systemctl", "restart", "postgresql.service"}}},
 		Fix: "SELECT * FROM pg_file_settings WHERE error IS NOT NULL (as postgres) names the bad setting; journalctl -u postgresql@15-main says why it did not start"})
 
@@ -241,7 +245,9 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 	boot, site := enabled+path.Base(BootstrapPath), enabled+path.Base(SitePath)
 	add(Step{ID: "certificate", Section: crt, Title: "a certificate for " + strings.Join(h.CertNames(), " and ") + ", through the port-80 bootstrap site",
 		Changes: "enables the bootstrap site (nginx cannot load the TLS servers before the certificate exists), restarts nginx, obtains the certificate over HTTP-01 through " + h.Webroot() + ", disables the bootstrap site",
-		Check:   []Cmd{{Args: []string{"test", "-s", cert}}},
+		// nginx restarted after the bootstrap site was installed: a re-rendered bootstrap
+		// site is the step to do again (the site step's reload leaves ActiveEnterTimestamp)
+		Check: append([]Cmd{{Args: []string{"test", "-s", cert}}}, append(Installed("/"+BootstrapPath), StartedAfter("nginx.service", "/"+BootstrapPath))...),
 		Run: []Cmd{
 			{Args: []string{"ln", "-sfn", "/" + BootstrapPath, boot}},
 			{Args: []string{"nginx", "-t", "-q"}},
@@ -256,7 +262,9 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 	add(Step{ID: "site", Section: crt, Title: "the Mastodon site enabled, the bootstrap site not",
 		Changes: "links " + site + ", removes " + boot + ", reloads nginx",
 		Check: []Cmd{{Args: []string{"readlink", "--", site}, Want: "/" + SitePath},
-			{Args: []string{"test", "!", "-e", boot}}},
+			{Args: []string{"test", "!", "-e", boot}},
+			// and nginx reloaded (or restarted) after the bundle's site was installed
+			Installed("/" + SitePath)[0], ReloadedAfter("nginx.service", "/"+SitePath)},
 		Run: []Cmd{
 			{Args: []string{"rm", "-f", "--", boot}},
 			{Args: []string{"ln", "-sfn", "/" + SitePath, site}},
@@ -268,12 +276,20 @@ func (h Host) Steps(t *Tree, info Info) []Step {
 	// 7. The units.
 	if info.Plan != nil {
 		var check []Cmd
+		// every unit (re)started after its files and .env.production were installed:
+		// the units step restarts them all together
+		var unitFiles []string
+		for _, f := range info.Plan.Files {
+			unitFiles = append(unitFiles, treeFiles(t, UnitDir+"/"+f.Name)...)
+		}
+		unitFiles = append(unitFiles, treeFiles(t, strings.TrimPrefix(path.Join(live, ".env.production"), "/"))...)
+		check = append(check, Installed(unitFiles...)...)
 		for _, u := range info.Plan.Enable {
 			check = append(check, Cmd{Args: []string{"systemctl", "is-enabled", "--quiet", u}})
 		}
 		for _, u := range info.Plan.Start {
 			check = append(check, Cmd{Args: []string{"systemctl", "show", "-P", "NeedDaemonReload", u}, Want: "no"},
-				Cmd{Args: []string{"systemctl", "is-active", "--quiet", u}})
+				Cmd{Args: []string{"systemctl", "is-active", "--quiet", u}}, StartedAfter(u, unitFiles...))
 		}
 		add(Step{ID: "units", Section: "Start Mastodon", Title: "the units enabled and running: " + strings.Join(info.Plan.Start, ", "),
 			Changes: "reloads systemd, enables " + strings.Join(info.Plan.Enable, " ") + " and (re)starts " + strings.Join(info.Plan.Start, " "),

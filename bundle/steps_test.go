@@ -335,8 +335,8 @@ func TestStepsChecksSeenUnderRealSystemd(t *testing.T) {
 		info.Redis.Password = pw
 		steps := h.Steps(tr, info)
 		rs := byID(steps, "redis-restart")
-		assert.Equal(t, []string{"test", RedisPidFile, "-nt", "/" + RedisPath}, rs.Check[0].Args, "password %q", pw)
-		assert.Equal(t, []string{"test", RedisPidFile, "-nt", "/etc/redis/redis.conf"}, rs.Check[1].Args)
+		assert.Equal(t, Cmd{Args: []string{"cmp", "-s", "--", RedisPath, "/" + RedisPath}}, rs.Check[0], "password %q: the bundle's snippet is installed", pw)
+		assert.Equal(t, StartedAfter("redis-server.service", "/"+RedisPath, "/etc/redis/redis.conf"), rs.Check[1], "and Redis started after it")
 		for _, c := range rs.Check {
 			if pw != "" {
 				assert.NotContains(t, strings.Join(c.Args, " "), pw, "the password never reaches argv")

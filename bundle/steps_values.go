@@ -128,7 +128,10 @@ func (h Host) checkCommandValues(t *Tree) {
 
 // CheckSteps reports every problem of steps as an installer would meet it: each
 // argument one clean value, users valid Unix names, directories absolute, environment
-// entries KEY=VALUE, IDs unique. v6-install runs nothing unless it is clean.
+// entries KEY=VALUE, IDs unique, and every unit a step restarts or reloads (systemctl
+// restart, try-restart, reload, reload-or-restart …) checked with [StartedAfter] or
+// [ReloadedAfter] over the files it reads, so a changed config is never "done" while
+// the daemon runs the old one. v6-install runs nothing unless it is clean.
 func CheckSteps(steps []Step) report.Problems {
 	var ps report.Problems
 	seen := map[string]bool{}
@@ -176,6 +179,7 @@ func CheckSteps(steps []Step) report.Problems {
 		for j, c := range s.Run {
 			checkCmd(fmt.Sprintf("%s.run[%d]", at, j), c)
 		}
+		checkFreshness(&ps, at, s)
 	}
 	return ps
 }

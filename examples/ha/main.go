@@ -354,11 +354,35 @@ func owned(st bundle.Step, owner, group string, mode os.FileMode) bundle.Step {
 	return st
 }
 
-func service(id, section, title, unit string, check []bundle.Cmd, before ...bundle.Cmd) bundle.Step {
+// service is a step that (re)starts unit after check's commands and before's: done while
+// unit is active and started after every one of files (its config) last changed.
+func service(id, section, title, unit string, files []string, check []bundle.Cmd, before ...bundle.Cmd) bundle.Step {
 	return bundle.Step{ID: id, Section: section, Title: title, Changes: "(re)starts " + unit,
-		Check: append(check, bundle.Cmd{Args: []string{"systemctl", "is-active", "--quiet", unit}}),
+		Check: append(check, bundle.Cmd{Args: []string{"systemctl", "is-active", "--quiet", unit}}, bundle.StartedAfter(unit, files...)),
 		Run:   append(before, bundle.Cmd{Args: []string{"systemctl", "restart", unit}}),
 		Fix:   "journalctl -u " + unit + " says why it did not start"}
+}
+
+// sentinelInstalled is the copy of sentinel.conf as last installed: sentinel rewrites
+// /etc/redis/sentinel.conf (the master it follows, the replicas and sentinels it met), so
+// the rendered file is compared with this copy, and the sentinel's start with its mtime.
+const sentinelInstalled = "/var/lib/v6kit/sentinel.conf.installed"
+
+// sentinelConf is the step installing sentinel.conf and its pristine copy; it replaces
+// the file step, whose cmp against the file sentinel rewrites would never be done.
+func sentinelConf() bundle.Step {
+	const conf = "etc/redis/sentinel.conf"
+	return bundle.Step{ID: "sentinel-conf", Section: "The files in place", Title: "/" + conf + " as rendered (sentinel rewrites it: the copy installed is kept as " + sentinelInstalled + ")",
+		Changes: "installs /" + conf + " as redis:redis mode 0640 (what sentinel learned is replaced), and its copy " + sentinelInstalled + " as root:root mode 0600",
+		Check:   append(sentinelCheck(), bundle.Cmd{Args: []string{"test", "-s", "/" + conf}}),
+		Run: []bundle.Cmd{{Args: []string{"install", "-D", "-o", "redis", "-g", "redis", "-m", "0640", "--", conf, "/" + conf}},
+			{Args: []string{"install", "-D", "-o", "root", "-g", "root", "-m", "0600", "--", conf, sentinelInstalled}}},
+		Fix: "run it from the bundle directory, as root"}
+}
+
+// sentinelCheck is the check that the rendered sentinel.conf is the one installed last.
+func sentinelCheck() []bundle.Cmd {
+	return []bundle.Cmd{{Args: []string{"cmp", "-s", "--", "etc/redis/sentinel.conf", sentinelInstalled}}}
 }
 
 func packages(names ...string) bundle.Step {
@@ -393,7 +417,7 @@ func (c topology) steps(t *bundle.Tree, h bundle.Host, info bundle.Info, repl pg
 			case pgpassPath:
 				st = owned(st, "postgres", "postgres", 0o600)
 			case "etc/redis/sentinel.conf":
-				st = owned(st, "redis", "redis", 0o640) // sentinel rewrites it
+				st = sentinelConf()
 			}
 			s = append(s, st)
 		}
@@ -417,11 +441,11 @@ func (c topology) steps(t *bundle.Tree, h bundle.Host, info bundle.Info, repl pg
 			Run: []bundle.Cmd{{Args: []string{"install", "-d", "-m", "0700", "--", path.Dir(pem)}},
 				{Args: []string{"sh", "-c", `umask 077 && cat -- "$1" "$2" > "$3"`, "sh", live + "/fullchain.pem", live + "/privkey.pem", pem}}},
 			Fix: "the certificate step must be done"},
-			service("haproxy", run, "HAProxy running with the rendered haproxy.cfg", "haproxy.service",
-				[]bundle.Cmd{{Args: []string{"haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"}}},
+			service("haproxy", run, "HAProxy running with the rendered haproxy.cfg", "haproxy.service", []string{"/etc/haproxy/haproxy.cfg", pem},
+				append(bundle.Installed("/etc/haproxy/haproxy.cfg"), bundle.Cmd{Args: []string{"haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"}}),
 				bundle.Cmd{Args: []string{"haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg"}}),
-			service("keepalived", run, "keepalived holding or watching the failover address "+c.VIP.String(), "keepalived.service",
-				[]bundle.Cmd{{Args: []string{"keepalived", "-t"}}}, bundle.Cmd{Args: []string{"keepalived", "-t"}}))
+			service("keepalived", run, "keepalived holding or watching the failover address "+c.VIP.String(), "keepalived.service", []string{"/etc/keepalived/keepalived.conf"},
+				append(bundle.Installed("/etc/keepalived/keepalived.conf"), bundle.Cmd{Args: []string{"keepalived", "-t"}}), bundle.Cmd{Args: []string{"keepalived", "-t"}}))
 	case "web1", "web2":
 		keep := []string{"node", "user", "checkout", "ruby", "corepack", "gems", "yarn", "assets", "units"}
 		if t.Name == "web1" {
@@ -479,12 +503,20 @@ func (c topology) steps(t *bundle.Tree, h bundle.Host, info bundle.Info, repl pg
 				Check:   []bundle.Cmd{psql("SELECT count(*) FROM pg_roles WHERE rolname = 'replicator' AND rolreplication", "1")},
 				Run:     []bundle.Cmd{{User: "postgres", Args: []string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-f", "/" + replSQLPath}}},
 				Fix:     "psql's message says which statement failed"},
-			service("pgbouncer", run, "PgBouncer on [::1]:6432 and "+c.DB1.String()+" (transaction pooling)", "pgbouncer.service", nil),
-			service("sentinel", run, "sentinel 3", "redis-sentinel.service", nil))
+			service("pgbouncer", run, "PgBouncer on [::1]:6432 and "+c.DB1.String()+" (transaction pooling)", "pgbouncer.service",
+				[]string{"/etc/pgbouncer/pgbouncer.ini", "/etc/pgbouncer/userlist.txt"}, bundle.Installed("/etc/pgbouncer/pgbouncer.ini", "/etc/pgbouncer/userlist.txt")),
+			service("sentinel", run, "sentinel 3", "redis-sentinel.service", []string{sentinelInstalled}, sentinelCheck()))
 	case "db2":
+		var restart bundle.Step
 		for _, st := range h.Steps(t, info) {
-			if st.ID == "postgresql" {
+			switch st.ID {
+			case "postgresql":
 				s = append(s, st)
+			case "postgresql-restart":
+				// after the replica step, which starts the standby with the files
+				// installed (done then), and for every later change of them
+				restart = st
+				restart.Section = run
 			}
 		}
 		fileSteps()
@@ -497,7 +529,8 @@ func (c topology) steps(t *bundle.Tree, h bundle.Host, info bundle.Info, repl pg
 				{User: "postgres", Env: []string{"PGPASSFILE=/" + pgpassPath}, Args: []string{"pg_basebackup", "-h", c.DB1.String(), "-U", "replicator", "-D", dataDir, "-X", "stream", "-w"}},
 				{User: "postgres", Args: []string{"touch", "--", signal}},
 				{Args: []string{"systemctl", "start", "postgresql.service"}}},
-			Fix: "db1's replication step must be done and db1 reachable on 5432; journalctl -u postgresql@15-main says why the standby did not start"})
+			Fix: "db1's replication step must be done and db1 reachable on 5432; journalctl -u postgresql@15-main says why the standby did not start"},
+			restart)
 	case "redis1", "redis2":
 		s = append(s, packages("redis-server", "redis-sentinel"))
 		fileSteps()
@@ -511,8 +544,8 @@ func (c topology) steps(t *bundle.Tree, h bundle.Host, info bundle.Info, repl pg
 			addr = c.Redis2
 		}
 		s = append(s, service("redis-restart", run, "Redis runs with the snippet: bound to "+addr.String()+", a password required", "redis-server.service",
-			[]bundle.Cmd{{Args: []string{"redis-cli", "-h", addr.String(), "-p", "6379", "PING"}, Want: "NOAUTH Authentication required."}}),
-			service("sentinel", run, "the sentinel", "redis-sentinel.service", nil))
+			[]string{"/" + bundle.RedisPath, "/etc/redis/redis.conf"}, append(bundle.Installed("/"+bundle.RedisPath), bundle.Cmd{Args: []string{"redis-cli", "-h", addr.String(), "-p", "6379", "PING"}, Want: "NOAUTH Authentication required."})),
+			service("sentinel", run, "the sentinel", "redis-sentinel.service", []string{sentinelInstalled}, sentinelCheck()))
 	}
 	return s
 }

@@ -396,12 +396,15 @@ func (c cluster) steps(t *bundle.Tree, h bundle.Host, info bundle.Info) []bundle
 	}
 	if t.Name == "redis1" {
 		// off loopback, with a password: the ULA address answers NOAUTH once Redis runs
-		// with the snippet (and refuses the connection before)
+		// with the snippet (and refuses the connection before), and Redis started after
+		// the snippet and the include last changed
 		out = append(out, bundle.Step{ID: "redis-restart", Section: "The files in place", Title: "Redis runs with the snippet: bound to " + c.Redis.String() + ", a password required",
 			Changes: "restarts redis-server",
-			Check:   []bundle.Cmd{{Args: []string{"redis-cli", "-h", c.Redis.String(), "-p", "6379", "PING"}, Want: "NOAUTH Authentication required."}},
-			Run:     []bundle.Cmd{{Args: []string{"systemctl", "restart", "redis-server.service"}}},
-			Fix:     "journalctl -u redis-server says why Redis did not start with the snippet"})
+			Check: []bundle.Cmd{bundle.Installed("/" + bundle.RedisPath)[0],
+				{Args: []string{"redis-cli", "-h", c.Redis.String(), "-p", "6379", "PING"}, Want: "NOAUTH Authentication required."},
+				bundle.StartedAfter("redis-server.service", "/"+bundle.RedisPath, "/etc/redis/redis.conf")},
+			Run: []bundle.Cmd{{Args: []string{"systemctl", "restart", "redis-server.service"}}},
+			Fix: "journalctl -u redis-server says why Redis did not start with the snippet"})
 	}
 	return out
 }
