@@ -20,14 +20,17 @@ package e2e
 // 4.4 and later Node 20 or 22).
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,12 +184,74 @@ func TestNspawnInstall(t *testing.T) {
 	}
 	requireAllPass(t, rep)
 
-	// 6. A second --apply finds every step done.
+	// 6. A re-rendered config (less RAM: PostgreSQL's tuning snippet changes) and the site
+	// touched behind the installer's back: --plan shows exactly the changed files' steps
+	// and every restart or reload step whose daemon runs an older file to do (is-active
+	// alone said done), every other step done (the first --apply left nothing to do);
+	// --apply runs exactly those, and then every step is done.
+	restartStart := time.Now()
+	before := treeBytes(t, site)
+	h.RAM = 512 << 20
+	rout.Reset()
+	rerr.Reset()
+	require.Zero(t, bundle.RunHost(h, site, &rout, &rerr), "%s%s", rout.String(), rerr.String())
+	var changed []string // tree paths whose bytes changed
+	for p, b := range treeBytes(t, site) {
+		if p != bundle.StepsPath && p != bundle.NextStepsPath && !bytes.Equal(before[p], b) {
+			changed = append(changed, p)
+		}
+	}
+	require.Contains(t, changed, bundle.TuningPath, "less RAM, other tuning")
+	cp := exec.Command("cp", "-a", "--", site+"/.", filepath.Join(c.Root, "root/site"))
+	b, err := cp.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	c.Run("touch", "/"+bundle.SitePath)
+	stale := append([]string{"/" + bundle.SitePath}, prefixed("/", changed)...)
+	var want []string // the changed files' steps, and every step checking a stale file's daemon
+	for _, s := range readSteps(t, site) {
+		if slices.Contains(changed, strings.TrimPrefix(s.ID, "file:")) {
+			want = append(want, s.ID)
+			continue
+		}
+		for _, ch := range s.Check {
+			if freshness(ch) && slices.ContainsFunc(ch.Args[6:], func(f string) bool { return slices.Contains(stale, f) }) {
+				want = append(want, s.ID)
+				break
+			}
+		}
+	}
+	assert.Contains(t, want, "postgresql-restart")
+	assert.Contains(t, want, "site")
+	planStates := func() map[bundle.State][]string {
+		var res []bundle.StepResult
+		require.NoError(t, json.Unmarshal([]byte(c.Run("v6-install", "--bundle", "/root/site", "--plan", "--json")), &res))
+		m := map[bundle.State][]string{}
+		for _, r := range res {
+			m[r.State] = append(m[r.State], r.Step.ID)
+		}
+		return m
+	}
+	assert.ElementsMatch(t, want, planStates()[bundle.Todo], "--plan after the re-render")
 	res, out, err = apply()
 	require.NoError(t, err, "%s", out)
+	var ran []string
 	for _, r := range res {
-		assert.Equal(t, bundle.Done, r.State, "second --apply: %s", r.Step.ID)
+		if r.State == bundle.Ran {
+			ran = append(ran, r.Step.ID)
+		}
 	}
+	assert.ElementsMatch(t, want, ran, "--apply runs exactly the steps to do\n%s", out)
+	assert.Empty(t, planStates()[bundle.Todo], "after --apply every step is done")
+	// What the checks rely on, under this real systemd: the site step's reload moved
+	// nginx's StateChangeTimestamp but not its ActiveEnterTimestamp (a started-after
+	// check would call a reload step never done); the restart moved PostgreSQL's.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := func(cmd bundle.Cmd) error { return c.Command(ctx, cmd.Args...).Run() }
+	assert.NoError(t, run(bundle.ReloadedAfter("nginx.service", "/"+bundle.SitePath)))
+	assert.Error(t, run(bundle.StartedAfter("nginx.service", "/"+bundle.SitePath)), "a reload leaves ActiveEnterTimestamp")
+	assert.NoError(t, run(bundle.StartedAfter("postgresql.service", "/"+bundle.TuningPath)))
+	restartTook := time.Since(restartStart)
 
 	// The pgsetup step's check reads the role's password: changed behind the installer's
 	// back, the step is to do again, and --apply sets it back.
@@ -211,9 +276,48 @@ func TestNspawnInstall(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	reqs, fails := load.stopAndCheck(t)
 	assert.NotEqual(t, serial, after, "nginx serves the renewed certificate")
-	t.Logf("nspawn world: rootfs %v, boot %v, both --apply runs %v, renewal %v (%d requests, %d failed), whole test %v",
+	t.Logf("nspawn world: rootfs %v, boot %v, both --apply runs %v, re-render to every step done %v, renewal %v (%d requests, %d failed), whole test %v",
 		rootfsTook.Round(time.Millisecond), c.Booted.Round(time.Millisecond), applyTook.Round(time.Millisecond),
-		renewTook.Round(time.Millisecond), reqs, fails, time.Since(start).Round(time.Millisecond))
+		restartTook.Round(time.Millisecond), renewTook.Round(time.Millisecond), reqs, fails, time.Since(start).Round(time.Millisecond))
+}
+
+// treeBytes is every regular file of the bundle tree dir, by tree path.
+func treeBytes(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	m := map[string][]byte{}
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		m[filepath.ToSlash(rel)] = b
+		return err
+	}))
+	return m
+}
+
+// readSteps is the steps of the bundle in dir, as v6-install reads them.
+func readSteps(t *testing.T, dir string) []bundle.Step {
+	t.Helper()
+	steps, err := bundle.ReadSteps(dir)
+	require.NoError(t, err)
+	return steps
+}
+
+// freshness says whether c is a bundle.StartedAfter or bundle.ReloadedAfter check
+// (unit at Args[5], files from Args[6]).
+func freshness(c bundle.Cmd) bool {
+	script := bundle.StartedAfter("x.service", "/x").Args[2]
+	return len(c.Args) > 6 && c.Args[0] == "sh" && c.Args[2] == script
+}
+
+func prefixed(pre string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = pre + s
+	}
+	return out
 }
 
 // buildV6Kit builds the named commands (static, CGO off) into a temp dir.
