@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/v6kit/v6kit/bundle"
@@ -106,4 +107,53 @@ func TestHostileFlags(t *testing.T) {
 		}
 	})
 	t.Logf("ha: %d (flag, value) pairs tried, %d refused, %d accepted and safe", tried.Load(), refused.Load(), accepted.Load())
+}
+
+// TestRestartStepsFollowTheirFiles: every restart step of every host asks whether its
+// daemon started after the files it reads (CheckSteps refuses it otherwise) and whether
+// the bundle's copies are installed; sentinel is compared with the copy installed last,
+// never with the file it rewrites; db2 restarts PostgreSQL when its replica snippet changes.
+func TestRestartStepsFollowTheirFiles(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	rc, _, stderr := bundletest.Run(run, "--out", out)
+	require.Equal(t, 0, rc, stderr)
+	script := bundle.StartedAfter("x.service", "/x").Args[2]
+	for _, host := range []string{"front1", "front2", "web1", "web2", "db1", "db2", "redis1", "redis2"} {
+		dir := filepath.Join(out, host)
+		steps, err := bundle.ReadSteps(dir)
+		require.NoError(t, err, host)
+		index := map[string]int{}
+		fresh := map[string][]string{} // step → the files its freshness check names
+		for i, st := range steps {
+			index[st.ID] = i
+			for _, c := range st.Check {
+				if len(c.Args) > 6 && c.Args[0] == "sh" && c.Args[2] == script {
+					fresh[st.ID] = append(fresh[st.ID], c.Args[6:]...)
+					for _, f := range c.Args[6:] {
+						if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+							assert.Contains(t, st.Check, bundle.Installed(f)[0], "%s %s: the bundle's %s is installed", host, st.ID, f)
+						}
+					}
+				}
+			}
+		}
+		switch host {
+		case "db1", "redis1", "redis2":
+			assert.NotContains(t, index, "file:etc/redis/sentinel.conf", host)
+			require.Contains(t, index, "sentinel-conf", host)
+			assert.Less(t, index["sentinel-conf"], index["sentinel"], host)
+			assert.Equal(t, []string{sentinelInstalled}, fresh["sentinel"], "%s: sentinel rewrites /etc/redis/sentinel.conf", host)
+			conf := steps[index["sentinel-conf"]]
+			assert.Contains(t, conf.Check, bundle.Cmd{Args: []string{"cmp", "-s", "--", "etc/redis/sentinel.conf", sentinelInstalled}})
+			assert.Equal(t, sentinelInstalled, conf.Run[len(conf.Run)-1].Args[len(conf.Run[len(conf.Run)-1].Args)-1], "the copy is installed last")
+		case "db2":
+			require.Contains(t, index, "postgresql-restart")
+			assert.Less(t, index["replica"], index["postgresql-restart"], "the replica step starts the standby first")
+			assert.Contains(t, fresh["postgresql-restart"], "/etc/postgresql/15/main/conf.d/mastodon-replica.conf")
+		case "front1", "front2":
+			assert.Contains(t, fresh["haproxy"], "/etc/haproxy/haproxy.cfg")
+			assert.Contains(t, fresh["keepalived"], "/etc/keepalived/keepalived.conf")
+		}
+	}
 }
