@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -69,10 +70,30 @@ func prefixString(p netip.Prefix) string {
 // Command is the whole command line of a single-host example: --out DIR plus
 // [HostFlags] over the example's defaults h, then [RunHost] (or, with --diff, [DiffHost]).
 // It follows the conventions of every v6kit tool (-h exits 0; usage errors, an unknown
-// --mastodon or an empty flag value exit 2; --out's parent must exist). It returns the
-// exit code: 0 written (--diff: nothing would change), 1 problems, a write error or
-// (--diff) a change, 2 usage.
+// --mastodon or an empty flag value exit 2; --out's parent must exist; a summary or
+// diff that could not be written to stdout is exit 1, as in [Main]). It returns the
+// exit code: 0 written (--diff: nothing would change), 1 problems, a write error (to
+// the tree or to stdout) or (--diff) a change, 2 usage.
 func Command(name string, h Host, args []string, stdout, stderr io.Writer) int {
+	out := cli.CheckOutput(stdout)
+	return out.Exit(name, command(name, h, args, out, stderr), stderr)
+}
+
+// Main is the main of an installer built on this package: it runs run with the
+// process's arguments, its stdout and its stderr, and returns the exit code for
+// os.Exit. It holds run to the output rule of every v6kit tool: a result that could not
+// be written to stdout (a full disk, a closed stdout) is an error, so after a failed
+// write Main names stdout and the error on stderr ("NAME: writing to stdout: …") and
+// returns 1 where run returned 0; any other code (1, or 2 for a usage error) is kept.
+// Once a write to stdout has failed, run's later writes to it fail at once.
+//
+//	func main() { os.Exit(bundle.Main("myinstaller", run)) }
+func Main(name string, run func(args []string, stdout, stderr io.Writer) int) int {
+	out := cli.CheckOutput(os.Stdout)
+	return out.Exit(name, run(os.Args[1:], out, os.Stderr), os.Stderr)
+}
+
+func command(name string, h Host, args []string, stdout, stderr io.Writer) int {
 	cmd := cli.New(name, name+" --out DIR [--diff] [flags]", stdout, stderr)
 	fs := cmd.Flags
 	out := fs.String("out", "", "`DIR` to write the bundle into (required; its parent must exist, DIR is created)")

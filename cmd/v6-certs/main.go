@@ -62,9 +62,7 @@ var exits = []cli.Exit{
 	{Code: 2, What: "usage or invalid input (nothing was done)"},
 }
 
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
+func main() { os.Exit(cli.Main("v6-certs", run)) }
 
 // stopGrace is how long a signalled run may take to end by itself.
 const stopGrace = 10 * time.Second

@@ -33,7 +33,9 @@ import (
 	"github.com/v6kit/v6kit/report"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	os.Exit(cli.Main("v6-egress", func(args []string, _ io.Reader, stdout, stderr io.Writer) int { return run(args, stdout, stderr) }))
+}
 
 // list binds a comma-separated, repeatable flag to a slice, parsing each item.
 func list[T any](fl *flag.FlagSet, name, usage string, dst *[]T, parse func(string) (T, error)) {

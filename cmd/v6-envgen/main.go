@@ -27,7 +27,7 @@ import (
 	"github.com/v6kit/v6kit/redisconf"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-envgen", run)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cmd := cli.New("v6-envgen", "v6-envgen --domain NAME [--out .env.production] [flags]", stdout, stderr)

@@ -30,7 +30,7 @@ import (
 	"github.com/v6kit/v6kit/internal/fsutil"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-firewall", run)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o, code, ok := parseFlags(args, stdout, stderr)

@@ -25,7 +25,7 @@ import (
 	"github.com/v6kit/v6kit/internal/cli"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-install", run)) }
 
 // exits are v6-install's exit codes.
 var exits = []cli.Exit{

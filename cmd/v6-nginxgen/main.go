@@ -25,7 +25,7 @@ import (
 	"github.com/v6kit/v6kit/nginxconf"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-nginxgen", run)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var s nginxconf.Site

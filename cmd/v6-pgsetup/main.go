@@ -29,7 +29,7 @@ import (
 	"github.com/v6kit/v6kit/report"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-pgsetup", run)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var c pgsetup.Config

@@ -32,7 +32,7 @@ import (
 	"github.com/v6kit/v6kit/report"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-probe", run)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cmd := cli.New("v6-probe", "v6-probe --domain NAME [--family ipv6-only|dual-stack] [--local] [--outbound] [--json] [flags]", stdout, stderr)

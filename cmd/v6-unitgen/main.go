@@ -32,7 +32,7 @@ import (
 	"github.com/v6kit/v6kit/units"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() { os.Exit(cli.Main("v6-unitgen", run)) }
 
 func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o, code := parseArgs(args, stdout, stderr)

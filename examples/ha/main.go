@@ -82,7 +82,7 @@ var example = topology{
 	PoolSize:       40,
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(bundle.Main("ha", run)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example

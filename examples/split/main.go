@@ -82,7 +82,7 @@ var example = cluster{
 	CPUs:           8,
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(bundle.Main("split", run)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example

@@ -24,7 +24,7 @@ import (
 	"github.com/v6kit/v6kit/report"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(bundle.Main("myinstaller", run)) }
 
 // origin is the host this installer knows how to build: IPv6-only, everything on one
 // machine, mail through an internal relay, IPv4-only peers through NAT64.

@@ -4,9 +4,11 @@
 // explicitly with an empty value (a usage error), --mastodon (a usage error when the
 // release is unknown), --family (ipv6-only or dual-stack; the old spellings v6only and
 // dual are aliases), --out (its directory must exist: "create it first"), --diff (one
-// unified format; exit 1 when something would change), --json (an output error,
-// such as a full disk, is exit 1), and --no-wait (a second run waits for the lock
-// holder, naming its PID, or with --no-wait fails at once).
+// unified format; exit 1 when something would change), --json, and --no-wait (a
+// second run waits for the lock holder, naming its PID, or with --no-wait fails at
+// once). A result that could not be written to stdout (a full disk, a closed stdout),
+// JSON or plain text, is exit 1 naming stdout and the error: every tool's main is
+// [Main], whose checked stdout ([Output]) turns exit 0 into 1 after a failed write.
 //
 // It is for the binaries under cmd/ and the command lines of bundle and the examples;
 // other libraries never import it.
@@ -34,8 +36,8 @@ import (
 const (
 	// ExitOK: done, nothing would change (--diff), or every required check passed.
 	ExitOK = 0
-	// ExitFail: invalid input found by validation, a failed check or write, or (--diff)
-	// something would change.
+	// ExitFail: invalid input found by validation, a failed check or write (a result
+	// that could not be written to stdout included), or (--diff) something would change.
 	ExitFail = 1
 	// ExitUsage: a usage error; nothing was done.
 	ExitUsage = 2
@@ -314,6 +316,9 @@ func (c *Command) JSON(code int, v any) int {
 	}
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "%s: --json: writing the result: %v\n", c.Name, err)
+		if o, ok := c.Stdout.(*Output); ok {
+			o.reported = true // said here; Output.Exit need not say it again
+		}
 		return ExitFail
 	}
 	return code

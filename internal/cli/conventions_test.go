@@ -3,10 +3,16 @@ package cli_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/internal/testenv"
 )
@@ -39,6 +46,35 @@ type tool struct {
 	// lock, the lock file it takes, and the exit code documented for --no-wait finding
 	// it held; nil: the tool takes no lock that can be held here without a daemon.
 	lock func(dir string) (args []string, lockFile string, code int)
+	// plain returns runs that print a plain-text result on stdout (no --json), each
+	// against fresh files; exe is the built binary, for a run that needs another first.
+	plain func(t *testing.T, exe string) []plainRun
+}
+
+// plainRun is one plain-text run: its arguments and its exit code when stdout takes
+// the result (1: --diff found a change, or the probe found nothing listening).
+type plainRun struct {
+	args []string
+	code int
+}
+
+// runs is plainRun's table builder: args, then code, repeated.
+func runs(a ...any) []plainRun {
+	var rs []plainRun
+	for i := 0; i < len(a); i += 2 {
+		rs = append(rs, plainRun{a[i].([]string), a[i+1].(int)})
+	}
+	return rs
+}
+
+// outRuns are the plain runs of a tool with --out and --diff: a write (its summary)
+// and a diff against nothing yet (exit 1).
+func outRuns(base ...string) func(*testing.T, string) []plainRun {
+	return func(t *testing.T, _ string) []plainRun {
+		dir := t.TempDir()
+		with := func(extra ...string) []string { return append(append([]string(nil), base...), extra...) }
+		return runs(with("--out", filepath.Join(dir, "a")), 0, with("--out", filepath.Join(dir, "b"), "--diff"), 1)
+	}
 }
 
 // lockOut is the lock of a tool that writes --out FILE (fsutil.Update's lock).
@@ -55,36 +91,69 @@ const ula = "fd7a:6b69:7400:10::"
 
 var tools = []tool{
 	{name: "v6-envgen", pkg: "./cmd/v6-envgen", base: []string{"--domain", "social.example.org"}, out: "file", diff: true, family: true,
-		json: []string{"--domain", "social.example.org", "--diff", "--json"}, empty: "domain", lock: lockOut("--domain", "social.example.org")},
+		json: []string{"--domain", "social.example.org", "--diff", "--json"}, empty: "domain", lock: lockOut("--domain", "social.example.org"),
+		plain: outRuns("--domain", "social.example.org")},
 	{name: "v6-nginxgen", pkg: "./cmd/v6-nginxgen", base: []string{"--domain", "social.example.org"}, out: "file", diff: true, family: true,
-		json: []string{"--domain", "social.example.org", "--json"}, empty: "domain", lock: lockOut("--domain", "social.example.org")},
+		json: []string{"--domain", "social.example.org", "--json"}, empty: "domain", lock: lockOut("--domain", "social.example.org"),
+		plain: func(t *testing.T, exe string) []plainRun {
+			return append(runs([]string{"--domain", "social.example.org"}, 0), outRuns("--domain", "social.example.org")(t, exe)...)
+		}},
 	{name: "v6-unitgen", pkg: "./cmd/v6-unitgen", out: "dir", diff: true, family: true, json: []string{"--json", "--cert-renew"}, empty: "user",
 		lock: func(dir string) ([]string, string, int) {
 			return []string{"--out", dir}, filepath.Join(dir, ".v6kit-units.lock"), 1 // the unit set's lock, inside DIR
+		},
+		plain: func(t *testing.T, exe string) []plainRun { // the units printed, then --out's summary and --diff
+			return append(runs([]string{"--cert-renew"}, 0), outRuns("--cert-renew")(t, exe)...)
 		}},
-	{name: "v6-pgsetup", pkg: "./cmd/v6-pgsetup", base: []string{"--dsn", "host=/nonexistent user=postgres"}, empty: "role"},
-	{name: "v6-probe", pkg: "./cmd/v6-probe", base: []string{"--domain", "social.example.org"}, family: true, empty: "domain"},
+	{name: "v6-pgsetup", pkg: "./cmd/v6-pgsetup", base: []string{"--dsn", "host=/nonexistent user=postgres"}, empty: "role",
+		plain: func(*testing.T, string) []plainRun {
+			return runs([]string{"--tune", "--ram", "8GiB"}, 0, []string{"--listen"}, 0)
+		}},
+	{name: "v6-probe", pkg: "./cmd/v6-probe", base: []string{"--domain", "social.example.org"}, family: true, empty: "domain",
+		plain: func(t *testing.T, _ string) []plainRun { // the report of a run against a resolver that never answers
+			pc, err := net.ListenPacket("udp6", "[::1]:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = pc.Close() })
+			return runs([]string{"--domain", "social.example.org", "--resolver", pc.LocalAddr().String(), "--timeout", "2s"}, 1)
+		}},
 	{name: "v6-certs", pkg: "./cmd/v6-certs", empty: "", subs: []string{"obtain", "renew", "list", "import"},
 		lock: func(dir string) ([]string, string, int) {
 			// obtain takes the store's lock before it talks to the CA (nothing listens at [::1]:1).
 			return []string{"obtain", "-d", "social.example.org", "--webroot", dir, "--dir", dir, "--server", "https://[::1]:1/directory"},
 				filepath.Join(dir, ".v6-certs.lock"), 1
+		},
+		plain: func(t *testing.T, exe string) []plainRun { // import's report, then list's table and renew -v's
+			store := certbotStore(t)
+			code, _, errs := runBin(t, exe, nil, "import", "--certbot", store)
+			require.Equal(t, 0, code, errs)
+			return runs([]string{"import", "--certbot", certbotStore(t)}, 0, []string{"list", "--dir", store}, 0,
+				[]string{"renew", "-v", "--dir", store}, 0)
 		}},
-	{name: "allinone", pkg: "./examples/allinone", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut()},
-	{name: "dualstack", pkg: "./examples/dualstack", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut()},
-	{name: "split", pkg: "./examples/split", out: "dir", diff: true, empty: "domain", lock: clusterLock("web1")},
-	{name: "ha", pkg: "./examples/ha", out: "dir", diff: true, empty: "domain", lock: clusterLock("web1")},
+	{name: "allinone", pkg: "./examples/allinone", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut(), plain: outRuns()},
+	{name: "dualstack", pkg: "./examples/dualstack", out: "dir", diff: true, family: true, empty: "domain", lock: lockOut(), plain: outRuns()},
+	{name: "split", pkg: "./examples/split", out: "dir", diff: true, empty: "domain", lock: clusterLock("web1"), plain: outRuns()},
+	{name: "ha", pkg: "./examples/ha", out: "dir", diff: true, empty: "domain", lock: clusterLock("web1"), plain: outRuns()},
 	{name: "v6-egress", pkg: "./cmd/v6-egress", base: egressBase, out: "dir", json: append(append([]string(nil), egressBase...), "--check", "--json"),
 		empty: "wan", subs: []string{"nat64", "proxy"}, lock: func(dir string) ([]string, string, int) {
 			out := filepath.Join(dir, "egress")
 			return append(append([]string(nil), egressBase...), "--out", out), filepath.Join(dir, ".v6kit-egress-egress.lock"), 1
+		},
+		plain: func(t *testing.T, _ string) []plainRun {
+			return runs(append(append([]string(nil), egressBase...), "--out", filepath.Join(t.TempDir(), "egress")), 0,
+				append(append([]string(nil), egressBase...), "--check"), 0)
 		}},
 	{name: "v6-firewall", pkg: "./cmd/v6-firewall", base: []string{"--ssh-from", "2001:db8:a::/48"}, out: "file", diff: true, family: true,
-		json: []string{"--ssh-from", "2001:db8:a::/48", "--json"}, empty: "table", lock: lockOut("--ssh-from", "2001:db8:a::/48")},
+		json: []string{"--ssh-from", "2001:db8:a::/48", "--json"}, empty: "table", lock: lockOut("--ssh-from", "2001:db8:a::/48"),
+		plain: func(t *testing.T, exe string) []plainRun { // the ruleset printed, then --out's summary and --diff
+			return append(runs([]string{"--ssh-from", "2001:db8:a::/48"}, 0), outRuns("--ssh-from", "2001:db8:a::/48")(t, exe)...)
+		}},
 	{name: "v6-install", pkg: "./cmd/v6-install", base: []string{"--plan"}, empty: "bundle", lock: func(dir string) ([]string, string, int) {
 		b := filepath.Join(dir, "bundle")
 		return []string{"--bundle", b, "--apply"}, fsutil.LockName(b), 1
-	}},
+	},
+		plain: func(t *testing.T, _ string) []plainRun { // --plan's steps, --apply's log and "every step is done"
+			return runs([]string{"--bundle", stepsBundle(t), "--plan"}, 0, []string{"--bundle", stepsBundle(t), "--apply"}, 0)
+		}},
 }
 
 var egressBase = []string{"nat64", "--dns64", ula + "53", "--clients", ula + "/64"}
@@ -97,6 +166,45 @@ func clusterLock(host string) func(string) ([]string, string, int) {
 		_ = os.Mkdir(out, 0o755) // the holder's lock file sits in it
 		return []string{"--out", out}, fsutil.LockName(filepath.Join(out, host)), 1
 	}
+}
+
+// certbotStore is a certbot configuration directory holding one lineage (a
+// self-signed certificate valid for 90 days), for v6-certs import.
+func certbotStore(t *testing.T) string {
+	t.Helper()
+	dir, webroot := testenv.TempDir(t), testenv.TempDir(t)
+	name := "a.cli.test"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	files := map[string][]byte{"cert": cert, "chain": cert, "fullchain": append(append([]byte{}, cert...), cert...),
+		"privkey": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})}
+	for _, d := range []string{"archive/" + name, "live/" + name, "renewal"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
+	}
+	for k, b := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "archive", name, k+"1.pem"), b, 0o600))
+		require.NoError(t, os.Symlink("../../archive/"+name+"/"+k+"1.pem", filepath.Join(dir, "live", name, k+".pem")))
+	}
+	conf := "version = 2.1.0\n\n[renewalparams]\nauthenticator = webroot\nwebroot_path = " + webroot + ",\nserver = https://[::1]:1/directory\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "renewal", name+".conf"), []byte(conf), 0o644))
+	return dir
+}
+
+// stepsBundle is a bundle directory whose one install step touches a file in it.
+func stepsBundle(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := bundle.StepsJSON([]bundle.Step{{ID: "marker", Section: "s", Title: "the marker file",
+		Check: []bundle.Cmd{{Args: []string{"test", "-e", "marker"}}}, Run: []bundle.Cmd{{Args: []string{"touch", "marker"}}}, Fix: "f"}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, bundle.StepsPath), b, 0o644))
+	return dir
 }
 
 // build compiles every CLI of the table into one directory.
@@ -260,6 +368,31 @@ func TestConventions(t *testing.T) {
 						assert.NotContains(t, errs, "family", "--family %s", f)
 					}
 				}
+			}
+
+			// A plain-text result that stdout can't take (a full disk: /dev/full) is a failed
+			// write: exit 1, naming stdout and the error, where the run would have exited 0
+			// (--diff's 1 and the probe's 1 stay 1, with the same message). -h included.
+			full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+			require.NoError(t, err, "the full device")
+			defer full.Close()
+			plain := []plainRun{{[]string{"-h"}, 0}}
+			if tl.plain != nil {
+				plain = append(plain, tl.plain(t, exe)...)
+			}
+			for _, r := range plain {
+				code, out, errs := runBin(t, exe, nil, r.args...)
+				require.Equal(t, r.code, code, "%s %q: %s", tl.name, r.args, errs)
+				require.NotEmpty(t, out, "%s %q prints a result", tl.name, r.args)
+			}
+			if tl.plain != nil {
+				plain = append(plain[:1], tl.plain(t, exe)...) // fresh files: the same runs, now to /dev/full
+			}
+			for _, r := range plain {
+				code, _, errs := runBin(t, exe, full, r.args...)
+				assert.Equal(t, 1, code, "%s %q >/dev/full: %s", tl.name, r.args, errs)
+				assert.Contains(t, errs, tl.name+": writing to stdout: ", "%s %q >/dev/full names stdout", tl.name, r.args)
+				assert.Contains(t, errs, "no space left on device", "%s %q >/dev/full names the error", tl.name, r.args)
 			}
 
 			// --json: snake_case keys throughout, and a stdout that can't take it is exit 1.
