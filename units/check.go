@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/internal/textdiff"
 )
 
@@ -69,17 +70,19 @@ func (p *Plan) Verify(ctx context.Context, analyzer string) (string, error) {
 
 // Diff compares the plan with the files in dir and returns, per file, "+ NAME" (new),
 // "~ NAME" followed by the changed lines ("-old", "+new"), or nothing when unchanged.
-// Unit files hold no secrets, so nothing is masked.
+// Unit files hold no secrets, so nothing is masked. Each file is read as [Plan.WriteDir]
+// would find it (fsutil's rule for a target): a FIFO, a socket or a directory there is
+// refused at once, never read blocking, and a dangling link is an error, not a new unit.
 func (p *Plan) Diff(dir string) (string, error) {
 	var b strings.Builder
 	for _, f := range p.Files {
-		old, err := os.ReadFile(filepath.Join(dir, f.Name))
-		if errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(&b, "+ %s (new)\n", f.Name)
-			continue
-		}
+		old, exists, err := fsutil.ReadExisting(filepath.Join(dir, f.Name))
 		if err != nil {
 			return "", fmt.Errorf("units: diff: %w", err)
+		}
+		if !exists {
+			fmt.Fprintf(&b, "+ %s (new)\n", f.Name)
+			continue
 		}
 		if bytes.Equal(old, f.Bytes()) {
 			continue

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/cli"
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/report"
 	"github.com/v6kit/v6kit/units"
 )
@@ -129,13 +130,14 @@ func queueTypos(ps report.Problems) bool {
 }
 
 // diffDir is --diff: each unit against its file in dir (missing: empty), in the one
-// unified format.
+// unified format. A file is read as --out would find it (fsutil.ReadExisting): a FIFO,
+// socket or directory there is refused at once, a dangling link is an error.
 func diffDir(plan *units.Plan, dir string) (string, error) {
 	var b strings.Builder
 	for _, f := range plan.Files {
 		name := filepath.Join(dir, f.Name)
-		old, err := os.ReadFile(name)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		old, _, err := fsutil.ReadExisting(name)
+		if err != nil {
 			return "", fmt.Errorf("--diff: %w", err)
 		}
 		b.WriteString(cli.Diff(name, string(old), string(f.Bytes())))
