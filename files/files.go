@@ -29,7 +29,9 @@
 //   - Owner, group and mode are kept when a file is rewritten (root rewriting a
 //     mastodon:mastodon 0600 .env.production leaves it so; an nginx site root:www-data
 //     0640 stays so); when they cannot be kept (not root, someone else's file) nothing is
-//     written. A secret file that other users could read loses those bits, and any change
+//     written, and the refused run leaves nothing behind: no .v6kit-backup/, no temp file,
+//     no lock file of its own. Its error names the file or directory, its owner and the
+//     fix (run as root or as that owner). A secret file that other users could read loses those bits, and any change
 //     to a secret file's mode is said in [Result.Notes]. v6kit never loosens a mode.
 //   - Backups: the previous content is kept under a name no run used before
 //     (sub-second stamp, created exclusively): a backup is never overwritten. nginx sites,

@@ -184,3 +184,50 @@ func TestFamilyDefaults(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "server 127.0.0.1:3000 fail_timeout=0;")
 }
+
+// TestNonRootRefusedLeavesNothing (issue 20): v6-nginxgen --out run as another user
+// (nobody) on root's site, in root's directory or in a world-writable one, is refused
+// with the real reason (the directory or the site, its owner, the fix) and leaves the
+// directory exactly as it was: no .v6kit-backup/, no temp file, no lock file.
+func TestNonRootRefusedLeavesNothing(t *testing.T) {
+	testenv.RequireRoot(t)
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		dirMode os.FileMode
+		want    func(dir, site string) string
+	}{
+		{"root's directory", 0o755, func(dir, _ string) string {
+			return dir + " is owned by uid 0, gid 0 (mode 0755) and uid 65534 cannot create files in it"
+		}},
+		{"root's site", 0o777, func(_, site string) string {
+			return site + " is owned by 0:0 and replacing it as uid 65534 would change that"
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(testenv.TempDir(t), "sites-available")
+			require.NoError(t, os.Mkdir(dir, c.dirMode))
+			require.NoError(t, os.Chmod(dir, c.dirMode))
+			site := filepath.Join(dir, "mastodon")
+			require.NoError(t, os.WriteFile(site, []byte("# root's site\n"), 0o644))
+			require.NoError(t, os.Chmod(site, 0o666)) // nobody may write it, not own it
+			cmd := testenv.SelfAs(t, 65534, 65534, []string{"V6KIT_RUN_NGINXGEN=1"}, "--domain", "social.example.org", "--out", site)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "%s", out)
+			assert.Equal(t, 1, cmd.ProcessState.ExitCode(), "%s", out)
+			assert.Contains(t, string(out), c.want(dir, site))
+			assert.Contains(t, string(out), "run as root or as its owner")
+			assert.NotContains(t, string(out), ".v6kit-backup")
+			ents, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			assert.Equal(t, []string{"mastodon"}, names, "a refused run leaves nothing behind")
+			b, _ := os.ReadFile(site)
+			assert.Equal(t, "# root's site\n", string(b))
+		})
+	}
+}

@@ -111,7 +111,16 @@ func Update(ctx context.Context, name string, opt Options, merge func(old []byte
 	if err != nil {
 		return Result{}, err
 	}
-	defer lk.Unlock()
+	res, err := updateLocked(t, opt, notes, merge)
+	if err != nil {
+		lk.Abandon() // a refused run leaves no lock file of its own behind
+	} else {
+		lk.Unlock()
+	}
+	return res, err
+}
+
+func updateLocked(t Target, opt Options, notes []string, merge func(old []byte, exists bool) ([]byte, error)) (Result, error) {
 	old, err := t.Read()
 	if err != nil {
 		return Result{Notes: notes}, err
@@ -221,16 +230,19 @@ func commit(t Target, old, data []byte, opt Options) (Result, error) {
 	if !p.changed {
 		return res, nil
 	}
-	if t.Exists && !bytes.Equal(old, data) && (opt.Backup || opt.BackupDir) {
-		bak, err := backup(t, old, opt)
-		if err != nil {
-			return res, fmt.Errorf("back up %s: %w", t.Path, err)
-		}
-		res.Backup = bak
-	}
+	// Staged first: a file whose owner cannot be kept is refused before a backup (or
+	// the backup directory) exists.
 	tmp, err := stage(t, data, p.mode)
 	if err != nil {
 		return res, err
+	}
+	if t.Exists && !bytes.Equal(old, data) && (opt.Backup || opt.BackupDir) {
+		bak, err := backup(t, old, opt)
+		if err != nil {
+			_ = os.Remove(tmp)
+			return res, fmt.Errorf("back up %s: %w", t.Path, err)
+		}
+		res.Backup = bak
 	}
 	if err := rename(tmp, t.Path); err != nil {
 		return res, err
@@ -241,13 +253,13 @@ func commit(t Target, old, data []byte, opt Options) (Result, error) {
 
 // stage writes data to a new temp file beside t.Path (mode set before any byte is
 // written; owner and group of the existing file kept), fsynced, and returns its name.
-func stage(t Target, data []byte, mode fs.FileMode) (tmp string, err error) {
+func stage(t Target, data []byte, mode fs.FileMode) (_ string, err error) {
 	dir := filepath.Dir(t.Path)
 	f, err := os.CreateTemp(dir, "."+shortBase(filepath.Base(t.Path))+tmpInfix)
 	if err != nil {
-		return "", fmt.Errorf("create temp file in %s: %w", dir, err)
+		return "", fmt.Errorf("create temp file in %s: %w", dir, cannotCreate(dir, err))
 	}
-	tmp = f.Name()
+	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			_ = f.Close()
@@ -305,7 +317,7 @@ func rename(tmp, name string) error {
 // backup keeps old, the content of t, under a name no run has used, created exclusively
 // (a hard link from a complete temp file: a killed run never leaves a partial backup
 // under a backup's name).
-func backup(t Target, old []byte, opt Options) (string, error) {
+func backup(t Target, old []byte, opt Options) (bak string, _ error) {
 	now := time.Now
 	if opt.Now != nil {
 		now = opt.Now
@@ -319,8 +331,16 @@ func backup(t Target, old []byte, opt Options) (string, error) {
 	var names []string
 	if opt.BackupDir {
 		dir = filepath.Join(dir, BackupDirName)
-		if err := backupDir(dir); err != nil {
+		made, err := backupDir(dir)
+		if err != nil {
 			return "", err
+		}
+		if made {
+			defer func() {
+				if bak == "" {
+					_ = os.Remove(dir) // empty: this run made it and kept nothing in it
+				}
+			}()
 		}
 		names = []string{base + "." + ts.Format("20060102T150405.000000000Z")}
 	} else {
@@ -340,7 +360,11 @@ func backup(t Target, old []byte, opt Options) (string, error) {
 		p := filepath.Join(dir, n)
 		err := os.Link(tmp, p)
 		if err == nil {
-			return p, SyncDir(dir)
+			if err := SyncDir(dir); err != nil {
+				_ = os.Remove(p)
+				return "", err
+			}
+			return p, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("create backup %s: %w", p, err)
@@ -349,26 +373,48 @@ func backup(t Target, old []byte, opt Options) (string, error) {
 	return "", fmt.Errorf("no free backup name for %s in %s", base, dir)
 }
 
-// backupDir makes the backup directory (0700) or checks that the one there is a real
-// directory owned by root, by us or by its parent's owner: never a symlink.
-func backupDir(dir string) error {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create backup directory %s: %w", dir, err)
+// backupDir makes the backup directory (0700; made says this call made it) or checks
+// that the one there is a real directory owned by root, by us or by its parent's owner:
+// never a symlink.
+func backupDir(dir string) (made bool, _ error) {
+	err := os.Mkdir(dir, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("create backup directory %s: %w", dir, cannotCreate(filepath.Dir(dir), err))
 	}
+	made = err == nil
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return fmt.Errorf("backup directory %s: %w", dir, err)
+		return false, fmt.Errorf("backup directory %s: %w", dir, err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("%w: the backup directory %s is a symlink: remove it and run again", ErrSymlink, dir)
+		return false, fmt.Errorf("%w: the backup directory %s is a symlink: remove it and run again", ErrSymlink, dir)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("the backup directory %s is %s: remove it and run again", dir, kind(fi.Mode()))
+		return false, fmt.Errorf("the backup directory %s is %s: remove it and run again", dir, kind(fi.Mode()))
 	}
 	if uid, _ := owner(fi); !trustedOwner(uid) && uid != dirOwner(filepath.Dir(dir)) {
-		return fmt.Errorf("the backup directory %s is owned by uid %d: remove it and run again", dir, uid)
+		return false, fmt.Errorf("the backup directory %s is owned by uid %d: remove it and run again", dir, uid)
 	}
-	return nil
+	return made, nil
+}
+
+// cannotCreate explains a refusal to create a file in dir (EACCES, EPERM): who owns dir,
+// its mode, who we are and the fix. Other errors are returned as they are.
+func cannotCreate(dir string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	fi, serr := os.Stat(dir)
+	if serr != nil {
+		return err
+	}
+	uid, gid := owner(fi)
+	mode := fi.Mode().Perm()
+	if fi.Mode()&fs.ModeSticky != 0 {
+		mode |= 0o1000
+	}
+	return fmt.Errorf("%s is owned by uid %d, gid %d (mode %04o) and uid %d cannot create files in it (%w): run as root or as its owner; nothing was written",
+		dir, uid, gid, mode, os.Geteuid(), err)
 }
 
 // CleanLeftovers finds the temp files an interrupted run left for target (beside it and

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,6 +45,8 @@ type Lock struct {
 	// Since is when the lock was acquired: leftovers older than this come from a run
 	// that no longer holds it.
 	Since time.Time
+	// created: this run made the lock file (see [Lock.Abandon]).
+	created bool
 }
 
 // shortBase keeps the names v6kit derives from base (locks, temp files, backups) within
@@ -69,7 +72,8 @@ func LockName(target string) string {
 // LockFile takes the exclusive lock of target: a flock on [LockName](target), a file
 // opened with O_NOFOLLOW (a symlink there is refused, never followed) and checked to be
 // a regular file with one link, owned by root, by us or by the directory's owner. The
-// lock file stays after Unlock (removing it would race); it never holds data.
+// lock file stays after Unlock (removing it would race); it never holds data. A run that
+// is refused calls [Lock.Abandon] instead, which removes a lock file it made.
 func LockFile(ctx context.Context, target string, opt LockOptions) (*Lock, error) {
 	return lockPath(ctx, LockName(target), opt)
 }
@@ -89,12 +93,22 @@ func lockPath(ctx context.Context, name string, opt LockOptions) (*Lock, error) 
 var errLockGone = errors.New("lock file removed by its holder")
 
 func lockOnce(ctx context.Context, name string, opt LockOptions) (*Lock, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
+	// Created exclusively first, so the run knows whether the lock file is its own.
+	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	created := true
+	f, err := os.OpenFile(name, flags|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		created = false
+		f, err = os.OpenFile(name, flags, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errLockGone // removed between the two opens: try again
+		}
+	}
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("%w: the lock file %s is a symlink; v6kit never follows a link at a name it creates: remove it (rm %s) and run again", ErrSymlink, name, name)
 		}
-		return nil, fmt.Errorf("open lock file %s: %w", name, err)
+		return nil, fmt.Errorf("open lock file %s: %w", name, cannotCreate(filepath.Dir(name), err))
 	}
 	fi, err := f.Stat()
 	if err == nil {
@@ -125,7 +139,7 @@ func lockOnce(ctx context.Context, name string, opt LockOptions) (*Lock, error) 
 				f.Close()
 				return nil, errLockGone
 			}
-			return &Lock{f: f, Name: name, Since: time.Now()}, nil
+			return &Lock{f: f, Name: name, Since: time.Now(), created: created}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
@@ -189,6 +203,18 @@ func (l *Lock) Remove() error {
 		err = uerr
 	}
 	return err
+}
+
+// Abandon is Unlock for a run that was refused and wrote nothing: a lock file this run
+// created is removed ([Lock.Remove]), so the refused run leaves nothing behind (and no
+// lock file of a user the next run, as root or as the file's owner, would refuse to
+// trust); one that was there before stays. Safe on nil and after Unlock.
+func (l *Lock) Abandon() {
+	if l != nil && l.created {
+		_ = l.Remove()
+		return
+	}
+	_ = l.Unlock()
 }
 
 // LockHolder returns the PID holding a flock on the file name (0 if none or unknown),

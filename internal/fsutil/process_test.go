@@ -41,6 +41,12 @@ func childMain(mode string) int {
 			fmt.Println(err)
 			return 1
 		}
+	case "replace-backupdir":
+		// A site or .env.production rewrite (Update, backup in .v6kit-backup/).
+		if _, err := Replace(ctx, file, []byte("nobody's\n"), Options{KeepMode: true, BackupDir: true}); err != nil {
+			fmt.Println(err)
+			return 1
+		}
 	case "hold":
 		lk, err := LockFile(ctx, file, LockOptions{})
 		if err != nil {

@@ -471,3 +471,57 @@ func TestRemovedLockIsNotShared(t *testing.T) {
 	assert.ErrorIs(t, err, ErrLocked, "a third run sees the waiter's lock")
 	require.NoError(t, second.Unlock())
 }
+
+// TestRefusedRunLeavesNothing (issue 20): a non-root rewrite with a backup in
+// .v6kit-backup/ that is refused, because the directory is root's or because the file's
+// owner could not be kept, leaves the directory as it was (no .v6kit-backup/, no temp
+// file, no lock file of ours) and its error names the real reason: the file or the
+// directory, its owner, and the fix.
+func TestRefusedRunLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		dirMode os.FileMode
+		want    func(dir, f string) []string
+	}{
+		// The directory is root's 0755: nobody cannot create anything in it.
+		{"root's directory", 0o755, func(dir, f string) []string {
+			return []string{dir + " is owned by uid 0", "uid 65534 cannot create files in it", "run as root or as its owner"}
+		}},
+		// The directory is world-writable, the file root's: replacing it would make it nobody's.
+		{"root's file", 0o777, func(dir, f string) []string {
+			return []string{f + " is owned by 0:0", "run as root or as its owner", "nothing was written"}
+		}},
+		// The same under the sticky bit, as in /tmp.
+		{"root's file, sticky directory", 0o1777, func(dir, f string) []string {
+			return []string{f + " is owned by 0:0", "run as root or as its owner", "nothing was written"}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+			f := filepath.Join(dir, "mastodon")
+			require.NoError(t, os.WriteFile(f, []byte("root's\n"), 0o666))
+			require.NoError(t, os.Chmod(f, 0o666))
+			require.NoError(t, os.Chmod(dir, c.dirMode))
+			out, err := child(t, []string{"V6KIT_FSUTIL_CHILD=replace-backupdir", "V6KIT_FSUTIL_FILE=" + f}, nobody)
+			require.Error(t, err, out)
+			for _, w := range c.want(dir, f) {
+				assert.Contains(t, out, w)
+			}
+			assert.NotContains(t, out, BackupDirName, "the error names the file, not its backup")
+			ents, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			assert.Equal(t, []string{"mastodon"}, names, "a refused run leaves nothing behind")
+			got, _ := os.ReadFile(f)
+			assert.Equal(t, "root's\n", string(got))
+			assertOwner(t, f, 0, 0, 0o666)
+		})
+	}
+}

@@ -31,6 +31,7 @@ type Set struct {
 	stale bool
 	items []*setItem
 	done  bool
+	ok    bool // Commit succeeded: the locks stay (Abort would otherwise abandon them)
 }
 
 type setItem struct {
@@ -160,6 +161,7 @@ func (s *Set) Commit() ([]Outcome, error) {
 		_ = os.Remove(s.marker())
 		_ = SyncDir(s.Dir)
 	}
+	s.ok = true
 	out := make([]Outcome, 0, len(s.items))
 	for _, it := range s.items {
 		out = append(out, Outcome{Path: it.p.t.Path, Result: it.res, Created: !it.p.t.Exists})
@@ -201,16 +203,22 @@ func (s *Set) rollback(failed string, cause error, done []*setItem) error {
 	return errors.New(msg)
 }
 
-// Abort removes staged temp files and releases every lock. Safe after Commit.
+// Abort removes staged temp files and releases every lock; before a successful Commit
+// it abandons them ([Lock.Abandon]: a lock file this run made is removed, so a refused
+// set leaves nothing behind). Safe after Commit.
 func (s *Set) Abort() {
+	release := (*Lock).Abandon
+	if s.ok {
+		release = func(l *Lock) { _ = l.Unlock() }
+	}
 	for _, it := range s.items {
 		if it.tmp != "" {
 			_ = os.Remove(it.tmp)
 			it.tmp = ""
 		}
-		it.lk.Unlock()
+		release(it.lk)
 	}
-	s.lock.Unlock()
+	release(s.lock)
 	s.done = true
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -97,6 +98,33 @@ func Self(env []string, args ...string) *exec.Cmd {
 	c := exec.Command(os.Args[0], args...)
 	c.Env = append(os.Environ(), ChildGORACE())
 	c.Env = append(c.Env, env...)
+	return c
+}
+
+// SelfAs is [Self] run as the user uid (group gid), for what only a second user sees (a
+// refusal to write root's file): the test binary is first copied to a directory that
+// user can read, removed at cleanup. Needs root.
+func SelfAs(t testing.TB, uid, gid int, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	d, err := os.MkdirTemp("", "v6kit-self-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	b, err := os.ReadFile(os.Args[0])
+	if err == nil {
+		err = os.Chmod(d, 0o755)
+	}
+	bin := filepath.Join(d, filepath.Base(os.Args[0]))
+	if err == nil {
+		err = os.WriteFile(bin, b, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Self(env, args...)
+	c.Path, c.Args[0] = bin, bin
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	return c
 }
 
