@@ -237,12 +237,16 @@ func (t *Tree) Existing(p string) ([]byte, bool, error) {
 }
 
 // ExistingEnv parses the .env.production already at p in the tree. It returns nil when
-// there is none; a file that does not parse is recorded as an error (it is never
-// overwritten) and nil is returned.
+// there is none; a file that cannot be read (a dangling symlink, a FIFO) or does not
+// parse is recorded as an error once, however often it is asked for (it is never
+// overwritten), and nil is returned.
 func (t *Tree) ExistingEnv(p string) *envfile.File {
 	b, ok, err := t.Existing(p)
 	if err != nil {
-		t.Problems.Errorf(p, ErrUnparsable, "read: %v", err)
+		if !t.reported[p] {
+			t.Problems.Errorf(p, ErrUnparsable, "read: %v", err)
+		}
+		t.reported[p] = true
 		return nil
 	}
 	if !ok {
@@ -266,8 +270,8 @@ func (t *Tree) ExistingEnv(p string) *envfile.File {
 func (t *Tree) Env(p string, c envfile.Config, opt envfile.Options) *envfile.File {
 	existing := t.ExistingEnv(p)
 	if existing == nil {
-		if _, ok, _ := t.Existing(p); ok {
-			return nil // unparsable: recorded, never overwritten
+		if _, ok, err := t.Existing(p); ok || err != nil {
+			return nil // unreadable or unparsable: recorded, never overwritten
 		}
 	}
 	return t.EnvFrom(p, existing, c, opt)

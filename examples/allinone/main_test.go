@@ -268,3 +268,27 @@ func TestBadFlagErrorsNameTheFlag(t *testing.T) {
 		assert.NoDirExists(t, out, a)
 	}
 }
+
+// TestDanglingEnvReportedOnce (issue 20): a .env.production in --out that is a symlink
+// to nothing (an unmounted volume) is one error, printed once, in a write run as under
+// --diff; nothing is written and the link stays.
+func TestDanglingEnvReportedOnce(t *testing.T) {
+	t.Parallel()
+	out := t.TempDir()
+	rc, _, stderr := bundletest.Run(run, "--out", out)
+	require.Equal(t, 0, rc, stderr)
+	env := filepath.Join(out, envPath)
+	require.NoError(t, os.Remove(env))
+	require.NoError(t, os.Symlink("../shared/.env.production", env))
+	before := bundletest.Snapshot(t, out)
+	for _, args := range [][]string{{"--out", out}, {"--out", out, "--diff"}} {
+		rc, stdout, stderr := bundletest.Run(run, args...)
+		assert.Equal(t, 1, rc, "%v: %s", args, stderr)
+		assert.Equal(t, 1, strings.Count(stderr, "which does not exist"), "%v: the dangling link is said once:\n%s", args, stderr)
+		assert.Empty(t, stdout, "%v", args)
+	}
+	assert.Equal(t, before, bundletest.Snapshot(t, out), "nothing was written")
+	fi, err := os.Lstat(env)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is left alone")
+}
