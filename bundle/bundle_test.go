@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/units"
@@ -262,5 +263,47 @@ func TestComposeBindsLoopbackOfTheFamily(t *testing.T) {
 			assert.NotContains(t, site, map[bool]string{true: "127.0.0.1", false: "[::1]"}[tc.family == IPv6Only])
 			assert.Equal(t, info.Release.LoopbackBind(tc.family == IPv6Only), info.Deployment.Bind)
 		})
+	}
+}
+
+// TestComposeRefusesBadSMTP (issue 20): an SMTP relay that is no host name nor IP
+// literal, or a from address that is no e-mail address, is an error at its field (the
+// examples name it as --smtp-server, --smtp-from) naming the value and what to give;
+// the usual forms pass.
+func TestComposeRefusesBadSMTP(t *testing.T) {
+	t.Parallel()
+	base := Host{LocalDomain: "example.org", AdminEmail: "a@example.org"}
+	for _, c := range []struct {
+		smtp       envfile.SMTP
+		path, want string
+	}{
+		{envfile.SMTP{Server: "a b"}, "smtp.server", `SMTP relay "a b" is not a host name or IP address`},
+		{envfile.SMTP{Server: "smtp://relay.example.org"}, "smtp.server", "give one such as smtp.example.org, localhost or ::1"},
+		{envfile.SMTP{FromAddress: "x"}, "smtp.from_address", `SMTP_FROM_ADDRESS "x" is not an e-mail address`},
+		{envfile.SMTP{FromAddress: "Mastodon <n@example.org>\nBcc: x@example.org"}, "smtp.from_address", "give one such as notifications@example.org"},
+	} {
+		h := base
+		h.SMTP = c.smtp
+		tree := New("", t.TempDir())
+		h.Compose(tree)
+		var msgs []string
+		for _, p := range tree.Problems.Errors() {
+			if p.Path == c.path {
+				msgs = append(msgs, p.Message)
+				assert.ErrorIs(t, p.Err, ErrSMTP)
+			}
+		}
+		require.Len(t, msgs, 1, "%+v: %v", c.smtp, tree.Problems.Errors())
+		assert.Contains(t, msgs[0], c.want)
+	}
+	for _, s := range []envfile.SMTP{
+		{Server: "localhost"}, {Server: "::1"}, {Server: "relay.example.org", FromAddress: "Mastodon <notifications@example.org>"},
+		{FromAddress: "notifications@example.org"},
+	} {
+		h := base
+		h.SMTP = s
+		tree := New("", t.TempDir())
+		h.Compose(tree)
+		assert.NoError(t, tree.Problems.Err(), "%+v", s)
 	}
 }

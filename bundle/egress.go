@@ -9,6 +9,7 @@ import (
 
 	"github.com/v6kit/v6kit/egress"
 	"github.com/v6kit/v6kit/envfile"
+	"github.com/v6kit/v6kit/internal/cli"
 )
 
 // Egress is the outbound path of an IPv6-only host ([egress]): with a Path other than
@@ -46,7 +47,7 @@ func EgressFlags(fs *flag.FlagSet, e *Egress) {
 		e.Path, err = egress.ParsePath(s)
 		return err
 	})
-	fs.TextVar(&e.Gateway, "egress-gateway", e.Gateway, "the gateway's IPv6 address on this host's link (DNS64 or proxy)")
+	fs.Var(cli.AddrValue(&e.Gateway), "egress-gateway", "the gateway's IPv6 address on this host's link (DNS64 or proxy)")
 	fs.Func("egress-clients", "this host's IPv6 prefix(es), comma-separated, admitted by the gateway (default "+prefixes(e.Clients)+")", func(s string) error {
 		e.Clients = nil
 		return parsePrefixes(s, &e.Clients)

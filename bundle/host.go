@@ -3,7 +3,9 @@ package bundle
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"io"
+	"net/mail"
 	"net/netip"
 	"path"
 	"slices"
@@ -203,6 +205,7 @@ func (h Host) Compose(t *Tree) Info {
 			t.Problems.Errorf("email", err, "%v", err)
 		}
 	}
+	checkSMTP(t, h.SMTP)
 	if h.NAT64 != (netip.Prefix{}) {
 		if err := egress.ValidPrefix(h.NAT64); err != nil || !h.NAT64.IsValid() {
 			t.Problems.Errorf("nat64", egress.ErrPrefix, "NAT64 prefix %s would become ALLOWED_PRIVATE_ADDRESSES and open Mastodon's private-address check to all of it: give the NAT64's IPv6 prefix of an RFC 6052 length (32, 40, 48, 56, 64 or 96), e.g. %s, or none", h.NAT64, mastodon.NAT64WellKnownPrefix)
@@ -453,4 +456,39 @@ func KeepSecret(existing *envfile.File, key string, rnd io.Reader) (string, erro
 		}
 	}
 	return envfile.GenerateSecret(mastodon.Alnum32, rnd)
+}
+
+// ErrSMTP: an SMTP relay setting Mastodon could not use.
+var ErrSMTP = errors.New("SMTP setting unusable: give the relay as a host name or IP address and the from address as an e-mail address")
+
+// checkSMTP refuses an SMTP relay that is neither a host name (localhost included) nor an
+// IP literal, and a from address that is not one e-mail address (a newline in it would
+// be a header of every mail sent).
+func checkSMTP(t *Tree, s envfile.SMTP) {
+	if v := s.Server; v != "" {
+		_, aerr := netip.ParseAddr(v)
+		_, derr := envfile.NormalizeDomain(v)
+		if aerr != nil && derr != nil && !isHostLabel(v) {
+			t.Problems.Errorf("smtp.server", ErrSMTP, "SMTP relay %q is not a host name or IP address: give one such as smtp.example.org, localhost or ::1", v)
+		}
+	}
+	if v := s.FromAddress; v != "" {
+		if _, err := mail.ParseAddress(v); err != nil || strings.ContainsAny(v, "\r\n") {
+			t.Problems.Errorf("smtp.from_address", ErrSMTP, "SMTP_FROM_ADDRESS %q is not an e-mail address: give one such as notifications@example.org or \"Mastodon <notifications@example.org>\"", v)
+		}
+	}
+}
+
+// isHostLabel says whether v is a one-label host name such as localhost: letters, digits
+// and inner hyphens.
+func isHostLabel(v string) bool {
+	if v == "" || len(v) > 63 || v[0] == '-' || v[len(v)-1] == '-' {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -26,7 +26,7 @@ func HostFlags(fs *flag.FlagSet, h *Host) {
 	fs.StringVar(&h.AdminEmail, "email", h.AdminEmail, "admin e-mail: Let's Encrypt contact and the owner account")
 	fs.StringVar(&h.Owner, "owner", h.Owner, "user name of the owner account")
 	fs.StringVar(&h.SMTP.Server, "smtp-server", h.SMTP.Server, "SMTP relay host")
-	fs.IntVar(&h.SMTP.Port, "smtp-port", h.SMTP.Port, "SMTP relay port")
+	fs.Var(cli.PortValue(&h.SMTP.Port), "smtp-port", "SMTP relay port")
 	fs.StringVar(&h.SMTP.FromAddress, "smtp-from", h.SMTP.FromAddress, "SMTP_FROM_ADDRESS")
 	fs.Func("nat64", "NAT64 prefix for ALLOWED_PRIVATE_ADDRESSES on an IPv6-only host, or \"none\" (default "+prefixString(h.NAT64)+")", func(s string) error {
 		if s == "" {
@@ -136,6 +136,7 @@ var hostFlagPaths = []struct{ path, flag string }{
 	{SitePath + ".nginx_version", "nginx-version"},
 	{".connections", "max-connections"}, {".cpus", "cpus"},
 	{".env.production.LOCAL_DOMAIN", "domain"}, {".env.production.WEB_DOMAIN", "web-domain"},
+	{"smtp.server", "smtp-server"}, {"smtp.from_address", "smtp-from"}, {".env.production.SMTP_PORT", "smtp-port"},
 }
 
 // nameFlags renames the problems of a tree composed from [HostFlags] to the flag the

@@ -124,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	list(fl, "permit", "non-global destinations allowed all the same (reopens SSRF towards them)", map[egress.Path]*[]netip.Prefix{egress.ViaNAT64: &n.Permit, egress.ViaProxy: &p.Permit}[path], netip.ParsePrefix)
 	if path == egress.ViaNAT64 {
 		fl.Func("prefix", "NAT64 prefix, RFC 6052 length (default 64:ff9b::/96)", func(s string) (err error) { n.Prefix, err = netip.ParsePrefix(s); return })
-		list(fl, "dns64", "the gateway's IPv6 address(es) on the Mastodon hosts' link (required)", &n.DNS64, netip.ParseAddr)
+		list(fl, "dns64", "the gateway's IPv6 address(es) on the Mastodon hosts' link (required)", &n.DNS64, cli.ParseAddr)
 		fl.StringVar(&n.WAN, "wan", "", "uplink interface to masquerade on (default: any)")
 		list(fl, "lan", "the gateway's own IPv4 networks (refused)", &n.LAN, netip.ParsePrefix)
 		fl.Func("pool", "TAYGA's dynamic IPv4 pool (default 192.168.255.0/24)", func(s string) (err error) { n.Pool, err = netip.ParsePrefix(s); return })

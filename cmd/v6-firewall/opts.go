@@ -77,7 +77,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (o opts, code int, ok b
 	fs.Func("ssh-port", "sshd's `PORT` (default 22)", func(v string) error { return portVar(v, &c.SSH.Port) })
 	fs.StringVar(&c.Table, "table", "", "nftables table name (default "+firewall.DefaultTable+")")
 	fs.Func("router-host", "the host's IPv6 `ADDR` as the router sees it; renders the Yamaha RTX ACL", func(v string) error {
-		a, err := netip.ParseAddr(v)
+		a, err := cli.ParseAddr(v)
 		r.Host, o.routerUsed = a, true
 		return err
 	})

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 
@@ -48,9 +47,9 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&s.HTTPPort, "http-port", 0, "HTTP port (default 80)")
 	fs.IntVar(&s.HTTPSPort, "https-port", 0, "HTTPS port (default 443)")
 	fs.Func("backend", "`ADDR` of a host running puma and streaming (repeat for several web hosts; default ::1 for --family ipv6-only, 127.0.0.1 for dual-stack)", func(v string) error {
-		a, err := netip.ParseAddr(v)
+		a, err := cli.ParseAddr(v)
 		if err != nil {
-			return fmt.Errorf("%q is not an IP address (a host name is not accepted: nginx would resolve it once at start)", v)
+			return fmt.Errorf("%w; nginx would resolve a name once at start", err)
 		}
 		for _, b := range s.Web.Addrs {
 			if b == a {

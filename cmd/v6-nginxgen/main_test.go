@@ -47,6 +47,13 @@ func TestBackends(t *testing.T) {
 	assert.Equal(t, "v6-nginxgen: --backend: upstream address ::ffff:127.0.0.1: an IPv4-mapped IPv6 address: nginx would connect over IPv6, where puma and streaming don't listen for it; write the IPv4 address 127.0.0.1\n", errs)
 	code, _, _ = runCLI("--domain", "social.example.org", "--backend", "web1.example")
 	assert.Equal(t, 2, code, "not an IP literal")
+	// An IPv6 literal in brackets, as nginx writes it, is the same backend (issue 20).
+	code, bracketed, errs := runCLI("--domain", "social.example.org", "--backend", "[fd00:1::31]", "--backend", "[fd00:1::32]", "--streaming-instances", "2")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, out, bracketed)
+	code, _, errs = runCLI("--domain", "social.example.org", "--backend", "[127.0.0.1]")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `invalid value "[127.0.0.1]" for --backend: "[127.0.0.1]": brackets are for IPv6 literals only: drop them (127.0.0.1)`)
 }
 
 func TestUsage(t *testing.T) {

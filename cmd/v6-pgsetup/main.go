@@ -65,7 +65,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&t.Connections, "connections", 100, "max_connections for --tune")
 	fs.BoolVar(&listen, "listen", false, "print the listen_addresses snippet (::1, 127.0.0.1 unless --no-ipv4, each --listen-addr) and exit")
 	fs.Func("listen-addr", "`ADDR` of this host PostgreSQL listens on too, for --listen (repeatable)", func(s string) error {
-		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		a, err := cli.ParseAddr(s)
 		l.Addrs = append(l.Addrs, a)
 		return err
 	})

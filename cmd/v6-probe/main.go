@@ -162,8 +162,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 // addrList is a repeatable flag of IP addresses.
 func addrList(dst *[]netip.Addr) func(string) error {
 	return func(s string) error {
-		a, err := netip.ParseAddr(strings.TrimSpace(s))
-		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.Is4In6() {
+		a, err := cli.ParseAddr(s)
+		if err != nil {
+			return err
+		}
+		if a.Zone() != "" || a.IsUnspecified() || a.Is4In6() {
 			return fmt.Errorf("%q is not an address to connect to: give one such as ::1, 127.0.0.1 or fd00:db::5", s)
 		}
 		*dst = append(*dst, a)

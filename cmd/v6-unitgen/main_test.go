@@ -116,6 +116,7 @@ func TestBadInput(t *testing.T) {
 		{"exporter on 4.5", []string{"--mastodon", "4.5", "--exporter"}, 1, "has no prometheus exporter"},
 		{"strict warning", []string{"--strict", "--sidekiq", "default,push,pull,mailers,ingress,scheduler@25"}, 1, `queue "fasp"`},
 		{"bad bind", []string{"--bind", "localhost"}, 2, "--bind \"localhost\" is not an IP address"},
+		{"bracketed IPv4 bind", []string{"--bind", "[127.0.0.1]"}, 2, "--bind \"[127.0.0.1]\": brackets are for IPv6 literals only: drop them (127.0.0.1)"},
 		{"bad sidekiq syntax", []string{"--sidekiq", "default"}, 2, "QUEUES@CONCURRENCY"},
 		{"unknown flag", []string{"--frobnicate"}, 2, "frobnicate"},
 		{"apply without out", []string{"--apply"}, 2, "need --out"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net/netip"
 	"strings"
 
 	"github.com/v6kit/v6kit/internal/cli"
@@ -82,9 +81,9 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, int) {
 	}
 	switch {
 	case bind != "":
-		a, err := netip.ParseAddr(bind)
+		a, err := cli.ParseAddr(bind)
 		if err != nil {
-			return usage("--bind %q is not an IP address: use ::1, 127.0.0.1 or ::", bind)
+			return usage("--bind %v", err)
 		}
 		d.Bind = a
 	default: // the family's loopback, as the bundles, v6-nginxgen and v6-probe expect it

@@ -259,6 +259,7 @@ func TestBadFlagErrorsNameTheFlag(t *testing.T) {
 		{"--acme-server", "http://x"}, {"--nginx-cache", "rel/x"}, {"--home", "rel"}, {"--letsencrypt", "rel"},
 		{"--owner", "a b"}, {"--domain", "bad domain"}, {"--web-domain", "bad dom"}, {"--email", "x"},
 		{"--nginx-version", "9"}, {"--max-connections", "-1"}, {"--cpus", "-1"},
+		{"--smtp-server", "a b"}, {"--smtp-from", "x"},
 	} {
 		out := filepath.Join(t.TempDir(), "out")
 		rc, _, stderr := bundletest.Run(run, append(a, "--out", out)...)
@@ -291,4 +292,47 @@ func TestDanglingEnvReportedOnce(t *testing.T) {
 	fi, err := os.Lstat(env)
 	require.NoError(t, err)
 	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is left alone")
+}
+
+// TestBracketedGatewayIsAccepted (issue 20): --egress-gateway takes an IPv6 literal in
+// brackets as admins type it ([2001:db8:1::1], as in nginx); the bundle is the same as
+// without them. Brackets around IPv4 are a usage error saying to drop them.
+func TestBracketedGatewayIsAccepted(t *testing.T) {
+	t.Parallel()
+	var snaps []map[string]string
+	for _, gw := range []string{"2001:db8:1::1", "[2001:db8:1::1]"} {
+		out := t.TempDir()
+		rc, _, stderr := bundletest.Run(run, "--out", out, "--egress", "nat64", "--egress-gateway", gw)
+		require.Equal(t, 0, rc, stderr)
+		snap := map[string]string{}
+		for k, f := range bundletest.Snapshot(t, out) {
+			if f.Mode.Perm()&0o077 != 0 { // the secret files (0600) differ by run
+				snap[k] = string(f.Data)
+			}
+		}
+		snaps = append(snaps, snap)
+	}
+	assert.Equal(t, snaps[0], snaps[1])
+	rc, _, stderr := bundletest.Run(run, "--out", t.TempDir(), "--egress", "nat64", "--egress-gateway", "[192.0.2.1]")
+	assert.Equal(t, 2, rc)
+	assert.Contains(t, stderr, `--egress-gateway: "[192.0.2.1]": brackets are for IPv6 literals only: drop them (192.0.2.1)`)
+}
+
+// TestSMTPPortRefused (issue 20): --smtp-port outside 1-65535 (or not a number) is a
+// usage error, exit 2, naming the flag and the range; nothing is written.
+func TestSMTPPortRefused(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-1", "65536", "70000", "25x"} {
+		out := filepath.Join(t.TempDir(), "out")
+		rc, _, stderr := bundletest.Run(run, "--out", out, "--smtp-port", v)
+		assert.Equal(t, 2, rc, "%s: %s", v, stderr)
+		assert.Contains(t, stderr, `invalid value "`+v+`" for --smtp-port: port must be a number from 1 to 65535`)
+		assert.NoDirExists(t, out, v)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	rc, _, stderr := bundletest.Run(run, "--out", out, "--smtp-port", "587")
+	require.Equal(t, 0, rc, stderr)
+	b, err := os.ReadFile(filepath.Join(out, envPath))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "SMTP_PORT=587\n")
 }
