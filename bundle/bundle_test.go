@@ -277,10 +277,10 @@ func TestComposeRefusesBadSMTP(t *testing.T) {
 		smtp       envfile.SMTP
 		path, want string
 	}{
-		{envfile.SMTP{Server: "a b"}, "smtp.server", `SMTP relay "a b" is not a host name or IP address`},
-		{envfile.SMTP{Server: "smtp://relay.example.org"}, "smtp.server", "give one such as smtp.example.org, localhost or ::1"},
-		{envfile.SMTP{FromAddress: "x"}, "smtp.from_address", `SMTP_FROM_ADDRESS "x" is not an e-mail address`},
-		{envfile.SMTP{FromAddress: "Mastodon <n@example.org>\nBcc: x@example.org"}, "smtp.from_address", "give one such as notifications@example.org"},
+		{envfile.SMTP{Server: "a b"}, "smtp_server", `SMTP relay "a b" is not a host name or IP address`},
+		{envfile.SMTP{Server: "smtp://relay.example.org"}, "smtp_server", "give one such as smtp.example.org, localhost or ::1"},
+		{envfile.SMTP{FromAddress: "x"}, "smtp_from", `SMTP_FROM_ADDRESS "x" is not an e-mail address`},
+		{envfile.SMTP{FromAddress: "Mastodon notifications@example.org"}, "smtp_from", "give one such as notifications@example.org"},
 	} {
 		h := base
 		h.SMTP = c.smtp

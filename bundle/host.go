@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/egress"
@@ -462,19 +463,20 @@ func KeepSecret(existing *envfile.File, key string, rnd io.Reader) (string, erro
 var ErrSMTP = errors.New("SMTP setting unusable: give the relay as a host name or IP address and the from address as an e-mail address")
 
 // checkSMTP refuses an SMTP relay that is neither a host name (localhost included) nor an
-// IP literal, and a from address that is not one e-mail address (a newline in it would
-// be a header of every mail sent).
+// IP literal, and a from address that is not one e-mail address. A value with a control
+// character is left to envfile, which refuses it for the .env line (one problem, once).
 func checkSMTP(t *Tree, s envfile.SMTP) {
-	if v := s.Server; v != "" {
+	ctl := func(v string) bool { return strings.ContainsFunc(v, unicode.IsControl) }
+	if v := s.Server; v != "" && !ctl(v) {
 		_, aerr := netip.ParseAddr(v)
 		_, derr := envfile.NormalizeDomain(v)
 		if aerr != nil && derr != nil && !isHostLabel(v) {
-			t.Problems.Errorf("smtp.server", ErrSMTP, "SMTP relay %q is not a host name or IP address: give one such as smtp.example.org, localhost or ::1", v)
+			t.Problems.Errorf("smtp_server", ErrSMTP, "SMTP relay %q is not a host name or IP address: give one such as smtp.example.org, localhost or ::1", v)
 		}
 	}
-	if v := s.FromAddress; v != "" {
-		if _, err := mail.ParseAddress(v); err != nil || strings.ContainsAny(v, "\r\n") {
-			t.Problems.Errorf("smtp.from_address", ErrSMTP, "SMTP_FROM_ADDRESS %q is not an e-mail address: give one such as notifications@example.org or \"Mastodon <notifications@example.org>\"", v)
+	if v := s.FromAddress; v != "" && !ctl(v) {
+		if _, err := mail.ParseAddress(v); err != nil {
+			t.Problems.Errorf("smtp_from", ErrSMTP, "SMTP_FROM_ADDRESS %q is not an e-mail address: give one such as notifications@example.org or \"Mastodon <notifications@example.org>\"", v)
 		}
 	}
 }

@@ -109,8 +109,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 		rc   int
 		want []string
 	}{
-		{"bad domains and port at once", []string{"--domain", "exa mple.org", "--web-domain", "social;evil", "--smtp-port", "70000"}, 1,
-			[]string{"LOCAL_DOMAIN", "WEB_DOMAIN", "SMTP_PORT", "nothing was written"}},
+		{"bad domains and relay at once", []string{"--domain", "exa mple.org", "--web-domain", "social;evil", "--smtp-server", "a b"}, 1,
+			[]string{"LOCAL_DOMAIN", "WEB_DOMAIN", "--smtp-server", "nothing was written"}},
+		{"port out of range", []string{"--smtp-port", "70000"}, 2, []string{"--smtp-port", "1 to 65535"}},
 		{"unknown version", []string{"--mastodon", "9.9"}, 2, []string{"-mastodon", "unsupported mastodon version"}},
 		{"newline in the relay", []string{"--smtp-server", "relay\nBIND=0.0.0.0"}, 1, []string{"SMTP_SERVER", "nothing was written"}},
 		{"relative home", []string{"--home", "home/mastodon"}, 1, []string{"nothing was written"}},
