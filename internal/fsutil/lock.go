@@ -103,6 +103,13 @@ func lockOnce(ctx context.Context, name string, opt LockOptions) (*Lock, error) 
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errLockGone // removed between the two opens: try again
 		}
+		if errors.Is(err, fs.ErrPermission) {
+			if fi, serr := os.Lstat(name); serr == nil {
+				uid, gid := owner(fi)
+				return nil, fmt.Errorf("open lock file %s: it is owned by uid %d, gid %d (mode %04o) and uid %d cannot open it (%w): run as root or as its owner; nothing was written",
+					name, uid, gid, fi.Mode().Perm(), os.Geteuid(), err)
+			}
+		}
 	}
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {

@@ -493,6 +493,10 @@ func TestRefusedRunLeavesNothing(t *testing.T) {
 		{"root's file", 0o777, func(dir, f string) []string {
 			return []string{f + " is owned by 0:0", "run as root or as its owner", "nothing was written"}
 		}},
+		// Root ran here before: its lock file (0600) is there, and nobody cannot open it.
+		{"root's lock file", 0o777, func(dir, f string) []string {
+			return []string{LockName(f) + ": it is owned by uid 0, gid 0 (mode 0600) and uid 65534 cannot open it", "run as root or as its owner"}
+		}},
 		// The same under the sticky bit, as in /tmp.
 		{"root's file, sticky directory", 0o1777, func(dir, f string) []string {
 			return []string{f + " is owned by 0:0", "run as root or as its owner", "nothing was written"}
@@ -506,6 +510,11 @@ func TestRefusedRunLeavesNothing(t *testing.T) {
 			require.NoError(t, os.WriteFile(f, []byte("root's\n"), 0o666))
 			require.NoError(t, os.Chmod(f, 0o666))
 			require.NoError(t, os.Chmod(dir, c.dirMode))
+			want := []string{"mastodon"}
+			if c.name == "root's lock file" {
+				require.NoError(t, os.WriteFile(LockName(f), nil, 0o600))
+				want = []string{".mastodon.v6kit-lock", "mastodon"}
+			}
 			out, err := child(t, []string{"V6KIT_FSUTIL_CHILD=replace-backupdir", "V6KIT_FSUTIL_FILE=" + f}, nobody)
 			require.Error(t, err, out)
 			for _, w := range c.want(dir, f) {
@@ -518,7 +527,7 @@ func TestRefusedRunLeavesNothing(t *testing.T) {
 			for _, e := range ents {
 				names = append(names, e.Name())
 			}
-			assert.Equal(t, []string{"mastodon"}, names, "a refused run leaves nothing behind")
+			assert.Equal(t, want, names, "a refused run leaves nothing behind")
 			got, _ := os.ReadFile(f)
 			assert.Equal(t, "root's\n", string(got))
 			assertOwner(t, f, 0, 0, 0o666)
