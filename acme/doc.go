@@ -55,5 +55,21 @@
 // deploys) for the next run that has one. A marker naming a lineage that no longer exists is removed with a warning
 // ([Report.Warnings]); one that cannot be parsed still counts as pending. A marker
 // may cost one needless reload (a switch that failed after writing it), never a
-// missed one.
+// missed one. A marker that is not a regular file (a FIFO, a directory, a symlink) is
+// never read, deployed or removed: [Client.Renew] fails its lineage with
+// [ErrNotRegular], naming the file and the fix, with or without a deploy step, and
+// the other lineages carry on.
+//
+// # Live files
+//
+// [Store.Load] checks the whole live set nginx and certbot-layout readers use, each
+// opened without blocking and refused unless it is a regular file: cert.pem parses,
+// privkey.pem is its key ([Lineage.KeyBroken]), chain.pem and fullchain.pem hold PEM
+// certificates and nothing else, fullchain.pem's first certificate is cert.pem's and
+// fullchain.pem is cert.pem followed by chain.pem ([Lineage.ChainBroken]). [Store.List]
+// names each problem and its file; [Client.Renew] replaces a lineage whose key or
+// chain is broken although nothing is due ([ReasonBrokenKey], [ReasonBrokenChain]),
+// and during a failure back-off fails it instead of keeping it silently. While the
+// files are those [Store.Install] checked ([Meta.PairStamp]), a load stats them
+// instead of parsing them again.
 package acme

@@ -14,6 +14,10 @@ const (
 	// ReasonBrokenKey: the live private key is missing, truncated or not the
 	// certificate's key (Lineage.KeyBroken), so renew replaces both at once.
 	ReasonBrokenKey = "broken-key"
+	// ReasonBrokenChain: the live fullchain.pem or chain.pem is not a regular file,
+	// truncated, another lineage's or not cert.pem + chain.pem (Lineage.ChainBroken),
+	// so renew replaces the lineage's files.
+	ReasonBrokenChain = "broken-chain"
 )
 
 // Due is the renewal decision for one lineage.

@@ -7,8 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -266,4 +269,186 @@ func TestBrokenLiveKey(t *testing.T) {
 		assert.Equal(t, acme.ReasonBrokenKey, o.Due.Reason, o.Name)
 		assert.Equal(t, acme.Failed, o.Action, o.Name)
 	}
+}
+
+// TestDamagedFullchainOrChain (issue 20): nginx serves live/NAME/fullchain.pem with
+// privkey.pem, and certbot-layout readers take chain.pem. A FIFO or truncated
+// fullchain.pem or chain.pem, a fullchain.pem copied from another lineage (its leaf is
+// not cert.pem, nor privkey.pem's) and a chain.pem of another lineage (fullchain is no
+// longer cert + chain) used to pass List and Renew untouched. Each is now a warning
+// naming the file and the fix, and Renew treats the lineage as it treats a broken key:
+// due at once (the closed CA makes the attempt fail, but it was made).
+func TestDamagedFullchainOrChain(t *testing.T) {
+	t.Parallel()
+	damaged := []string{"fifo-full.test", "trunc-full.test", "other-full.test", "fifo-chain.test", "trunc-chain.test", "other-chain.test"}
+	root, st := fileStore(t, append([]string{"fine.test", "donor.test"}, damaged...)...)
+	archive := func(name, kind string) string { return filepath.Join(root, "archive", name, kind+"1.pem") }
+	fifo := func(p string) {
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, syscall.Mkfifo(p, 0o644))
+	}
+	truncate := func(p string) {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, b[:len(b)*2/3], 0o644))
+	}
+	copyFrom := func(p, from string) {
+		b, err := os.ReadFile(from)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+	}
+	fifo(archive("fifo-full.test", "fullchain"))
+	truncate(archive("trunc-full.test", "fullchain"))
+	copyFrom(archive("other-full.test", "fullchain"), archive("donor.test", "fullchain"))
+	fifo(archive("fifo-chain.test", "chain"))
+	truncate(archive("trunc-chain.test", "chain"))
+	copyFrom(archive("other-chain.test", "chain"), archive("donor.test", "chain"))
+	live := func(name, file string) string { return filepath.Join(root, "live", name, file) }
+	want := map[string][]string{
+		"fifo-full.test":   {live("fifo-full.test", "fullchain.pem"), "FIFO"},
+		"trunc-full.test":  {live("trunc-full.test", "fullchain.pem"), "damaged or truncated"},
+		"other-full.test":  {live("other-full.test", "fullchain.pem"), "donor.test", "not cert.pem's", "nginx serves it with privkey.pem, which is not its key"},
+		"fifo-chain.test":  {live("fifo-chain.test", "chain.pem"), "FIFO"},
+		"trunc-chain.test": {live("trunc-chain.test", "chain.pem"), "damaged or truncated"},
+		"other-chain.test": {live("other-chain.test", "fullchain.pem"), "is not cert.pem followed by chain.pem"},
+	}
+
+	start := time.Now()
+	ls, ps := st.List()
+	assert.Less(t, time.Since(start), 5*time.Second, "a FIFO blocked List")
+	require.Len(t, ls, len(damaged)+2, "a damaged chain still lists the lineage")
+	assert.Empty(t, ps.Errors())
+	got := map[string]string{}
+	for _, p := range ps.Warnings() {
+		got[strings.TrimPrefix(p.Path, "lineage ")] = p.Error()
+	}
+	require.Len(t, got, len(damaged), "%v", ps)
+	for name, parts := range want {
+		for _, s := range parts {
+			assert.Contains(t, got[name], s, name)
+		}
+		assert.Contains(t, got[name], "the next renew replaces the lineage's certificate files", name)
+	}
+	for _, l := range ls {
+		broken := l.Name != "fine.test" && l.Name != "donor.test"
+		assert.Equal(t, broken, l.ChainBroken, l.Name)
+		assert.Equal(t, broken, len(l.ChainProblems) > 0, l.Name)
+		assert.False(t, l.KeyBroken, l.Name)
+	}
+
+	start = time.Now()
+	rep, err := fileClient(t, root).Renew(quickCtx(t), acme.RenewOptions{})
+	require.Error(t, err, "a damaged lineage is never skipped with success")
+	assert.Less(t, time.Since(start), 5*time.Second, "a FIFO blocked Renew")
+	require.Len(t, rep.Outcomes, len(damaged)+2)
+	for _, o := range rep.Outcomes {
+		if o.Name == "fine.test" || o.Name == "donor.test" {
+			assert.Equal(t, acme.Kept, o.Action, o.Name)
+			continue
+		}
+		require.NotNil(t, o.Due, o.Name)
+		assert.True(t, o.Due.Now, o.Name)
+		assert.Equal(t, acme.ReasonBrokenChain, o.Due.Reason, o.Name)
+		assert.Equal(t, acme.Failed, o.Action, o.Name)
+	}
+}
+
+// TestDamagedChainBehindAFreshStamp (issue 20): Load skips re-parsing the live files
+// while their stamp (inode, size, ctime) is what Install recorded; a fullchain.pem
+// replaced behind a fresh certificate and key stamp is still found.
+func TestDamagedChainBehindAFreshStamp(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "a.test", "b.test")
+	l, err := st.Load("a.test")
+	require.NoError(t, err)
+	require.False(t, l.ChainBroken)
+	// Replace the live link itself (not the archive file): cert.pem and privkey.pem,
+	// and so their stamp, are untouched.
+	full := filepath.Join(root, "live", ".a.test.v1", "fullchain.pem")
+	require.NoError(t, os.Remove(full))
+	require.NoError(t, os.Symlink("../../archive/b.test/fullchain1.pem", full))
+	l, err = st.Load("a.test")
+	require.NoError(t, err)
+	assert.True(t, l.ChainBroken)
+	require.Len(t, l.ChainProblems, 1)
+	assert.Contains(t, l.ChainProblems[0], filepath.Join(root, "live", "a.test", "fullchain.pem"))
+	assert.Contains(t, l.ChainProblems[0], "b.test")
+}
+
+// TestNonRegularMarkerFailsRenew (issue 20): a deploy-pending marker that is a FIFO
+// (or a directory) is never read, deployed or removed: renew fails that lineage,
+// naming the marker and the fix, whether or not a deploy step is configured, and
+// still handles the healthy lineages. A FIFO marker of no lineage fails the run too.
+func TestNonRegularMarkerFailsRenew(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "fine.test", "fifo.test", "dir.test")
+	marker := func(n string) string { return filepath.Join(root, "renewal", n+acme.PendingSuffix) }
+	require.NoError(t, syscall.Mkfifo(marker("fifo.test"), 0o644))
+	require.NoError(t, os.Mkdir(marker("dir.test"), 0o755))
+	require.NoError(t, syscall.Mkfifo(marker("gone.test"), 0o644))
+	hookLog := filepath.Join(testenv.TempDir(t), "hook")
+
+	for _, deploy := range []bool{false, true} {
+		cfg := acme.Config{Root: root, Server: closedCA, Challenge: acme.Challenge{Webroot: t.TempDir()}}
+		if deploy {
+			cfg.Deploy.Reload = []string{"/bin/sh", "-c", "echo ran >> " + hookLog}
+		}
+		c, err := acme.New(cfg)
+		require.NoError(t, err)
+		start := time.Now()
+		rep, err := c.Renew(quickCtx(t), acme.RenewOptions{})
+		assert.Less(t, time.Since(start), 5*time.Second, "a FIFO blocked Renew")
+		require.Error(t, err, "deploy=%v", deploy)
+		got := map[string]acme.Outcome{}
+		for _, o := range rep.Outcomes {
+			got[o.Name] = o
+		}
+		require.Len(t, got, 4, "deploy=%v: %+v", deploy, rep.Outcomes)
+		assert.Equal(t, acme.Kept, got["fine.test"].Action)
+		for n, what := range map[string]string{"fifo.test": "a FIFO (named pipe)", "dir.test": "a directory", "gone.test": "a FIFO (named pipe)"} {
+			o := got[n]
+			assert.Equal(t, acme.Failed, o.Action, n)
+			assert.ErrorIs(t, o.Err, acme.ErrNotRegular, n)
+			assert.Contains(t, o.Error, "deploy-pending marker "+marker(n)+" is "+what, n)
+			assert.Contains(t, o.Error, "rm -r "+marker(n), n)
+		}
+		assert.Empty(t, rep.Pending, "deploy=%v", deploy)
+		assert.False(t, rep.Deployed, "deploy=%v", deploy)
+		fi, err := os.Lstat(marker("fifo.test"))
+		require.NoError(t, err)
+		assert.NotZero(t, fi.Mode()&os.ModeNamedPipe, "the FIFO is left for the admin")
+		fi, err = os.Lstat(marker("gone.test"))
+		require.NoError(t, err, "an orphan FIFO marker is not removed either")
+		assert.NotZero(t, fi.Mode()&os.ModeNamedPipe)
+		assert.DirExists(t, marker("dir.test"))
+	}
+	assert.NoFileExists(t, hookLog, "nothing changed and nothing readable was pending: no deploy")
+
+	// List names the same file and the same fix.
+	_, ps := st.List()
+	var msgs []string
+	for _, p := range ps {
+		msgs = append(msgs, p.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	assert.Contains(t, all, "deploy-pending marker "+marker("fifo.test")+" is a FIFO (named pipe)")
+	assert.Contains(t, all, "rm -r "+marker("fifo.test"))
+}
+
+// TestInterruptedLockWaitSaysSo (issue 20): a run stopped while it waits for the lock
+// says what it waited for and that nothing was done, not a bare "context canceled".
+func TestInterruptedLockWaitSaysSo(t *testing.T) {
+	t.Parallel()
+	root, st := fileStore(t, "a.test")
+	unlock, err := st.Lock(quickCtx(t), 0)
+	require.NoError(t, err)
+	defer unlock()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(300*time.Millisecond, func() { cancel(errors.New("terminated signal received")) })
+	c, err := acme.New(acme.Config{Root: root, Server: closedCA, LockWait: time.Minute, Challenge: acme.Challenge{Webroot: t.TempDir()}})
+	require.NoError(t, err)
+	_, err = c.Renew(ctx, acme.RenewOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	lock := filepath.Join(root, acme.LockName)
+	assert.Equal(t, fmt.Sprintf("interrupted (terminated signal received) while waiting for the lock %s held by PID %d: nothing was done", lock, os.Getpid()), err.Error())
 }

@@ -98,25 +98,47 @@ func (s *Store) removePending(names []string) error {
 }
 
 // scan reads renewal/ once: the lineages with metadata and the names of the
-// deploy-pending markers (whether or not their lineage exists), both sorted.
-func (s *Store) scan() (names, pending []string, err error) {
+// deploy-pending markers that are regular files (whether or not their lineage
+// exists), both sorted, and the markers that are not regular files (a FIFO, a
+// directory, a symlink) with their type, from the same readdir.
+func (s *Store) scan() (names, pending []string, odd map[string]fs.FileMode, err error) {
 	ents, err := os.ReadDir(s.Path("renewal"))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Entries of any type count: a metadata file that is a directory, FIFO or symlink
-	// is listed, so the lineage is reported as damaged instead of vanishing.
+	// is listed, so the lineage is reported as damaged instead of vanishing; such a
+	// marker is reported, never read, deployed or removed.
 	for _, e := range ents {
 		if n, ok := strings.CutSuffix(e.Name(), MetaSuffix); ok {
 			names = append(names, n)
 		} else if n, ok := strings.CutSuffix(e.Name(), PendingSuffix); ok {
+			if !e.Type().IsRegular() {
+				if odd == nil {
+					odd = map[string]fs.FileMode{}
+				}
+				odd[n] = e.Type()
+				continue
+			}
 			pending = append(pending, n)
 		}
 	}
 	slices.Sort(names)
 	slices.Sort(pending)
-	return names, pending, nil
+	return names, pending, odd, nil
+}
+
+// oddMarker describes a deploy-pending marker that is not a regular file, with the fix.
+func (s *Store) oddMarker(name string, mode fs.FileMode) string {
+	p := s.pendingPath(name)
+	return fmt.Sprintf("deploy-pending marker %s is %s, not a marker v6-certs wrote: it is never read, deployed or removed, so whether a deploy of %s is owed is unknown; remove it (rm -r %s) and reload the server once yourself if the live certificate may not be served yet",
+		p, describeMode(mode), name, p)
+}
+
+// oddMarkerErr is oddMarker as the failure of its lineage ([ErrNotRegular]).
+func (s *Store) oddMarkerErr(name string, mode fs.FileMode) error {
+	return fmt.Errorf("%w: %s", ErrNotRegular, s.oddMarker(name, mode))
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,9 +271,12 @@ func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 	}
 	var pending []string
 	if !c.cfg.Deploy.empty() {
-		names, markers, err := c.store.scan()
+		names, markers, odd, err := c.store.scan()
 		if err != nil {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("cannot look for pending deploys: %v", err))
+		}
+		for _, n := range slices.Sorted(maps.Keys(odd)) {
+			rep.Warnings = append(rep.Warnings, c.store.oddMarker(n, odd[n]))
 		}
 		pending = c.pendingFor(&rep, markers, names)
 	}
@@ -381,14 +385,20 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	}
 	defer unlock()
 	// One readdir finds the lineages and any deploy an earlier run left pending.
-	names, markers, err := c.store.scan()
+	names, markers, odd, err := c.store.scan()
 	if err != nil {
 		return rep, err
 	}
 	all := slices.Clone(names)
+	// A marker that is not a regular file fails its lineage (or, with no lineage, the
+	// run): it is never read, deployed or removed, and the lineage is not touched.
+	for _, n := range slices.Sorted(maps.Keys(odd)) {
+		rep.add(Outcome{Name: n, Err: c.store.oddMarkerErr(n, odd[n])})
+	}
+	names = slices.DeleteFunc(names, func(n string) bool { _, bad := odd[n]; return bad })
 	if len(opt.Names) > 0 {
 		for _, n := range opt.Names {
-			if !slices.Contains(names, n) {
+			if _, bad := odd[n]; !bad && !slices.Contains(names, n) {
 				rep.add(Outcome{Name: n, Err: fmt.Errorf("%w: %s (see v6-certs list)", ErrNotFound, n)})
 			}
 		}
@@ -425,10 +435,22 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 			c.prune(&it.pruned)
 		}
 		it.due = DueAt(l, it.id, now)
-		if l.KeyBroken && !it.due.Now && it.due.Reason != ReasonBackoff {
-			// A live key that cannot serve the certificate: nginx is broken now.
-			c.cfg.logger().Warn("live key broken: renewing", "lineage", n, "problem", l.KeyProblem)
-			it.due.Now, it.due.Reason, it.due.At = true, ReasonBrokenKey, now
+		if reason, problems := brokenLive(l); reason != "" {
+			// A live key or chain that cannot serve the certificate: nginx is broken now.
+			// Renew at once; during a failure back-off, fail (exit 1) rather than keep
+			// the lineage as if nothing were wrong.
+			if it.due.Reason == ReasonBackoff && !opt.Force {
+				failed[i] = fmt.Errorf("%s; renewing it waits for the back-off after the last failure (until %s): repair the files by hand or run v6-certs renew --force --cert-name %s",
+					strings.Join(problems, "; "), l.Meta.NextAttempt.UTC().Format(time.RFC3339), n)
+				return
+			}
+			c.cfg.logger().Warn("live files broken: renewing", "lineage", n, "problems", problems)
+			for _, p := range problems {
+				it.pruned.Warnings = append(it.pruned.Warnings, p+": renewing to replace the lineage's files")
+			}
+			if !it.due.Now {
+				it.due.Now, it.due.Reason, it.due.At = true, reason, now
+			}
 		}
 		scanned[i] = it
 	})
@@ -474,8 +496,8 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		}
 		it.due = DueAt(it.l, it.id, now)
 		it.due.CheckARI = false
-		if it.l.KeyBroken && !it.due.Now && it.due.Reason != ReasonBackoff {
-			it.due.Now, it.due.Reason, it.due.At = true, ReasonBrokenKey, now
+		if reason, _ := brokenLive(it.l); reason != "" && !it.due.Now && it.due.Reason != ReasonBackoff {
+			it.due.Now, it.due.Reason, it.due.At = true, reason, now
 		}
 	})
 	var due []*item
@@ -498,7 +520,7 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 		d := it.due
 		s, err := ss.get(ctx, it.l.Meta.Server)
 		if err != nil {
-			outs[i] = Outcome{Name: it.l.Name, Names: it.l.Names, Due: &d, Err: err}
+			outs[i] = Outcome{Name: it.l.Name, Names: it.l.Names, Due: &d, Err: err, Pruned: it.pruned.Pruned, Warnings: it.pruned.Warnings}
 			m := it.l.Meta
 			m.Failures++
 			m.NextAttempt = now.Add(backoff(m.Failures)).UTC().Truncate(time.Second)
@@ -520,6 +542,18 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	c.deploy(ctx, &rep, c.pendingFor(&rep, markers, all))
 	rep.sort()
 	return rep, rep.Err()
+}
+
+// brokenLive says whether the live files cannot serve the certificate (a broken key
+// or chain): the reason renew gives ([ReasonBrokenKey] first), and the problems.
+func brokenLive(l Lineage) (reason string, problems []string) {
+	if l.ChainBroken {
+		reason, problems = ReasonBrokenChain, l.ChainProblems
+	}
+	if l.KeyBroken {
+		reason, problems = ReasonBrokenKey, append([]string{l.KeyProblem}, problems...)
+	}
+	return reason, problems
 }
 
 // pendingFor drops the markers of lineages that no longer exist (known lists those

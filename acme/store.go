@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -115,10 +116,13 @@ type Meta struct {
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// LastError is the last failure's message.
 	LastError string `json:"last_error,omitempty"`
-	// PairStamp identifies the certificate and key files installed (inode, size and
-	// change time of each) after their pair was checked; while live/NAME's files still
-	// match it, Load skips re-parsing the key (a nothing-due renew stays a stat per
-	// file). Any rewrite, truncation or replacement changes it and the pair is checked.
+	// PairStamp identifies the files installed (inode, size and change time of
+	// cert.pem, privkey.pem, chain.pem and fullchain.pem, in that order) after they were
+	// checked together; while live/NAME's files still match it, Load skips re-parsing
+	// the key and the chain (a nothing-due renew stays a stat per file). Any rewrite,
+	// truncation or replacement changes it and those files are checked. A stamp of an
+	// older v6-certs covers cert.pem and privkey.pem only: the chain is then checked on
+	// every Load until the next renewal.
 	PairStamp string `json:"pair_stamp,omitempty"`
 	// Source is "v6-certs" or "certbot" (imported).
 	Source string `json:"source"`
@@ -169,6 +173,17 @@ type Lineage struct {
 	KeyProblem string `json:"key_problem,omitempty"`
 	// KeyBroken reports that the live key cannot serve the live certificate.
 	KeyBroken bool `json:"key_broken,omitempty"`
+	// ChainProblems say what is wrong with the live fullchain.pem (what nginx serves
+	// with privkey.pem) and chain.pem, one entry per problem, each naming its file: not
+	// a regular file, missing, truncated or unparsable, a fullchain.pem whose first
+	// certificate is not cert.pem (another lineage's), or one that is not cert.pem
+	// followed by chain.pem. ChainBroken is then set and renew replaces the lineage's
+	// files although nothing is due, as for a broken key; an entry without ChainBroken
+	// is a file this user may not read (not checked). Set by Load and List.
+	ChainProblems []string `json:"chain_problems,omitempty"`
+	// ChainBroken reports that fullchain.pem or chain.pem cannot serve the live
+	// certificate.
+	ChainBroken bool `json:"chain_broken,omitempty"`
 	// Meta is the renewal metadata.
 	Meta Meta `json:"meta"`
 	// Leaf is the parsed current certificate.
@@ -375,29 +390,58 @@ func (s *Store) load(name string, v int) (Lineage, error) {
 	}
 	l.setLeaf(leaf)
 	// The certificate's part of the stamp comes from the descriptor just read (the same
-	// file the path names, links followed), so only the key is stat'ed.
-	if m.PairStamp == "" || pairStampOf(cst, filepath.Join(s.LiveDir(name), "privkey.pem")) != m.PairStamp {
+	// file the path names, links followed), so only the other three are stat'ed.
+	keyOK, chainOK := stampCovers(m.PairStamp, cst, s.LiveDir(name))
+	if !keyOK {
 		l.KeyProblem, l.KeyBroken = s.checkLiveKey(name, leaf)
+	}
+	if !chainOK {
+		l.ChainProblems, l.ChainBroken = s.checkLiveChain(name, leaf)
 	}
 	return l, nil
 }
 
-// pairStamp is "inode:size:ctime" of each file (following links), "" if one is missing.
-func pairStamp(cert, key string) string {
-	var st syscall.Stat_t
-	if err := syscall.Stat(cert, &st); err != nil {
-		return ""
+// filesStamp is the [Meta.PairStamp] of cert, key, chain and fullchain: "inode:size:ctime"
+// of each (following links), joined by "/"; "" if one cannot be stat'ed.
+func filesStamp(cert, key, chain, full string) string {
+	parts := make([]string, 0, 4)
+	for _, p := range []string{cert, key, chain, full} {
+		sp := statPart(p)
+		if sp == "" {
+			return ""
+		}
+		parts = append(parts, sp)
 	}
-	return pairStampOf(&st, key)
+	return strings.Join(parts, "/")
 }
 
-// pairStampOf is pairStamp with the certificate already stat'ed.
-func pairStampOf(cert *syscall.Stat_t, key string) string {
+// stampCovers reports whether stamp (a [Meta.PairStamp]) still names the live files of
+// dir, cert.pem already stat'ed: key for cert.pem and privkey.pem, chain for cert.pem,
+// chain.pem and fullchain.pem. An old two-part stamp never covers the chain.
+func stampCovers(stamp string, cert *syscall.Stat_t, dir string) (key, chain bool) {
+	if stamp == "" {
+		return false, false
+	}
+	parts := strings.Split(stamp, "/")
+	if len(parts) < 2 || parts[0] != stampPart(cert) {
+		return false, false
+	}
+	same := func(part, file string) bool {
+		sp := statPart(filepath.Join(dir, file))
+		return sp != "" && sp == part
+	}
+	key = same(parts[1], "privkey.pem")
+	chain = len(parts) == 4 && same(parts[2], "chain.pem") && same(parts[3], "fullchain.pem")
+	return key, chain
+}
+
+// statPart is stampPart of the file p names (following links), "" if it cannot be stat'ed.
+func statPart(p string) string {
 	var st syscall.Stat_t
-	if err := syscall.Stat(key, &st); err != nil {
+	if err := syscall.Stat(p, &st); err != nil {
 		return ""
 	}
-	return stampPart(cert) + "/" + stampPart(&st)
+	return stampPart(&st)
 }
 
 func stampPart(st *syscall.Stat_t) string {
@@ -427,6 +471,116 @@ func (s *Store) checkLiveKey(name string, leaf *x509.Certificate) (problem strin
 	return "", false
 }
 
+// checkLiveChain reads live/NAME/fullchain.pem (what nginx serves with privkey.pem)
+// and chain.pem and checks that they serve leaf: each a regular file holding PEM
+// certificates and nothing else, fullchain.pem's first certificate cert.pem's, and
+// fullchain.pem cert.pem followed by chain.pem. broken reports any of these failing
+// (renew replaces the lineage's files); problems without broken are files this user
+// may not read (not checked). Every problem names its file.
+func (s *Store) checkLiveChain(name string, leaf *x509.Certificate) (problems []string, broken bool) {
+	dir := s.LiveDir(name)
+	fail := func(format string, a ...any) {
+		problems, broken = append(problems, fmt.Sprintf(format, a...)), true
+	}
+	read := func(p string) ([]*x509.Certificate, bool) {
+		b, err := readRegular(p, true)
+		if errors.Is(err, fs.ErrPermission) {
+			problems = append(problems, fmt.Sprintf("%s not checked: permission denied (run as root to check it)", p))
+			return nil, false
+		}
+		if err != nil {
+			fail("%s", unreadable(p, err))
+			return nil, false
+		}
+		certs, err := parseCerts(b)
+		if err != nil {
+			fail("%s is damaged or truncated: %v", p, err)
+			return nil, false
+		}
+		return certs, true
+	}
+	fullPath, chainPath := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "chain.pem")
+	full, fullOK := read(fullPath)
+	chain, chainOK := read(chainPath)
+	if fullOK {
+		switch {
+		case len(full) == 0:
+			fail("%s holds no certificate", fullPath)
+			fullOK = false
+		case !full[0].Equal(leaf):
+			why := "nginx serves it with privkey.pem, which is not its key"
+			if publicKeysEqual(full[0].PublicKey, leaf.PublicKey) {
+				why = "another certificate for the same key"
+			}
+			fail("%s begins with the certificate of %s (serial %s), not cert.pem's (%s, serial %s): %s", fullPath,
+				describeCert(full[0]), full[0].SerialNumber.Text(16), describeCert(leaf), leaf.SerialNumber.Text(16), why)
+			fullOK = false
+		}
+	}
+	if fullOK && chainOK && !slices.EqualFunc(full[1:], chain, (*x509.Certificate).Equal) {
+		fail("%s is not cert.pem followed by chain.pem %s: after cert.pem it holds %s, chain.pem holds %s", fullPath, chainPath,
+			describeCerts(full[1:]), describeCerts(chain))
+	}
+	return problems, broken
+}
+
+// parseCerts parses a PEM file of certificates (fullchain.pem, chain.pem): every block
+// must be a certificate, and nothing but white space may follow the last one (a cut
+// block is a truncated file). No block at all is an empty list.
+func parseCerts(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := b
+	for {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is %q, not a CERTIFICATE", len(out)+1, block.Type)
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %v", len(out)+1, err)
+		}
+		out, rest = append(out, c), r
+	}
+	if t := bytes.TrimSpace(rest); len(t) > 0 {
+		return nil, fmt.Errorf("%d bytes after certificate %d are not a complete PEM certificate", len(t), len(out))
+	}
+	return out, nil
+}
+
+// describeCert names a certificate for a message: its names, else its subject.
+func describeCert(c *x509.Certificate) string {
+	if names := certNames(c); len(names) > 0 {
+		return strings.Join(names, ",")
+	}
+	return c.Subject.String()
+}
+
+// describeCerts lists certificates for a message: "2 certificates (A; B)", "none".
+func describeCerts(cs []*x509.Certificate) string {
+	if len(cs) == 0 {
+		return "none"
+	}
+	var ds []string
+	for _, c := range cs {
+		ds = append(ds, describeCert(c))
+	}
+	return fmt.Sprintf("%d certificate(s) (%s)", len(cs), strings.Join(ds, "; "))
+}
+
+// unreadable says why a live file could not be read: the file type it is instead of
+// a regular file (links followed), or the error.
+func unreadable(p string, err error) string {
+	if errors.Is(err, ErrNotRegular) {
+		if st, e := os.Stat(p); e == nil && !st.Mode().IsRegular() {
+			return fmt.Sprintf("%s is %s", p, describeMode(st.Mode()))
+		}
+	}
+	return fmt.Sprintf("%s cannot be read: %v", p, err)
+}
+
 func (l *Lineage) setLeaf(leaf *x509.Certificate) {
 	l.Leaf = leaf
 	l.NotBefore, l.NotAfter = leaf.NotBefore, leaf.NotAfter
@@ -447,7 +601,7 @@ func certNames(c *x509.Certificate) []string {
 
 // Names lists the lineages that have v6-certs metadata, sorted.
 func (s *Store) Names() ([]string, error) {
-	names, _, err := s.scan()
+	names, _, _, err := s.scan()
 	return names, err
 }
 
@@ -457,7 +611,7 @@ func (s *Store) Names() ([]string, error) {
 // lineage is a warning.
 func (s *Store) List() ([]Lineage, report.Problems) {
 	var ps report.Problems
-	names, pending, err := s.scan()
+	names, pending, odd, err := s.scan()
 	if err != nil {
 		ps.Errorf("renewal", ErrCorrupt, "cannot read %s: %v", s.Path("renewal"), err)
 		return nil, ps
@@ -465,6 +619,11 @@ func (s *Store) List() ([]Lineage, report.Problems) {
 	for _, n := range pending {
 		if !slices.Contains(names, n) {
 			ps.Warnf("lineage "+n, ErrNotFound, "deploy-pending marker %s belongs to no lineage; the next renew with a deploy step removes it", s.pendingPath(n))
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(odd)) {
+		if !slices.Contains(names, n) {
+			ps.Warnf("lineage "+n, ErrNotRegular, "%s", s.oddMarker(n, odd[n]))
 		}
 	}
 	out := make([]Lineage, 0, len(names))
@@ -479,10 +638,20 @@ func (s *Store) List() ([]Lineage, report.Problems) {
 		} else if l.KeyProblem != "" {
 			ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Warning, Message: l.KeyProblem, Err: ErrPermission})
 		}
+		for _, p := range l.ChainProblems {
+			if l.ChainBroken {
+				ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Warning, Message: p + "; the next renew replaces the lineage's certificate files", Err: ErrCorrupt})
+			} else {
+				ps.Add(report.Problem{Path: "lineage " + n, Severity: report.Warning, Message: p, Err: ErrPermission})
+			}
+		}
 		if vs, err := s.Versions(n); err == nil {
 			l.Versions = len(vs)
 		} else {
 			ps.Warnf("lineage "+n, ErrCorrupt, "cannot count its versions: %v", err)
+		}
+		if mode, ok := odd[n]; ok {
+			ps.Warnf("lineage "+n, ErrNotRegular, "%s", s.oddMarker(n, mode))
 		}
 		if slices.Contains(pending, n) {
 			p, err := s.ReadPending(n)
@@ -593,8 +762,10 @@ func (s *Store) Install(name string, v Version, m Meta, now time.Time) (int, err
 	if len(m.Names) == 0 {
 		return 0, fmt.Errorf("refusing to install %s: the certificate names nothing", name)
 	}
-	// v.Check() verified the pair: remember exactly which files hold it.
-	m.PairStamp = pairStamp(s.Path("archive", name, fmt.Sprintf("cert%d.pem", n)), s.Path("archive", name, fmt.Sprintf("privkey%d.pem", n)))
+	// v.Check() verified the pair, and the chain files are written from the same
+	// version: remember exactly which files hold them.
+	file := func(k string) string { return s.Path("archive", name, fmt.Sprintf("%s%d.pem", k, n)) }
+	m.PairStamp = filesStamp(file("cert"), file("privkey"), file("chain"), file("fullchain"))
 	if err := s.WriteMeta(name, m, now); err != nil {
 		return 0, err
 	}
@@ -849,10 +1020,35 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (func(), error) {
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, ctx.Err()
+			return nil, interrupted(ctx, p, pid)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// interruptedError is a lock wait ended by ctx (SIGINT or SIGTERM in v6-certs): it
+// says what the run waited for, and unwraps to ctx.Err() (context.Canceled).
+type interruptedError struct {
+	msg string
+	err error
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// interrupted describes a lock wait that ctx ended before anything was done: its
+// cause ("interrupt signal received" from signal.NotifyContext), the lock and its
+// holder.
+func interrupted(ctx context.Context, lock string, pid int) error {
+	why := ctx.Err().Error()
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		why = cause.Error()
+	}
+	holder := "another run"
+	if pid > 0 {
+		holder = "PID " + strconv.Itoa(pid)
+	}
+	return &interruptedError{msg: fmt.Sprintf("interrupted (%s) while waiting for the lock %s held by %s: nothing was done", why, lock, holder), err: ctx.Err()}
 }
 
 // checkRoot reports a root that does not exist ([ErrNoStore]), is not a directory or

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -248,4 +249,154 @@ func TestCLIExitCodesAndDeployOutputAgainstPebble(t *testing.T) {
 	assert.NotContains(t, out, "b.exit.test")
 	code, _, stderr = runCLI(append([]string{"list"}, common...)...)
 	assert.Equal(t, 0, code, stderr)
+}
+
+// TestListAndRenewReportADamagedChain (issue 20): nginx serves fullchain.pem with
+// privkey.pem. A FIFO there, or a fullchain.pem copied from another lineage, used to
+// leave list at exit 0 and renew skipping the lineage. Now list names the file and
+// the fix (exit 1), and renew treats the lineage as it treats a broken key: it is
+// renewed at once (here the CA is a closed port, so the attempt fails: exit 1).
+func TestListAndRenewReportADamagedChain(t *testing.T) {
+	t.Parallel()
+	root := offlineStore(t, "ok.test", "fifo.test", "other.test")
+	full := filepath.Join(root, "archive", "fifo.test", "fullchain1.pem")
+	require.NoError(t, os.Remove(full))
+	require.NoError(t, syscall.Mkfifo(full, 0o644))
+	b, err := os.ReadFile(filepath.Join(root, "archive", "ok.test", "fullchain1.pem"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "archive", "other.test", "fullchain1.pem"), b, 0o644))
+	fifoLive := filepath.Join(root, "live", "fifo.test", "fullchain.pem")
+	otherLive := filepath.Join(root, "live", "other.test", "fullchain.pem")
+
+	code, out, stderr := runCLI("list", "--dir", root)
+	assert.Equal(t, 1, code, stderr)
+	for _, n := range []string{"ok.test", "fifo.test", "other.test"} {
+		assert.Contains(t, out, n, "a damaged chain still lists the lineage")
+	}
+	assert.Contains(t, stderr, "lineage fifo.test: warning: "+fifoLive+" is a FIFO (named pipe)")
+	assert.Contains(t, stderr, "lineage other.test: warning: "+otherLive+" begins with the certificate of ok.test")
+	assert.Equal(t, 2, strings.Count(stderr, "the next renew replaces the lineage's certificate files"), stderr)
+	assert.NotContains(t, stderr, "lineage ok.test")
+
+	code, out, stderr = runCLI("renew", "--dir", root, "-v")
+	assert.Equal(t, 1, code, "a damaged lineage is never skipped with exit 0: %s", stderr)
+	assert.Contains(t, out, "kept     ok.test")
+	assert.Contains(t, stderr, "failed   fifo.test")
+	assert.Contains(t, stderr, "failed   other.test")
+	assert.Contains(t, stderr, "warning  fifo.test: "+fifoLive+" is a FIFO (named pipe)")
+	assert.Contains(t, stderr, "warning  other.test: "+otherLive+" begins with the certificate of ok.test")
+	assert.NotContains(t, stderr, "ok.test:")
+}
+
+// TestRenewReportsANonRegularMarker (issue 20): a FIFO where a deploy-pending marker
+// belongs made list warn while renew said nothing and exited 0. renew now fails that
+// lineage naming the marker and the fix (exit 1), with or without a deploy step, and
+// still handles the others; the FIFO is left where it is.
+func TestRenewReportsANonRegularMarker(t *testing.T) {
+	t.Parallel()
+	root := offlineStore(t, "ok.test", "fifo.test")
+	marker := filepath.Join(root, "renewal", "fifo.test"+acme.PendingSuffix)
+	require.NoError(t, syscall.Mkfifo(marker, 0o644))
+	for _, args := range [][]string{{"renew", "--dir", root, "-v"}, {"renew", "--dir", root, "-v", "--deploy-hook", "true"}} {
+		start := time.Now()
+		code, out, stderr := runCLI(args...)
+		assert.Less(t, time.Since(start), 5*time.Second, "the FIFO blocked %v", args)
+		assert.Equal(t, 1, code, "%v: %s", args, stderr)
+		assert.Contains(t, out, "kept     ok.test", args)
+		assert.Contains(t, stderr, "failed   fifo.test: not a regular file", args)
+		assert.Contains(t, stderr, "deploy-pending marker "+marker+" is a FIFO (named pipe)", args)
+		assert.Contains(t, stderr, "rm -r "+marker, args)
+		assert.NotContains(t, out, "deployed", args)
+		fi, err := os.Lstat(marker)
+		require.NoError(t, err)
+		assert.NotZero(t, fi.Mode()&os.ModeNamedPipe, "the FIFO is left for the admin")
+	}
+	code, _, stderr := runCLI("list", "--dir", root)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "lineage fifo.test: warning: deploy-pending marker "+marker+" is a FIFO (named pipe)")
+	assert.Contains(t, stderr, "rm -r "+marker)
+}
+
+// TestSignalWhileWaitingForTheLock (issue 20): SIGINT or SIGTERM while renew waits
+// for another run's lock used to print a bare "context canceled". It says what it
+// waited for and that nothing was done, and exits 1 (the lock wait failed).
+func TestSignalWhileWaitingForTheLock(t *testing.T) {
+	t.Parallel()
+	bin := selfBinary(t)
+	root := offlineStore(t, "a.test")
+	st := &acme.Store{Root: root}
+	unlock, err := st.Lock(t.Context(), 0)
+	require.NoError(t, err)
+	defer unlock()
+	lock := filepath.Join(root, acme.LockName)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		errPath := filepath.Join(testenv.TempDir(t), "stderr")
+		errf, err := os.Create(errPath)
+		require.NoError(t, err)
+		c := exec.Command(bin, "renew", "--dir", root)
+		c.Env = append(os.Environ(), "V6CERTS_TEST_MAIN=1")
+		c.Stdout, c.Stderr = io.Discard, errf
+		require.NoError(t, c.Start())
+		errf.Close()
+		waiting := fmt.Sprintf("waiting for PID %d, which holds %s", os.Getpid(), lock)
+		require.Eventually(t, func() bool { b, _ := os.ReadFile(errPath); return strings.Contains(string(b), waiting) },
+			10*time.Second, 20*time.Millisecond, "renew never said it waits")
+		require.NoError(t, c.Process.Signal(sig))
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(15 * time.Second):
+			_ = c.Process.Kill()
+			t.Fatalf("%v: v6-certs kept waiting for the lock", sig)
+		}
+		b, _ := os.ReadFile(errPath)
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%v: %s", sig, b)
+		assert.Equal(t, 1, ee.ExitCode(), "%v: %s", sig, b)
+		what := map[syscall.Signal]string{syscall.SIGINT: "interrupt", syscall.SIGTERM: "terminated"}[sig]
+		assert.Contains(t, string(b), fmt.Sprintf("v6-certs renew: interrupted (%s signal received) while waiting for the lock %s held by PID %d: nothing was done\n", what, lock, os.Getpid()), sig)
+		assert.NotContains(t, string(b), "context canceled", sig)
+	}
+}
+
+// TestDamagedChainIsRenewedAgainstPebble (issue 20): a fullchain.pem copied from
+// another lineage and a FIFO as chain.pem make list exit 1; a plain renew (nothing
+// due) replaces both lineages' files, as it does for a broken key, and nginx's pair
+// loads again.
+func TestDamagedChainIsRenewedAgainstPebble(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartPebble(t, testenv.PebbleOptions{})
+	dir := testenv.TempDir(t)
+	common := []string{"--dir", dir, "--server", p.DirURL, "--ca-cert", p.CAFile}
+	listen := "[::1]:" + strconv.Itoa(p.HTTPPort)
+	code, _, stderr := runCLI(append([]string{"obtain", "--separate", "-d", "a.chain.test", "-d", "b.chain.test", "-d", "c.chain.test", "--listen", listen}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	live := func(n, f string) string { return filepath.Join(dir, "live", n, f) }
+
+	// a: c's fullchain written over it (through the link, as cp would); b: chain.pem a FIFO.
+	b, err := os.ReadFile(live("c.chain.test", "fullchain.pem"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(live("a.chain.test", "fullchain.pem"), b, 0o644))
+	chain, err := filepath.EvalSymlinks(live("b.chain.test", "chain.pem"))
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(chain))
+	require.NoError(t, syscall.Mkfifo(chain, 0o644))
+	_, err = tls.LoadX509KeyPair(live("a.chain.test", "fullchain.pem"), live("a.chain.test", "privkey.pem"))
+	require.Error(t, err, "what nginx would load is broken")
+
+	code, _, stderr = runCLI(append([]string{"list"}, common...)...)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "lineage a.chain.test: warning: "+live("a.chain.test", "fullchain.pem")+" begins with the certificate of c.chain.test")
+	assert.Contains(t, stderr, "lineage b.chain.test: warning: "+live("b.chain.test", "chain.pem")+" is a FIFO (named pipe)")
+
+	code, out, stderr := runCLI(append([]string{"renew"}, common...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "renewed  a.chain.test")
+	assert.Contains(t, out, "renewed  b.chain.test")
+	assert.NotContains(t, out, "c.chain.test")
+	code, _, stderr = runCLI(append([]string{"list"}, common...)...)
+	assert.Equal(t, 0, code, stderr)
+	_, err = tls.LoadX509KeyPair(live("a.chain.test", "fullchain.pem"), live("a.chain.test", "privkey.pem"))
+	require.NoError(t, err)
 }

@@ -23,11 +23,22 @@
 // with no v6-certs lineage and no account is exit 1. Without a deploy step nothing
 // is owed, so no deploy-pending marker is written; "deployed:" names the steps that ran.
 //
+// list and renew check the whole live set nginx and certbot-layout readers use:
+// cert.pem, privkey.pem, and fullchain.pem and chain.pem (regular files, parsable,
+// fullchain.pem = cert.pem + chain.pem, its first certificate cert.pem's). A broken key
+// or chain is named by list (exit 1) and renewed at once by renew, as nothing else
+// repairs it. A deploy-pending marker that is not a regular file (a FIFO, a directory)
+// fails its lineage in renew, with the file and the fix; it is never read or removed.
+// SIGINT or SIGTERM while renew waits for another run's lock ends it with "interrupted
+// … while waiting for the lock LOCK held by PID N: nothing was done" (exit 1).
+//
 // Exit codes: 0 success (including nothing due, and a renew that found another run
-// holding the lock); 1 a certificate, the CA, the lock wait or the deploy step failed
-// (the current certificates stay in place; a run that started on its lineages is 1
-// whatever failed), or list found a problem (a damaged lineage, a broken key pair, a
-// file it may not read); 2 usage or invalid input (nothing was done).
+// holding the lock); 1 a certificate, the CA, the lock wait (also one interrupted by a
+// signal) or the deploy step failed, or a lineage's file is not what it must be (the
+// current certificates stay in place; a run that started on its lineages is 1
+// whatever failed), or list found a problem (a damaged lineage, a broken key pair or
+// chain, a marker that is not a file, a file it may not read); 2 usage or invalid
+// input (nothing was done).
 // DNS provider credentials come from the environment (CLOUDFLARE_DNS_API_TOKEN,
 // DNSUPDATE_NAMESERVER, …).
 package main
