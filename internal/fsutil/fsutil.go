@@ -232,20 +232,22 @@ func commit(t Target, old, data []byte, opt Options) (Result, error) {
 	}
 	// Staged first: a file whose owner cannot be kept is refused before a backup (or
 	// the backup directory) exists.
+	// A write that fails changed nothing: the notes of what it would have done go.
+	failed := func(err error) (Result, error) { return Result{Target: res.Target, Backup: res.Backup}, err }
 	tmp, err := stage(t, data, p.mode)
 	if err != nil {
-		return res, err
+		return failed(err)
 	}
 	if t.Exists && !bytes.Equal(old, data) && (opt.Backup || opt.BackupDir) {
 		bak, err := backup(t, old, opt)
 		if err != nil {
 			_ = os.Remove(tmp)
-			return res, fmt.Errorf("back up %s: %w", t.Path, err)
+			return failed(fmt.Errorf("back up %s: %w", t.Path, err))
 		}
 		res.Backup = bak
 	}
 	if err := rename(tmp, t.Path); err != nil {
-		return res, err
+		return failed(err)
 	}
 	res.Changed = true
 	return res, nil

@@ -43,7 +43,11 @@ func childMain(mode string) int {
 		}
 	case "replace-backupdir":
 		// A site or .env.production rewrite (Update, backup in .v6kit-backup/).
-		if _, err := Replace(ctx, file, []byte("nobody's\n"), Options{KeepMode: true, BackupDir: true}); err != nil {
+		res, err := Replace(ctx, file, []byte("nobody's\n"), Options{KeepMode: true, BackupDir: true, Secret: true})
+		for _, n := range res.Notes {
+			fmt.Println("note:", n)
+		}
+		if err != nil {
 			fmt.Println(err)
 			return 1
 		}

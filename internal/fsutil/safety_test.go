@@ -521,6 +521,7 @@ func TestRefusedRunLeavesNothing(t *testing.T) {
 				assert.Contains(t, out, w)
 			}
 			assert.NotContains(t, out, BackupDirName, "the error names the file, not its backup")
+			assert.NotContains(t, out, "was tightened", "a refused write changed no mode")
 			ents, err := os.ReadDir(dir)
 			require.NoError(t, err)
 			var names []string
