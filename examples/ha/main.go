@@ -26,14 +26,12 @@ import (
 	"net/netip"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
 	"github.com/v6kit/v6kit/haproxy"
-	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/keepalived"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/pgbouncer"
@@ -61,11 +59,6 @@ type topology struct {
 	MaxConnections int
 	PoolSize       int // PgBouncer's default_pool_size
 	Rand           io.Reader
-	// noWait and waiting are --no-wait, for every host's tree.
-	noWait  bool
-	waiting func(lock string, pid int)
-	// diff is --diff: the trees are only compared.
-	diff bool
 }
 
 var example = topology{
@@ -86,30 +79,19 @@ func main() { os.Exit(bundle.Main("ha", run)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example
-	cmd := cli.New("ha", "ha --out DIR [--diff] [flags]", stdout, stderr)
+	cmd := bundle.NewClusterCommand("ha", "ha --out DIR [--diff] [flags]", &c.Release, stdout, stderr)
 	fs := cmd.Flags
-	out := fs.String("out", "", "`DIR` to write the bundles into, one subdirectory per host (required; its parent must exist, DIR is created)")
-	cmd.Release(&c.Release)
 	fs.StringVar(&c.LocalDomain, "domain", c.LocalDomain, "LOCAL_DOMAIN")
 	fs.StringVar(&c.WebDomain, "web-domain", c.WebDomain, "WEB_DOMAIN")
 	fs.TextVar(&c.VIP, "vip", c.VIP, "the fronts' IPv6 failover address")
 	fs.StringVar(&c.Zone, "zone", c.Zone, "internal DNS zone naming the Redis nodes and sentinels")
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "db1's max_connections")
 	fs.IntVar(&c.PoolSize, "pool-size", c.PoolSize, "PgBouncer's default_pool_size")
-	diff := fs.Bool("diff", false, "print what would change in every host's bundle (unified diff, secrets masked) and write nothing; exit 1 when something would")
-	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
-	if *out == "" {
-		return cmd.Usage("--out DIR is required")
-	}
-	if code, ok := cmd.Out("--out", *out); !ok {
-		return code
-	}
-	c.noWait, c.waiting, c.diff = lock.NoWait(), lock.Waiting, *diff
-	trees, pool := c.compose(*out)
-	if *diff {
+	trees, pool := c.compose(cmd.Tree)
+	if cmd.Diff {
 		return bundle.DiffTrees(stdout, stderr, trees...)
 	}
 	if pool.ServerFormula != "" {
@@ -132,15 +114,8 @@ func derivedSalt(password string) io.Reader {
 
 func (c topology) name(host string) string { return host + "." + c.Zone }
 
-func (c topology) compose(out string) ([]*bundle.Tree, units.PoolerReport) {
-	host := func(name string) *bundle.Tree {
-		t := bundle.New(name, filepath.Join(out, name))
-		t.NoWait, t.Waiting = c.noWait, c.waiting // --no-wait
-		if c.diff {
-			t.ReadOnly()
-		}
-		return t
-	}
+// compose renders every host's bundle into host(NAME)'s tree.
+func (c topology) compose(host func(name string) *bundle.Tree) ([]*bundle.Tree, units.PoolerReport) {
 	f1, f2, w1, w2 := host("front1"), host("front2"), host("web1"), host("web2")
 	db1, db2, r1, r2 := host("db1"), host("db2"), host("redis1"), host("redis2")
 	trees := []*bundle.Tree{f1, f2, w1, w2, db1, db2, r1, r2}

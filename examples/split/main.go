@@ -22,14 +22,12 @@ import (
 	"net/netip"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/v6kit/v6kit/bundle"
 	"github.com/v6kit/v6kit/envfile"
-	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/mastodon"
 	"github.com/v6kit/v6kit/nginxconf"
 	"github.com/v6kit/v6kit/pgsetup"
@@ -60,11 +58,6 @@ type cluster struct {
 	RAM        int64
 	CPUs       int
 	Rand       io.Reader
-	// noWait and waiting are --no-wait, for every host's tree.
-	noWait  bool
-	waiting func(lock string, pid int)
-	// diff is --diff: the trees are only compared.
-	diff bool
 }
 
 var example = cluster{
@@ -86,10 +79,8 @@ func main() { os.Exit(bundle.Main("split", run)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := example
-	cmd := cli.New("split", "split --out DIR [--diff] [flags]", stdout, stderr)
+	cmd := bundle.NewClusterCommand("split", "split --out DIR [--diff] [flags]", &c.Release, stdout, stderr)
 	fs := cmd.Flags
-	out := fs.String("out", "", "`DIR` to write the bundles into, one subdirectory per host (required; its parent must exist, DIR is created)")
-	cmd.Release(&c.Release)
 	fs.StringVar(&c.LocalDomain, "domain", c.LocalDomain, "LOCAL_DOMAIN")
 	fs.StringVar(&c.WebDomain, "web-domain", c.WebDomain, "WEB_DOMAIN")
 	fs.StringVar(&c.AdminEmail, "email", c.AdminEmail, "Let's Encrypt contact")
@@ -105,20 +96,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.LetsEncrypt, "letsencrypt", c.LetsEncrypt, "front's certificate directory in certbot's layout (default /etc/letsencrypt)")
 	fs.StringVar(&c.ACMEServer, "acme-server", c.ACMEServer, "ACME directory URL (default Let's Encrypt production)")
 	fs.StringVar(&c.NginxCache, "nginx-cache", c.NginxCache, "front's nginx proxy_cache_path (default /var/cache/nginx)")
-	diff := fs.Bool("diff", false, "print what would change in every host's bundle (unified diff, secrets masked) and write nothing; exit 1 when something would")
-	lock := cmd.NoWait()
 	if code, ok := cmd.Parse(args); !ok {
 		return code
 	}
-	if *out == "" {
-		return cmd.Usage("--out DIR is required")
-	}
-	if code, ok := cmd.Out("--out", *out); !ok {
-		return code
-	}
-	c.noWait, c.waiting, c.diff = lock.NoWait(), lock.Waiting, *diff
-	trees, budget := c.compose(*out)
-	if *diff {
+	trees, budget := c.compose(cmd.Tree)
+	if cmd.Diff {
 		return bundle.DiffTrees(stdout, stderr, trees...)
 	}
 	return bundle.Finish(stdout, stderr, budget, []bundle.Line{
@@ -145,15 +127,8 @@ func (c cluster) sidekiq(rel mastodon.Release) (web1, web2 []units.Sidekiq) {
 	return web1, web2
 }
 
-func (c cluster) compose(out string) ([]*bundle.Tree, units.BudgetReport) {
-	host := func(name string) *bundle.Tree {
-		t := bundle.New(name, filepath.Join(out, name))
-		t.NoWait, t.Waiting = c.noWait, c.waiting // --no-wait
-		if c.diff {
-			t.ReadOnly()
-		}
-		return t
-	}
+// compose renders every host's bundle into host(NAME)'s tree.
+func (c cluster) compose(host func(name string) *bundle.Tree) ([]*bundle.Tree, units.BudgetReport) {
 	front, web1, web2, db, rds := host("front"), host("web1"), host("web2"), host("db1"), host("redis1")
 	trees := []*bundle.Tree{front, web1, web2, db, rds}
 	var budget units.BudgetReport

@@ -353,6 +353,27 @@ func TestExamplesInternalOnlyHelpsTests(t *testing.T) {
 	t.Logf("%d helper packages under examples/internal, imported by tests only", helpers)
 }
 
+// TestExamplesUsePublicPackagesOnly: every example installer's program imports only
+// v6kit's public packages, so a third party's module can do what it does by copying it.
+// (Its tests may use the module's test helpers.)
+func TestExamplesUsePublicPackagesOnly(t *testing.T) {
+	var programs int
+	for _, line := range listPackages(t, "{{.ImportPath}} {{.Name}}{{range .Imports}} {{.}}{{end}}") {
+		fields := strings.Fields(line)
+		if !strings.HasPrefix(fields[0], module+"/examples/") || strings.HasPrefix(fields[0], module+"/examples/internal/") || fields[1] != "main" {
+			continue
+		}
+		programs++
+		for _, imp := range fields[2:] {
+			if strings.HasPrefix(imp, module+"/internal/") || strings.HasPrefix(imp, module+"/examples/internal/") {
+				t.Errorf("%s imports %s: a third party's module can't; use or add a public package (bundle.NewClusterCommand is the command line of a multi-host installer)", fields[0], imp)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, programs, 4, "allinone, dualstack, split and ha at least")
+	t.Logf("%d example programs, public imports only", programs)
+}
+
 // TestOneReleaseConvention holds every public package to one way of naming the target
 // Mastodon release: a struct field of type mastodon.Release is called Release and its
 // doc says the zero value means the newest line; no exported field or parameter names
