@@ -230,7 +230,7 @@ func (res *result) finish(cmd *cli.Command, code int, err error, asJSON bool, st
 	for _, p := range res.Problems.Sorted() {
 		fmt.Fprintln(stderr, "v6-firewall:", p.Error())
 	}
-	if err != nil && report.AsProblems(err) == nil {
+	if err != nil && report.AsProblems(err) == nil && !cli.IsStdoutErr(stdout, err) { // a failed stdout: cli.Main says it
 		fmt.Fprintln(stderr, "v6-firewall:", err)
 	}
 	return code

@@ -37,7 +37,7 @@ func (res *result) finish(cmd *cli.Command, code int, err error, asJSON bool) in
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, "v6-nginxgen: nginx -t:", w)
 	}
-	if err != nil && report.AsProblems(err) == nil {
+	if err != nil && report.AsProblems(err) == nil && !cli.IsStdoutErr(cmd.Stdout, err) { // a failed stdout: cli.Main says it
 		fmt.Fprintln(stderr, "v6-nginxgen:", err)
 	}
 	return code

@@ -85,11 +85,11 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return cmd.Usage("--ram: %v", err)
 		}
 		t.RAM, t.Storage = n, pgsetup.Storage(storage)
-		return finish(stderr, t.Validate(), strict, func() error { return t.Write(stdout) })
+		return finish(stdout, stderr, t.Validate(), strict, func() error { return t.Write(stdout) })
 	}
 	if listen {
 		l.NoIPv4 = c.NoIPv4
-		return finish(stderr, l.Validate(), strict, func() error { return l.Write(stdout) })
+		return finish(stdout, stderr, l.Validate(), strict, func() error { return l.Write(stdout) })
 	}
 	c.Auth, c.Verify = pgsetup.Method(auth), verify && !check
 	c.Budget.Sidekiq = []int{*sidekiq}
@@ -107,7 +107,7 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	res, err := pgsetup.Run(ctx, c, check)
 	res.Problems = cmd.FlagPaths(append(pre, res.Problems...), map[string]string{"budget": "--web-hosts/--web-workers/--web-threads/--streaming/--sidekiq", "hba_path": "--hba", "server_log": "--server-log", "no_ipv4": "--no-ipv4"})
-	code := finish(stderr, res.Problems, strict, func() error { return err })
+	code := finish(stdout, stderr, res.Problems, strict, func() error { return err })
 	if code == 0 && diff {
 		code = cli.DiffCode(len(res.Changes) > 0)
 	}

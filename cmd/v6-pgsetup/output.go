@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/v6kit/v6kit/internal/cli"
 	"github.com/v6kit/v6kit/pgsetup"
 	"github.com/v6kit/v6kit/report"
 )
 
-func finish(stderr io.Writer, ps report.Problems, strict bool, do func() error) int {
+func finish(stdout, stderr io.Writer, ps report.Problems, strict bool, do func() error) int {
 	for _, p := range ps.Sorted() {
 		fmt.Fprintf(stderr, "v6-pgsetup: %s\n", p.Error())
 	}
@@ -19,7 +20,7 @@ func finish(stderr io.Writer, ps report.Problems, strict bool, do func() error) 
 		return 1
 	}
 	if err := do(); err != nil {
-		if !printed(err, ps) {
+		if !printed(err, ps) && !cli.IsStdoutErr(stdout, err) { // a failed stdout: cli.Main says it
 			fmt.Fprintf(stderr, "v6-pgsetup: %v\n", err)
 		}
 		return 1

@@ -153,7 +153,9 @@ func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return cmd.JSON(code, rep)
 	}
 	if err := rep.WriteText(stdout); err != nil {
-		fmt.Fprintf(stderr, "v6-probe: %v\n", err)
+		if !cli.IsStdoutErr(stdout, err) { // a failed stdout: cli.Main says it
+			fmt.Fprintf(stderr, "v6-probe: %v\n", err)
+		}
 		return 1
 	}
 	return code

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,4 +70,12 @@ func (o *Output) Exit(name string, code int, stderr io.Writer) int {
 func Main(name string, run func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) int {
 	out := CheckOutput(os.Stdout)
 	return out.Exit(name, run(os.Args[1:], os.Stdin, out, os.Stderr), os.Stderr)
+}
+
+// IsStdoutErr reports whether err is the failed write w recorded, w being a tool's
+// checked stdout ([Output]): [Output.Exit] names it ("NAME: writing to stdout: …"), so a
+// tool that sees it returns [ExitFail] without saying it a second time.
+func IsStdoutErr(w io.Writer, err error) bool {
+	o, ok := w.(*Output)
+	return ok && o.err != nil && errors.Is(err, o.err)
 }
