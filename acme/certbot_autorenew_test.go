@@ -161,18 +161,11 @@ func oneLineEdit(in, out []byte) bool {
 // renewal/NAME.conf naming webroot) from version v and returns the conf's text.
 func certbotConfLineage(t *testing.T, dir, name, webroot, server string, v acme.Version) string {
 	t.Helper()
-	for _, d := range []string{"archive/" + name, "live/" + name, "renewal"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
-	}
-	for k, b := range map[string][]byte{"cert": v.Cert, "chain": v.Chain, "fullchain": v.Fullchain(), "privkey": v.Key} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "archive", name, k+"1.pem"), b, 0o600))
-		require.NoError(t, os.Symlink("../../archive/"+name+"/"+k+"1.pem", filepath.Join(dir, "live", name, k+".pem")))
-	}
 	conf := strings.NewReplacer("/etc/letsencrypt", dir, "social.example", name, "/var/www/acme", webroot,
 		"https://acme-v02.api.letsencrypt.org/directory", server).Replace(certbotConf)
 	conf = strings.Replace(conf, "cert = "+dir+"/live/"+name+"/cert.pem\n", "cert = "+dir+"/live/"+name+"/cert.pem\nprivkey = "+dir+"/live/"+name+
 		"/privkey.pem\nchain = "+dir+"/live/"+name+"/chain.pem\nfullchain = "+dir+"/live/"+name+"/fullchain.pem\n", 1)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "renewal", name+".conf"), []byte(conf), 0o644))
+	testenv.CertbotLineage(t, dir, name, v.Cert, v.Chain, v.Key, conf)
 	return conf
 }
 

@@ -2,14 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,28 +246,12 @@ func TestImportTurnsCertbotAutorenewOff(t *testing.T) {
 	t.Parallel()
 	dir, webroot := testenv.TempDir(t), testenv.TempDir(t)
 	for _, name := range []string{"a.cli.test", "b.cli.test"} {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		require.NoError(t, err)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		require.NoError(t, err)
-		kder, err := x509.MarshalPKCS8PrivateKey(key)
-		require.NoError(t, err)
-		cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		files := map[string][]byte{"cert": cert, "chain": cert, "fullchain": append(append([]byte{}, cert...), cert...),
-			"privkey": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})}
-		for _, d := range []string{"archive/" + name, "live/" + name, "renewal"} {
-			require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
-		}
-		for k, b := range files {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "archive", name, k+"1.pem"), b, 0o600))
-			require.NoError(t, os.Symlink("../../archive/"+name+"/"+k+"1.pem", filepath.Join(dir, "live", name, k+".pem")))
-		}
+		cert, key := testenv.SelfSigned(t, name)
 		conf := "version = 2.1.0\n\n[renewalparams]\nauthenticator = webroot\nwebroot_path = " + webroot + ",\nserver = https://ca.example/dir\n"
 		if name == "b.cli.test" {
 			conf += "pre_hook = '''true'''\n" // read by import, not edited
 		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "renewal", name+".conf"), []byte(conf), 0o644))
+		testenv.CertbotLineage(t, dir, name, cert, cert, key, conf)
 	}
 	code, out, stderr := runCLI("import", "--certbot", dir)
 	require.Equal(t, 0, code, stderr)

@@ -3,16 +3,10 @@ package cli_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -174,25 +168,9 @@ func certbotStore(t *testing.T) string {
 	t.Helper()
 	dir, webroot := testenv.TempDir(t), testenv.TempDir(t)
 	name := "a.cli.test"
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), DNSNames: []string{name}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	files := map[string][]byte{"cert": cert, "chain": cert, "fullchain": append(append([]byte{}, cert...), cert...),
-		"privkey": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})}
-	for _, d := range []string{"archive/" + name, "live/" + name, "renewal"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
-	}
-	for k, b := range files {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "archive", name, k+"1.pem"), b, 0o600))
-		require.NoError(t, os.Symlink("../../archive/"+name+"/"+k+"1.pem", filepath.Join(dir, "live", name, k+".pem")))
-	}
-	conf := "version = 2.1.0\n\n[renewalparams]\nauthenticator = webroot\nwebroot_path = " + webroot + ",\nserver = https://[::1]:1/directory\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "renewal", name+".conf"), []byte(conf), 0o644))
+	cert, key := testenv.SelfSigned(t, name)
+	testenv.CertbotLineage(t, dir, name, cert, cert, key,
+		"version = 2.1.0\n\n[renewalparams]\nauthenticator = webroot\nwebroot_path = "+webroot+",\nserver = https://[::1]:1/directory\n")
 	return dir
 }
 
