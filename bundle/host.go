@@ -3,15 +3,12 @@ package bundle
 import (
 	"bytes"
 	"cmp"
-	"errors"
 	"io"
-	"net/mail"
 	"net/netip"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/v6kit/v6kit/acme"
 	"github.com/v6kit/v6kit/egress"
@@ -206,7 +203,6 @@ func (h Host) Compose(t *Tree) Info {
 			t.Problems.Errorf("email", err, "%v", err)
 		}
 	}
-	checkSMTP(t, h.SMTP)
 	if h.NAT64 != (netip.Prefix{}) {
 		if err := egress.ValidPrefix(h.NAT64); err != nil || !h.NAT64.IsValid() {
 			t.Problems.Errorf("nat64", egress.ErrPrefix, "NAT64 prefix %s would become ALLOWED_PRIVATE_ADDRESSES and open Mastodon's private-address check to all of it: give the NAT64's IPv6 prefix of an RFC 6052 length (32, 40, 48, 56, 64 or 96), e.g. %s, or none", h.NAT64, mastodon.NAT64WellKnownPrefix)
@@ -457,40 +453,4 @@ func KeepSecret(existing *envfile.File, key string, rnd io.Reader) (string, erro
 		}
 	}
 	return envfile.GenerateSecret(mastodon.Alnum32, rnd)
-}
-
-// ErrSMTP: an SMTP relay setting Mastodon could not use.
-var ErrSMTP = errors.New("SMTP setting unusable: give the relay as a host name or IP address and the from address as an e-mail address")
-
-// checkSMTP refuses an SMTP relay that is neither a host name (localhost included) nor an
-// IP literal, and a from address that is not one e-mail address. A value with a control
-// character is left to envfile, which refuses it for the .env line (one problem, once).
-func checkSMTP(t *Tree, s envfile.SMTP) {
-	ctl := func(v string) bool { return strings.ContainsFunc(v, unicode.IsControl) }
-	if v := s.Server; v != "" && !ctl(v) {
-		_, aerr := netip.ParseAddr(v)
-		_, derr := envfile.NormalizeDomain(v)
-		if aerr != nil && derr != nil && !isHostLabel(v) {
-			t.Problems.Errorf("smtp_server", ErrSMTP, "SMTP relay %q is not a host name or IP address: give one such as smtp.example.org, localhost or ::1", v)
-		}
-	}
-	if v := s.FromAddress; v != "" && !ctl(v) {
-		if _, err := mail.ParseAddress(v); err != nil {
-			t.Problems.Errorf("smtp_from", ErrSMTP, "SMTP_FROM_ADDRESS %q is not an e-mail address: give one such as notifications@example.org or \"Mastodon <notifications@example.org>\"", v)
-		}
-	}
-}
-
-// isHostLabel says whether v is a one-label host name such as localhost: letters, digits
-// and inner hyphens.
-func isHostLabel(v string) bool {
-	if v == "" || len(v) > 63 || v[0] == '-' || v[len(v)-1] == '-' {
-		return false
-	}
-	for _, r := range v {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -136,7 +136,7 @@ var hostFlagPaths = []struct{ path, flag string }{
 	{SitePath + ".nginx_version", "nginx-version"},
 	{".connections", "max-connections"}, {".cpus", "cpus"},
 	{".env.production.LOCAL_DOMAIN", "domain"}, {".env.production.WEB_DOMAIN", "web-domain"},
-	{"smtp_server", "smtp-server"}, {"smtp_from", "smtp-from"}, {".env.production.SMTP_PORT", "smtp-port"},
+	{".env.production.SMTP_SERVER", "smtp-server"}, {".env.production.SMTP_FROM_ADDRESS", "smtp-from"}, {".env.production.SMTP_PORT", "smtp-port"},
 }
 
 // nameFlags renames the problems of a tree composed from [HostFlags] to the flag the

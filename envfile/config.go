@@ -2,9 +2,11 @@ package envfile
 
 import (
 	"fmt"
+	"net/mail"
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/v6kit/v6kit/report"
 )
@@ -241,6 +243,16 @@ func (c Config) Vars() ([]Var, report.Problems) {
 
 	add("SINGLE_USER_MODE", fmtBool(c.SingleUserMode))
 
+	// A value with a control character is left to add's own check (one problem, once).
+	ctl := func(v string) bool { return strings.ContainsFunc(v, unicode.IsControl) }
+	if v := c.SMTP.Server; v != "" && !ctl(v) && !isHost(v) {
+		ps.Errorf("SMTP_SERVER", ErrSMTP, "SMTP relay %q is not a host name or IP address: give one such as smtp.example.org, localhost or ::1", v)
+	}
+	if v := c.SMTP.FromAddress; v != "" && !ctl(v) {
+		if _, err := mail.ParseAddress(v); err != nil {
+			ps.Errorf("SMTP_FROM_ADDRESS", ErrSMTP, "SMTP_FROM_ADDRESS %q is not an e-mail address: give one such as notifications@example.org or \"Mastodon <notifications@example.org>\"", v)
+		}
+	}
 	add("SMTP_SERVER", c.SMTP.Server)
 	add("SMTP_PORT", port("SMTP_PORT", c.SMTP.Port))
 	add("SMTP_LOGIN", c.SMTP.Login)

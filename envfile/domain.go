@@ -45,21 +45,41 @@ func NormalizeDomain(name string) (string, error) {
 		return "", bad("is a single label: use a fully qualified name such as social.example.org")
 	}
 	for _, l := range labels {
-		if l == "" || len(l) > 63 {
-			return "", bad("has a label that is empty or longer than 63 characters")
-		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
-			return "", bad(fmt.Sprintf("has the label %q starting or ending with a hyphen", l))
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return "", bad(fmt.Sprintf("has %q in a label: use letters, digits and hyphens", c))
-			}
+		if why := labelProblem(l); why != "" {
+			return "", bad(why)
 		}
 	}
 	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
 		return "", bad("ends in an all-numeric label: that is not a domain name")
 	}
 	return ascii, nil
+}
+
+// labelProblem says what is wrong with one label of an ASCII (punycode, lower-case) host
+// name, "" when nothing is.
+func labelProblem(l string) string {
+	if l == "" || len(l) > 63 {
+		return "has a label that is empty or longer than 63 characters"
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return fmt.Sprintf("has the label %q starting or ending with a hyphen", l)
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Sprintf("has %q in a label: use letters, digits and hyphens", c)
+		}
+	}
+	return ""
+}
+
+// isHost reports whether v names a host a client can connect to: an IP literal, a domain
+// name ([NormalizeDomain]) or a one-label name such as localhost.
+func isHost(v string) bool {
+	if _, err := netip.ParseAddr(v); err == nil {
+		return true
+	}
+	if _, err := NormalizeDomain(v); err == nil {
+		return true
+	}
+	return labelProblem(strings.ToLower(v)) == ""
 }

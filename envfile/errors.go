@@ -29,6 +29,9 @@ var (
 	ErrUnwritable = errors.New("value cannot be written so that Rails and streaming read it alike")
 	// ErrControlChar: a newline, NUL or other control character in a value.
 	ErrControlChar = errors.New("value contains a newline, NUL or other control character")
+	// ErrSMTP: an SMTP_SERVER that is no host name or IP address, or an SMTP_FROM_ADDRESS
+	// that is no e-mail address: Mastodon could send no mail.
+	ErrSMTP = errors.New("SMTP setting unusable: give the relay as a host name or IP address and the from address as an e-mail address")
 	// ErrDomain: LOCAL_DOMAIN, WEB_DOMAIN or an alternate domain that is not a valid DNS name.
 	ErrDomain = errors.New("not a valid domain name: use letters, digits, hyphens and dots, at most 253 characters")
 	// ErrPort: a port outside 1–65535.

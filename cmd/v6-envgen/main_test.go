@@ -133,6 +133,8 @@ func TestBadInputLeavesFileUnchanged(t *testing.T) {
 		{"negative port", []string{"--smtp-port", "-1"}, 1, "SMTP_PORT"},
 		{"newline in a value", []string{"--db-host", "a\nb"}, 1, "DB_HOST"},
 		{"NUL in a value", []string{"--smtp-from", "x\x00y"}, 1, "SMTP_FROM_ADDRESS"},
+		{"SMTP relay no host", []string{"--smtp-server", "a b"}, 1, `SMTP_SERVER: SMTP relay "a b" is not a host name or IP address`},
+		{"SMTP from no address", []string{"--smtp-from", "x"}, 1, `SMTP_FROM_ADDRESS "x" is not an e-mail address`},
 		{"password file with two lines", []string{"--db-password-file", nl}, 1, "one line"},
 		{"password file with NUL", []string{"--redis-password-file", nul}, 1, "NUL"},
 		{"missing password file", []string{"--smtp-password-file", filepath.Join(dir, "nope")}, 1, "--smtp-password-file"},
