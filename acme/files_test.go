@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -258,15 +259,21 @@ func TestBrokenLiveKey(t *testing.T) {
 	}
 
 	rep, _ := fileClient(t, root).Renew(quickCtx(t), acme.RenewOptions{})
+	assertDueNow(t, rep, acme.ReasonBrokenKey, "fine.test")
+}
+
+// assertDueNow: every lineage of rep but the kept ones was due at once for reason, and
+// its attempt was made (the closed CA makes it fail); the kept ones were kept.
+func assertDueNow(t *testing.T, rep acme.Report, reason string, kept ...string) {
+	t.Helper()
 	for _, o := range rep.Outcomes {
-		if o.Name == "fine.test" {
-			assert.Equal(t, acme.Kept, o.Action)
+		if slices.Contains(kept, o.Name) {
+			assert.Equal(t, acme.Kept, o.Action, o.Name)
 			continue
 		}
-		// Due at once; the closed CA makes the attempt fail, but it was made.
 		require.NotNil(t, o.Due, o.Name)
 		assert.True(t, o.Due.Now, o.Name)
-		assert.Equal(t, acme.ReasonBrokenKey, o.Due.Reason, o.Name)
+		assert.Equal(t, reason, o.Due.Reason, o.Name)
 		assert.Equal(t, acme.Failed, o.Action, o.Name)
 	}
 }
@@ -341,16 +348,7 @@ func TestDamagedFullchainOrChain(t *testing.T) {
 	require.Error(t, err, "a damaged lineage is never skipped with success")
 	assert.Less(t, time.Since(start), 5*time.Second, "a FIFO blocked Renew")
 	require.Len(t, rep.Outcomes, len(damaged)+2)
-	for _, o := range rep.Outcomes {
-		if o.Name == "fine.test" || o.Name == "donor.test" {
-			assert.Equal(t, acme.Kept, o.Action, o.Name)
-			continue
-		}
-		require.NotNil(t, o.Due, o.Name)
-		assert.True(t, o.Due.Now, o.Name)
-		assert.Equal(t, acme.ReasonBrokenChain, o.Due.Reason, o.Name)
-		assert.Equal(t, acme.Failed, o.Action, o.Name)
-	}
+	assertDueNow(t, rep, acme.ReasonBrokenChain, "fine.test", "donor.test")
 }
 
 // TestDamagedChainBehindAFreshStamp (issue 20): Load skips re-parsing the live files
