@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,8 +84,11 @@ func FuzzConfig(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if firewall.Internal(port) != "" && (public || strings.Contains(string(nft), "saddr ::/0")) {
-			t.Fatalf("internal port %d opened to the world:\n%s", port, nft)
+		if firewall.Internal(port) != "" {
+			if public {
+				t.Fatalf("internal port %d accepted as public:\n%s", port, nft)
+			}
+			checkInternalRules(t, string(nft), port, s.From)
 		}
 		if c.Router != nil {
 			acl, err := c.RouterACL()
@@ -100,6 +104,31 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkInternalRules: every rule the internal service "svc" got names a source, one
+// of from, and none is a default route. It reads only svc's lines: SSH from ::/0 is
+// the admin's choice and says nothing about svc.
+func checkInternalRules(t *testing.T, nft string, port uint16, from []netip.Prefix) {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(nft, "\n") {
+		if !strings.HasSuffix(line, `comment "svc"`) {
+			continue
+		}
+		n++
+		f := strings.Fields(line)
+		if len(f) < 3 || (f[0] != "ip6" && f[0] != "ip") || f[1] != "saddr" {
+			t.Fatalf("internal port %d has a rule with no source:\n%s", port, nft)
+		}
+		p, err := netip.ParsePrefix(f[2])
+		if err != nil || p.Bits() == 0 || !slices.Contains(from, p) {
+			t.Fatalf("internal port %d opened to %s, not one of %v:\n%s", port, f[2], from, nft)
+		}
+	}
+	if n == 0 && len(from) > 0 && !(len(from) == 1 && from[0].Addr().Is4()) {
+		t.Fatalf("internal port %d from %v got no rule:\n%s", port, from, nft)
+	}
 }
 
 // FuzzParseRange: ParseRange never panics and what it accepts prints back to itself.
