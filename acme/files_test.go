@@ -450,3 +450,36 @@ func TestInterruptedLockWaitSaysSo(t *testing.T) {
 	lock := filepath.Join(root, acme.LockName)
 	assert.Equal(t, fmt.Sprintf("interrupted (terminated signal received) while waiting for the lock %s held by PID %d: nothing was done", lock, os.Getpid()), err.Error())
 }
+
+// TestObtainReplacesBrokenLive: obtain of an existing, not-due lineage whose live key
+// or fullchain.pem is broken obtains it anew (the closed CA makes the attempt fail,
+// but it is made) instead of keeping it as if nginx could serve it; a healthy one is
+// kept.
+func TestObtainReplacesBrokenLive(t *testing.T) {
+	t.Parallel()
+	root, _ := fileStore(t, "fine.test", "bad-key.test", "bad-chain.test")
+	for _, p := range []string{
+		filepath.Join(root, "archive", "bad-key.test", "privkey1.pem"),
+		filepath.Join(root, "archive", "bad-chain.test", "fullchain1.pem"),
+	} {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, b[:len(b)/2], 0o600))
+	}
+	var reqs []acme.Request
+	for _, n := range []string{"fine.test", "bad-key.test", "bad-chain.test"} {
+		reqs = append(reqs, acme.Request{Names: []string{n}})
+	}
+	rep, err := fileClient(t, root).Obtain(quickCtx(t), reqs...)
+	require.Error(t, err, "a broken lineage is never kept with success")
+	got := map[string]acme.Outcome{}
+	for _, o := range rep.Outcomes {
+		got[o.Name] = o
+	}
+	require.Len(t, got, 3)
+	assert.Equal(t, acme.Kept, got["fine.test"].Action)
+	for _, n := range []string{"bad-key.test", "bad-chain.test"} {
+		assert.Equal(t, acme.Failed, got[n].Action, n)
+		assert.NotContains(t, got[n].Error, "exists", n)
+	}
+}

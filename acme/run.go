@@ -172,7 +172,8 @@ func pool(n, count int, fn func(i int)) {
 // Obtain issues one certificate per request, concurrently (bounded by Concurrency)
 // with one shared challenge responder, installs them, and deploys once if anything
 // changed. A lineage that exists with the same names and is not due is kept unless
-// the request forces it. The error is the validation of the requests, a taken lock,
+// the request forces it or its live key or chain is broken (then it is obtained anew,
+// as Renew would). The error is the validation of the requests, a taken lock,
 // or the joined per-lineage failures (also in the report).
 func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 	var rep Report
@@ -232,9 +233,13 @@ func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 			rep.add(Outcome{Name: j.name, Names: j.names, Err: err})
 		case !sameNames(l.Names, j.names) && !sameNames(l.Meta.Names, j.names):
 			rep.add(Outcome{Name: j.name, Names: j.names, Err: fmt.Errorf("%w: %s covers %s", ErrExists, j.name, strings.Join(l.Names, " "))})
-		case !j.force && !DueAt(l, ARICertID(l.Leaf), now).Now:
+		case !j.force && !DueAt(l, ARICertID(l.Leaf), now).Now && !broken(l):
 			rep.add(Outcome{Name: j.name, Names: l.Names, Action: Kept, Version: l.Version, NotAfter: l.NotAfter})
 		default:
+			if reason, problems := brokenLive(l); reason != "" && !j.force {
+				// Not due, but nginx cannot serve these files: obtain anew, as renew would.
+				c.cfg.logger().Warn("live files broken: obtaining anew", "lineage", j.name, "problems", problems)
+			}
 			todo = append(todo, j)
 		}
 	}
@@ -543,6 +548,9 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	rep.sort()
 	return rep, rep.Err()
 }
+
+// broken: the live key or chain cannot serve the certificate (see brokenLive).
+func broken(l Lineage) bool { return l.KeyBroken || l.ChainBroken }
 
 // brokenLive says whether the live files cannot serve the certificate (a broken key
 // or chain): the reason renew gives ([ReasonBrokenKey] first), and the problems.
