@@ -132,8 +132,8 @@ func ApplyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HB
 	return applyHBA(ctx, conn, path, name, rules, dryRun, fsutil.LockOptions{})
 }
 
-func applyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HBARule, dryRun bool, lo fsutil.LockOptions) (HBAResult, error) {
-	res := HBAResult{Path: path}
+func applyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HBARule, dryRun bool, lo fsutil.LockOptions) (res HBAResult, err error) {
+	res = HBAResult{Path: path}
 	var serverFile string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('hba_file')`).Scan(&serverFile); err != nil {
 		return res, fmt.Errorf("pgsetup: read hba_file: %w", superuserHint(err))
@@ -149,7 +149,13 @@ func applyHBA(ctx context.Context, conn *pgx.Conn, path, name string, rules []HB
 	if err != nil {
 		return res, fmt.Errorf("pgsetup: %w", err)
 	}
-	defer lk.Unlock()
+	defer func() {
+		if err != nil {
+			lk.Abandon() // a refused run leaves no lock file of its own behind
+		} else {
+			lk.Unlock()
+		}
+	}()
 	old, exists, err := fsutil.ReadExisting(path)
 	if err == nil && !exists {
 		err = fs.ErrNotExist

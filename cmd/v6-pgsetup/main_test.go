@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/v6kit/v6kit/internal/fsutil"
 	"github.com/v6kit/v6kit/internal/testenv"
 	"github.com/v6kit/v6kit/pgsetup"
 )
@@ -164,6 +165,7 @@ func TestUnparseableHBASaysWhy(t *testing.T) {
 	assert.Contains(t, stderr, "left unchanged")
 	after, _ := os.ReadFile(pg.HBAFile)
 	assert.Equal(t, string(bad), string(after))
+	assert.NoFileExists(t, fsutil.LockName(pg.HBAFile), "a refused run leaves no lock file of its own behind")
 }
 
 // TestPrintLogins: failed logins show the line they matched too, and an unknown line
