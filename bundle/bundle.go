@@ -509,10 +509,12 @@ func Write(trees ...*Tree) ([]Result, error) {
 		if err := t.Lock(false); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(t.Root, 0o755); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrOut, err)
+		if err := mkdirRoot(t.Root); err != nil {
+			Abandon(trees...) // nothing written: no lock file or directory of ours stays
+			return nil, err
 		}
 		if err := fsutil.CheckWritableDir(t.Root); err != nil {
+			Abandon(trees...)
 			return nil, fmt.Errorf("%w: %v", ErrOut, err)
 		}
 	}
@@ -619,4 +621,27 @@ func PrintSummary(w io.Writer, results []Result) {
 func PrintBudget(w io.Writer, b units.BudgetReport) {
 	fmt.Fprintf(w, "PostgreSQL connection budget: %s\n", b.Formula)
 	fmt.Fprintf(w, "  peak %d of %d available, headroom %d\n", b.Total, b.Available, b.Headroom)
+}
+
+// mkdirRoot makes a tree's root directory, naming what stands in the way when it
+// can't: a dangling symbolic link (say an unmounted volume) or a file that is no
+// directory, instead of mkdir's bare "file exists".
+func mkdirRoot(root string) error {
+	err := os.MkdirAll(root, 0o755)
+	if err == nil {
+		return nil
+	}
+	fi, lerr := os.Lstat(root)
+	switch {
+	case lerr != nil:
+	case fi.Mode()&fs.ModeSymlink != 0:
+		if dest, rerr := os.Readlink(root); rerr == nil {
+			if _, serr := os.Stat(root); errors.Is(serr, fs.ErrNotExist) {
+				return fmt.Errorf("%w: %s is a symbolic link to %s, which does not exist (create that directory, or give --out another one)", ErrOut, root, dest)
+			}
+		}
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s exists and is not a directory (mode %s)", ErrOut, root, fi.Mode())
+	}
+	return fmt.Errorf("%w: %v", ErrOut, err)
 }

@@ -88,3 +88,24 @@ func TestDanglingEnvSymlinkIsAnError(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is left alone")
 }
+
+// TestOutIsADanglingLink: a root that is a symbolic link to nothing (an unmounted
+// volume) is refused naming the link and its target, not mkdir's bare "file exists";
+// nothing is created at the target.
+func TestOutIsADanglingLink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root, dest := filepath.Join(dir, "out"), filepath.Join(dir, "unmounted")
+	require.NoError(t, os.Symlink(dest, root))
+	tree := New("", root)
+	tree.Add(File{Path: "NEXT-STEPS.md", Data: []byte("x\n")})
+	_, err := Write(tree)
+	require.ErrorIs(t, err, ErrOut)
+	assert.Contains(t, err.Error(), root+" is a symbolic link to "+dest+", which does not exist")
+	assert.NotContains(t, err.Error(), "file exists")
+	assert.NoFileExists(t, dest)
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, left, 1, "a refused run leaves only the link: %v", left)
+	assert.Equal(t, "out", left[0].Name())
+}
