@@ -76,7 +76,11 @@ type Paths struct {
 	Jemalloc string `json:"jemalloc"`
 }
 
-// Sandbox chooses the hardening block of the Mastodon units.
+// Sandbox chooses the hardening block of the Mastodon units. No block sets
+// MemoryDenyWriteExecute, as Mastodon's dist units don't: Node's V8 (streaming) and
+// Ruby's YJIT (in puma and sidekiq, when the Ruby runs it) make the code they compile
+// executable after writing it, and Node is killed under the setting
+// (TestNoMemoryDenyWriteExecute runs it).
 type Sandbox string
 
 const (
