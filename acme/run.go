@@ -226,6 +226,7 @@ func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 	var todo []job
 	for _, j := range jobs {
 		l, err := c.store.Load(j.name)
+		broken, problems := brokenLive(l)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			todo = append(todo, j)
@@ -233,10 +234,10 @@ func (c *Client) Obtain(ctx context.Context, reqs ...Request) (Report, error) {
 			rep.add(Outcome{Name: j.name, Names: j.names, Err: err})
 		case !sameNames(l.Names, j.names) && !sameNames(l.Meta.Names, j.names):
 			rep.add(Outcome{Name: j.name, Names: j.names, Err: fmt.Errorf("%w: %s covers %s", ErrExists, j.name, strings.Join(l.Names, " "))})
-		case !j.force && !DueAt(l, ARICertID(l.Leaf), now).Now && !broken(l):
+		case !j.force && broken == "" && !DueAt(l, ARICertID(l.Leaf), now).Now:
 			rep.add(Outcome{Name: j.name, Names: l.Names, Action: Kept, Version: l.Version, NotAfter: l.NotAfter})
 		default:
-			if reason, problems := brokenLive(l); reason != "" && !j.force {
+			if broken != "" && !j.force {
 				// Not due, but nginx cannot serve these files: obtain anew, as renew would.
 				c.cfg.logger().Warn("live files broken: obtaining anew", "lineage", j.name, "problems", problems)
 			}
@@ -548,9 +549,6 @@ func (c *Client) Renew(ctx context.Context, opt RenewOptions) (Report, error) {
 	rep.sort()
 	return rep, rep.Err()
 }
-
-// broken: the live key or chain cannot serve the certificate (see brokenLive).
-func broken(l Lineage) bool { return l.KeyBroken || l.ChainBroken }
 
 // brokenLive says whether the live files cannot serve the certificate (a broken key
 // or chain): the reason renew gives ([ReasonBrokenKey] first), and the problems.
