@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }
 
 // TestTransactionPoolingBudget puts the rendered PgBouncer in front of PostgreSQL
 // (max_connections 40) on an IPv6-only LAN; 200 clients — the web hosts' pools, 100 from
-// each of two app hosts — run transactions through it at once. PostgreSQL never sees
+// each of two app hosts — connect first and then, released together at a barrier, run transactions through it at once. PostgreSQL never sees
 // more than the budget's server side, and pg_stat_activity's peak is exactly the pool
 // size the renderer printed.
 func TestTransactionPoolingBudget(t *testing.T) {
@@ -116,9 +116,13 @@ func TestTransactionPoolingBudget(t *testing.T) {
 	}()
 
 	const clients = 200
-	var wg sync.WaitGroup
+	var wg, connected sync.WaitGroup
 	var failed atomic.Int64
 	var firstErr atomic.Value
+	// A barrier: every client first connects, then all run their transactions at once,
+	// so PgBouncer holds 200 client connections together over its pool, not a stream.
+	start := make(chan struct{})
+	connected.Add(clients)
 	begin := time.Now()
 	for i := range clients {
 		wg.Add(1)
@@ -128,19 +132,23 @@ func TestTransactionPoolingBudget(t *testing.T) {
 			pc, err := pgconnect.Params{Host: vals["DB_HOST"], Port: uint16(port), User: "mastodon", Password: password,
 				Database: "mastodon_production", SSLMode: "disable", ConnectTimeout: 30 * time.Second,
 				DialFunc: w.Dialer(node).DialContext}.Config()
+			var c *pgx.Conn
 			if err == nil {
 				// PREPARED_STATEMENTS=false: no server-side prepared statements.
 				pc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-				var c *pgx.Conn
 				cctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 				c, err = pgx.ConnectConfig(cctx, pc)
-				if err == nil {
-					for j := 0; j < 5 && err == nil; j++ {
-						_, err = c.Exec(cctx, "SELECT pg_sleep(0.05)")
-					}
-					_ = c.Close(ctx)
+				cancel()
+			}
+			connected.Done()
+			<-start
+			if err == nil {
+				qctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+				for j := 0; j < 5 && err == nil; j++ {
+					_, err = c.Exec(qctx, "SELECT pg_sleep(0.05)")
 				}
 				cancel()
+				_ = c.Close(ctx)
 			}
 			if err != nil {
 				failed.Add(1)
@@ -148,6 +156,10 @@ func TestTransactionPoolingBudget(t *testing.T) {
 			}
 		}(names[1+i%2])
 	}
+	connected.Wait()
+	t.Logf("%d clients connected to PgBouncer at once in %v", clients, time.Since(begin).Round(time.Millisecond))
+	begin = time.Now()
+	close(start)
 	wg.Wait()
 	close(stop)
 	<-sampled
