@@ -26,9 +26,9 @@ func TestMain(m *testing.M) { os.Exit(testenv.PostgresMain(m)) }
 
 // TestTransactionPoolingBudget puts the rendered PgBouncer in front of PostgreSQL
 // (max_connections 40) on an IPv6-only LAN; 200 clients — the web hosts' pools, 100 from
-// each of two app hosts — connect first and then, released together at a barrier, run transactions through it at once. PostgreSQL never sees
-// more than the budget's server side, and pg_stat_activity's peak is exactly the pool
-// size the renderer printed.
+// each of two app hosts — connect first and then, released together at a barrier, run
+// transactions through it at once. PostgreSQL never sees more than the budget's server
+// side, and pg_stat_activity's peak is exactly the pool size the renderer printed.
 func TestTransactionPoolingBudget(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.HATools(t, "pgbouncer", "setpriv")
