@@ -486,9 +486,15 @@ func Check(trees ...*Tree) error {
 // into place in path order. If one fails, every file already replaced is put back
 // (content, mode and owner; a created one removed) and the error names the file that
 // failed and each file put back. A file whose bytes and mode are already right is not
-// touched; a file's owner and group are kept. The trees' locks are released at the end.
-func Write(trees ...*Tree) ([]Result, error) {
+// touched; a file's owner and group are kept. The trees' locks are released at the end;
+// a run refused before the first rename abandons them ([Abandon]), so it leaves no lock
+// file or directory of its own behind.
+func Write(trees ...*Tree) (_ []Result, err error) {
+	committing := false
 	defer func() {
+		if err != nil && !committing {
+			Abandon(trees...) // refused before anything was written: no lock file or directory of ours stays
+		}
 		for _, t := range trees {
 			t.Unlock()
 		}
@@ -510,11 +516,9 @@ func Write(trees ...*Tree) ([]Result, error) {
 			return nil, err
 		}
 		if err := mkdirRoot(t.Root); err != nil {
-			Abandon(trees...) // nothing written: no lock file or directory of ours stays
 			return nil, err
 		}
 		if err := fsutil.CheckWritableDir(t.Root); err != nil {
-			Abandon(trees...)
 			return nil, fmt.Errorf("%w: %v", ErrOut, err)
 		}
 	}
@@ -544,6 +548,7 @@ func Write(trees ...*Tree) ([]Result, error) {
 			order = append(order, entry{i, f.Path})
 		}
 	}
+	committing = true
 	outs, err := set.Commit()
 	if err != nil {
 		return nil, err

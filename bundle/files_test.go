@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -108,4 +109,23 @@ func TestOutIsADanglingLink(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, left, 1, "a refused run leaves only the link: %v", left)
 	assert.Equal(t, "out", left[0].Name())
+}
+
+// TestRefusedFileLeavesNoLock: a tree refused while its files are staged (a FIFO where
+// a file goes) writes nothing and leaves no lock file of its own beside the root.
+func TestRefusedFileLeavesNoLock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "out")
+	require.NoError(t, os.Mkdir(root, 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(root, "NEXT-STEPS.md"), 0o644))
+	tree := New("", root)
+	tree.Add(File{Path: "NEXT-STEPS.md", Data: []byte("x\n")})
+	tree.Add(File{Path: "etc/a.conf", Data: []byte("a\n")})
+	_, err := Write(tree)
+	require.ErrorContains(t, err, "FIFO")
+	left, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, left, 1, "a refused run leaves only what was there: %v", left)
+	assert.NoDirExists(t, filepath.Join(root, "etc"))
 }
